@@ -1,0 +1,18 @@
+//! Plain shared data of sera-rs: stable ids, the unified-diff [`Patch`], and the records that
+//! flow between stages ([`Entity`], [`Mutant`], [`Instance`], [`TestReport`], [`Trajectory`],
+//! [`Verdict`]).
+//!
+//! This crate deliberately does no I/O beyond [`Patch::apply_to_dir`], spawns nothing and knows
+//! no language, test runner or model. Every stage crate depends on it and talks to its siblings
+//! only through these records; JSON schemas in `schemas/` are generated from them by
+//! `cargo xtask codegen`.
+
+mod ids;
+mod patch;
+mod records;
+mod rng;
+
+pub use ids::stable_id;
+pub use patch::{FilePatch, Hunk, Line, LineKind, Patch, PatchError};
+pub use records::*;
+pub use rng::SplitMix64;

@@ -1,0 +1,12 @@
+//! The stages of sera-rs as functions over files: each reads its inputs, calls the stage crate
+//! that does the work, and streams JSONL records out. `sera-cli` is a thin argument parser over
+//! this crate; the whole-pipeline runner (`sera run`, resumable run directories) builds on the
+//! same stage functions.
+//!
+//! Errors carry the exit code class of the CLI contract: usage (1), bad input data (2) and
+//! environment problems (3), each with a message naming the file, record or line at fault.
+
+mod error;
+pub mod jsonl;
+
+pub use error::{Error, Result};

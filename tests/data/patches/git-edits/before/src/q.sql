@@ -1,0 +1,3 @@
+keep
+-- sql comment
+keep
