@@ -5,6 +5,7 @@
 //! measured in the same run). It is a developer tool, not part of the shipped toolkit, so it may
 //! run processes itself.
 
+mod bench;
 mod codegen;
 mod tidy;
 
@@ -15,6 +16,7 @@ fn main() -> anyhow::Result<()> {
     let root = project_root();
     match args.first().map(String::as_str) {
         Some("codegen") => codegen::write(&root),
+        Some("bench") => bench::run(&root, &args[1..]),
         Some("tidy") => {
             let problems = tidy::check(&root)?;
             if problems.is_empty() {
@@ -28,9 +30,10 @@ fn main() -> anyhow::Result<()> {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <codegen | tidy>");
+            eprintln!("usage: cargo xtask <codegen | tidy | bench>");
             eprintln!("  codegen   write the JSON schemas of the records to schemas/");
             eprintln!("  tidy      check crate docs, process spawning and whitespace");
+            eprintln!("  bench     run a benchmark against its baseline (list: cargo xtask bench)");
             std::process::exit(1)
         }
     }

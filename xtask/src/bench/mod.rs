@@ -1,0 +1,26 @@
+//! `cargo xtask bench <name>`: benchmarks that compare sera-rs against a baseline measured in
+//! the same run on the same machine, and print the ratio. Targets are checked here, by a person
+//! reading the output, never by timed assertions in tests.
+//!
+//! Each benchmark lives in its own module and is listed in [`BENCHES`].
+
+use std::path::Path;
+
+type Bench = fn(&Path, &[String]) -> anyhow::Result<()>;
+
+/// (name, one-line description, entry point).
+const BENCHES: &[(&str, &str, Bench)] = &[];
+
+pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let Some(name) = args.first() else {
+        eprintln!("usage: cargo xtask bench <name> [args]");
+        for (name, about, _) in BENCHES {
+            eprintln!("  {name:<10} {about}");
+        }
+        anyhow::bail!("no benchmark named");
+    };
+    match BENCHES.iter().find(|(n, _, _)| n == name) {
+        Some((_, _, bench)) => bench(root, &args[1..]),
+        None => anyhow::bail!("unknown benchmark {name:?}; run `cargo xtask bench` for the list"),
+    }
+}
