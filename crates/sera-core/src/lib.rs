@@ -16,3 +16,8 @@ pub use ids::stable_id;
 pub use patch::{FilePatch, Hunk, Line, LineKind, Patch, PatchError};
 pub use records::*;
 pub use rng::SplitMix64;
+
+/// The README's examples run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
