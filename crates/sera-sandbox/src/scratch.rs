@@ -1,0 +1,236 @@
+//! A private, reusable copy of a repository, and the commands run in it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+
+use sera_core::{FilePatch, Patch};
+
+use crate::copy::copy_tree;
+use crate::process::{self, Launch};
+use crate::{CommandSpec, Isolation, Output, Sandbox, SandboxError, bwrap};
+
+/// A scratch directory holding a copy of one repository.
+///
+/// Layout of [`Scratch::root`]: `repo/` (the copy, [`Scratch::path`]), `home/` (the commands'
+/// `HOME`), `tmp/` (`TMPDIR` without bubblewrap; bubblewrap gives each command a private
+/// `/tmp`) and `target/` (`CARGO_TARGET_DIR`, kept across candidates so builds stay
+/// incremental). Everything is deleted when the scratch is dropped.
+///
+/// A scratch is meant to be reused: apply a candidate's patch, run its commands, then
+/// [`reset_files`](Scratch::reset_files) with the paths the patch touched.
+#[derive(Debug)]
+pub struct Scratch {
+    sandbox: Sandbox,
+    dir: tempfile::TempDir,
+    repo: PathBuf,
+    source: PathBuf,
+    env: BTreeMap<String, String>,
+}
+
+impl Scratch {
+    pub(crate) fn create(sandbox: Sandbox, source: &Path) -> Result<Scratch, SandboxError> {
+        let source = source.canonicalize().map_err(SandboxError::io(source))?;
+        let config = sandbox.config();
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("sera-scratch-");
+        let dir = match &config.scratch_parent {
+            Some(parent) => {
+                std::fs::create_dir_all(parent).map_err(SandboxError::io(parent))?;
+                builder.tempdir_in(parent)
+            }
+            None => builder.tempdir(),
+        }
+        .map_err(SandboxError::io(&std::env::temp_dir()))?;
+        let root = dir.path().to_path_buf();
+        let repo = root.join("repo");
+        copy_tree(&source, &repo, &config.exclude)?;
+        for sub in ["home", "tmp", "target"] {
+            let path = root.join(sub);
+            std::fs::create_dir_all(&path).map_err(SandboxError::io(&path))?;
+        }
+        let mut env = sandbox.inner.base_env.clone();
+        env.insert("HOME".into(), root.join("home").display().to_string());
+        env.insert("CARGO_TARGET_DIR".into(), root.join("target").display().to_string());
+        let tmp = match config.isolation {
+            Isolation::Bwrap => "/tmp".to_string(),
+            Isolation::None => root.join("tmp").display().to_string(),
+        };
+        env.insert("TMPDIR".into(), tmp);
+        Ok(Scratch { sandbox, dir, repo, source, env })
+    }
+
+    /// The repository copy, where commands run by default.
+    pub fn path(&self) -> &Path {
+        &self.repo
+    }
+
+    /// The scratch directory: the repository copy, `home/`, `tmp/` and `target/`.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The repository the copy was made from.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// The environment every command starts from (before [`CommandSpec::env`]).
+    pub fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
+    }
+
+    /// Applies `patch` to the copy; nothing changes when a hunk does not apply.
+    pub fn apply(&self, patch: &Patch) -> Result<(), SandboxError> {
+        for path in patch.paths() {
+            checked(path)?;
+        }
+        patch.apply_to_dir(&self.repo)?;
+        Ok(())
+    }
+
+    /// Puts the given repository-relative paths back as they are in the source repository: a
+    /// file the source has is copied back, one it lacks (created by a candidate) is removed.
+    pub fn reset_files<I, S>(&self, paths: I) -> Result<(), SandboxError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for path in paths {
+            let relative = checked(path.as_ref())?;
+            let original = self.source.join(relative);
+            let copy = self.repo.join(relative);
+            if std::fs::symlink_metadata(&copy).is_ok_and(|meta| meta.is_dir()) {
+                std::fs::remove_dir_all(&copy).map_err(SandboxError::io(&copy))?;
+            }
+            if std::fs::symlink_metadata(&original).is_ok() {
+                if let Some(parent) = copy.parent() {
+                    std::fs::create_dir_all(parent).map_err(SandboxError::io(parent))?;
+                }
+                let _ = std::fs::remove_file(&copy);
+                copy_tree_entry(&original, &copy)?;
+            } else {
+                match std::fs::remove_file(&copy) {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(err) => return Err(SandboxError::Io { path: copy, source: err }),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes `patch` by resetting every path it touches.
+    pub fn reset(&self, patch: &Patch) -> Result<(), SandboxError> {
+        self.reset_files(patch.paths())
+    }
+
+    /// The copy's changes against the source repository as a patch (text files only; files
+    /// that are not UTF-8 are left out), in path order. Excluded top-level entries are ignored.
+    pub fn diff(&self) -> Result<Patch, SandboxError> {
+        let exclude = &self.sandbox.config().exclude;
+        let mut paths = BTreeSet::new();
+        list_files(&self.source, &self.source, exclude, &mut paths)?;
+        list_files(&self.repo, &self.repo, exclude, &mut paths)?;
+        let mut patch = Patch::default();
+        for path in paths {
+            let old = read_text(&self.source.join(&path));
+            let new = read_text(&self.repo.join(&path));
+            let file = match (old, new) {
+                (Some(Ok(old)), Some(Ok(new))) if old != new => {
+                    FilePatch::between(&path, &old, &new)
+                }
+                (None, Some(Ok(new))) => FilePatch::created(&path, &new),
+                (Some(Ok(old)), None) => FilePatch::deleted(&path, &old),
+                _ => continue,
+            };
+            patch.files.push(file);
+        }
+        Ok(patch)
+    }
+
+    /// Puts the whole copy back as the source is (every file [`diff`](Scratch::diff) reports).
+    pub fn reset_all(&self) -> Result<(), SandboxError> {
+        let patch = self.diff()?;
+        self.reset(&patch)
+    }
+
+    /// Runs one command in the copy under the sandbox's isolation and limits.
+    pub fn run(&self, spec: &CommandSpec) -> Result<Output, SandboxError> {
+        let config = self.sandbox.config();
+        let cwd = match &spec.cwd {
+            Some(cwd) => self.repo.join(cwd),
+            None => self.repo.clone(),
+        };
+        let mut env = self.env.clone();
+        env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let argv = match config.isolation {
+            Isolation::Bwrap => bwrap::wrap(self.root(), &cwd, &spec.program, &spec.args),
+            Isolation::None => {
+                std::iter::once(spec.program.clone()).chain(spec.args.iter().cloned()).collect()
+            }
+        };
+        process::run(&Launch {
+            argv: &argv,
+            cwd: &cwd,
+            env: &env,
+            stdin: spec.stdin.as_deref(),
+            timeout: spec.timeout,
+            limits: &config.limits,
+            output_cap: config.output_cap,
+            merge_output: spec.merge_output,
+        })
+    }
+}
+
+/// `path` as a relative path that stays inside the repository.
+fn checked(path: &str) -> Result<&Path, SandboxError> {
+    let relative = Path::new(path);
+    let ok = !path.is_empty() && relative.components().all(|c| matches!(c, Component::Normal(_)));
+    if ok { Ok(relative) } else { Err(SandboxError::BadPath(path.to_string())) }
+}
+
+fn copy_tree_entry(from: &Path, to: &Path) -> Result<(), SandboxError> {
+    let meta = std::fs::symlink_metadata(from).map_err(SandboxError::io(from))?;
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(from).map_err(SandboxError::io(from))?;
+        std::os::unix::fs::symlink(target, to).map_err(SandboxError::io(to))
+    } else if meta.is_dir() {
+        copy_tree(from, to, &[])
+    } else {
+        std::fs::copy(from, to).map(drop).map_err(SandboxError::io(from))
+    }
+}
+
+/// Repository-relative paths of the regular files under `dir`.
+fn list_files(
+    root: &Path,
+    dir: &Path,
+    exclude: &[String],
+    out: &mut BTreeSet<String>,
+) -> Result<(), SandboxError> {
+    for entry in std::fs::read_dir(dir).map_err(SandboxError::io(dir))? {
+        let entry = entry.map_err(SandboxError::io(dir))?;
+        let path = entry.path();
+        if dir == root && exclude.iter().any(|e| entry.file_name() == e.as_str()) {
+            continue;
+        }
+        if entry.file_name() == ".git" {
+            continue;
+        }
+        let kind = entry.file_type().map_err(SandboxError::io(&path))?;
+        if kind.is_dir() {
+            list_files(root, &path, exclude, out)?;
+        } else if kind.is_file() {
+            if let Ok(relative) = path.strip_prefix(root) {
+                out.insert(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `None` when the file does not exist, `Some(Err)` when it is not UTF-8 text.
+fn read_text(path: &Path) -> Option<Result<String, ()>> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(String::from_utf8(bytes).map_err(drop))
+}
