@@ -1,0 +1,75 @@
+//! Python: functions, methods, nested functions, pytest markers and calls.
+
+use tree_sitter::Node;
+
+use super::{Grammar, Scope, Scopes, outline};
+use crate::lang::{LanguageSupport, Outline, ParseFailure, SourceFile};
+use crate::naming;
+
+/// The Python grammar of tree-sitter-python.
+///
+/// Naming: the module path (see [`naming::python_module_path`]), enclosing classes and functions,
+/// then the name: `inventory.core.Item.value_cents`, `inventory.pricing.bulk_price.best_percent`.
+/// Decorators do not change a name, and the span is that of the `def` itself, without its
+/// decorators, as a Rust function's span leaves out its attributes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Python;
+
+impl LanguageSupport for Python {
+    fn language(&self) -> sera_core::Language {
+        sera_core::Language::Python
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["py", "pyi"]
+    }
+
+    fn outline(&self, file: &SourceFile<'_>) -> Result<Outline, ParseFailure> {
+        let module = naming::python_module_path(file.path, &file.layout.python_packages);
+        let test = naming::is_python_test_path(file.path);
+        outline(self, "python", || tree_sitter_python::LANGUAGE.into(), file.text, module, test)
+    }
+}
+
+impl Grammar for Python {
+    const SEPARATOR: &'static str = ".";
+
+    fn enter(&self, node: Node<'_>, scopes: &mut Scopes<'_>) -> bool {
+        match node.kind() {
+            "function_definition" => {
+                let name = node.child_by_field_name("name").map_or("", |n| scopes.text(n));
+                let is_async = node.child(0).is_some_and(|first| first.kind() == "async");
+                scopes.define(node, name, is_async, naming::is_pytest_function(name));
+                true
+            }
+            "class_definition" => {
+                let name = node.child_by_field_name("name").map_or("_", |n| scopes.text(n));
+                // unittest-style classes are test code whatever their name.
+                let unittest = node
+                    .child_by_field_name("superclasses")
+                    .is_some_and(|bases| scopes.text(bases).contains("TestCase"));
+                scopes.open(Scope::Type, name, naming::is_pytest_class(name) || unittest);
+                true
+            }
+            "call" => {
+                if let Some(callee) =
+                    node.child_by_field_name("function").and_then(|f| callee_name(f, scopes))
+                {
+                    scopes.call(callee);
+                }
+                true
+            }
+            "comment" => false,
+            _ => true,
+        }
+    }
+}
+
+/// The bare name a call's function part names: `f(..)` and `obj.f(..)` both call `f`.
+fn callee_name<'s>(function: Node<'_>, scopes: &Scopes<'s>) -> Option<&'s str> {
+    match function.kind() {
+        "identifier" => Some(scopes.text(function)),
+        "attribute" => function.child_by_field_name("attribute").map(|a| scopes.text(a)),
+        _ => None,
+    }
+}
