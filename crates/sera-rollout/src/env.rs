@@ -1,0 +1,147 @@
+//! The agent environment: a scratch tree, the three tools, and the submit protocol.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sera_core::{Patch, ToolCall};
+use serde_json::Value;
+
+use crate::editor::Editor;
+use crate::prompts;
+use crate::tree::Baseline;
+
+/// Runs shell commands in the repository root of a scratch tree. The production
+/// implementation sits on `sera-sandbox` (the only crate that spawns processes); tests and
+/// benchmarks may use their own.
+pub trait Shell: Send {
+    /// Runs `command` with bash in the repository root, stopping it after `timeout`.
+    fn run(&mut self, command: &str, timeout: Duration) -> Result<ShellOutput, String>;
+}
+
+/// What a command printed and how it ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShellOutput {
+    /// Standard output and standard error, merged.
+    pub output: String,
+    /// `None` when the command was killed.
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+}
+
+/// The outcome of one tool call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolResult {
+    /// What the agent sees, `OBSERVATION:` prefix included.
+    pub observation: String,
+    /// Set by the second `submit`: the run is over and this is its patch.
+    pub submitted: Option<Patch>,
+}
+
+/// A scratch tree the agent works in, with its tools.
+pub struct Environment {
+    root: PathBuf,
+    workdir: String,
+    shell: Box<dyn Shell>,
+    editor: Editor,
+    baseline: Baseline,
+    command_timeout: Duration,
+    reviewed: bool,
+}
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("root", &self.root)
+            .field("workdir", &self.workdir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Environment {
+    /// An environment over the tree at `root` (already holding the starting state, e.g. the
+    /// bug applied), which the agent sees as `workdir`. The starting state is fingerprinted
+    /// here; the submitted patch is the change from it.
+    pub fn new(
+        root: &Path,
+        workdir: &str,
+        shell: Box<dyn Shell>,
+        command_timeout: Duration,
+    ) -> std::io::Result<Self> {
+        let baseline = Baseline::capture(root)?;
+        Ok(Environment {
+            root: root.to_path_buf(),
+            workdir: workdir.to_string(),
+            shell,
+            editor: Editor::new(root, workdir),
+            baseline,
+            command_timeout,
+            reviewed: false,
+        })
+    }
+
+    /// The scratch tree on disk.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The change the agent has made so far.
+    pub fn diff(&self) -> std::io::Result<Patch> {
+        self.baseline.diff(&self.root)
+    }
+
+    /// Runs one tool call.
+    pub fn execute(&mut self, call: &ToolCall) -> ToolResult {
+        let output = match call.name.as_str() {
+            "bash" => match call.arguments.get("command") {
+                Some(Value::String(command)) => self.bash(command),
+                _ => "Parameter `command` is required for the bash tool and must be a string."
+                    .to_string(),
+            },
+            "str_replace_editor" => self.editor.call(&call.arguments),
+            "submit" => match self.diff() {
+                Err(err) => format!("Could not compute the diff of your changes: {err}"),
+                Ok(patch) if self.reviewed => {
+                    return ToolResult {
+                        observation: prompts::observation(&patch.render()),
+                        submitted: Some(patch),
+                    };
+                }
+                Ok(patch) => {
+                    self.reviewed = true;
+                    prompts::review_message(&patch.render())
+                }
+            },
+            other => format!(
+                "Unknown tool {other:?}. The available tools are bash, str_replace_editor and submit."
+            ),
+        };
+        ToolResult { observation: prompts::observation(&output), submitted: None }
+    }
+
+    fn bash(&mut self, command: &str) -> String {
+        match self.shell.run(command, self.command_timeout) {
+            Err(err) => format!("The command could not be run: {err}"),
+            Ok(result) => {
+                let mut text = clip_bash(&result.output);
+                if result.timed_out {
+                    if !text.is_empty() && !text.ends_with('\n') {
+                        text.push('\n');
+                    }
+                    text.push_str(&prompts::timeout_note(command, self.command_timeout.as_secs()));
+                }
+                text
+            }
+        }
+    }
+}
+
+/// Keeps the first [`prompts::MAX_BASH_OUTPUT`] characters and says how much was cut.
+fn clip_bash(output: &str) -> String {
+    match output.char_indices().nth(prompts::MAX_BASH_OUTPUT) {
+        None => output.to_string(),
+        Some((cut, _)) => {
+            let total = output.chars().count();
+            format!("{}{}", &output[..cut], prompts::bash_clipped_note(total))
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! The `openai` teacher: any OpenAI-compatible `/v1/chat/completions` server (vLLM, SGLang,
+//! llama.cpp server, Ollama, hosted APIs). The HTTP client (`ureq`) is used from this module
+//! only.
+//!
+//! Requests carry the tool schemas; answers are read by [`crate::parse`], which accepts native
+//! `tool_calls` as well as Hermes `<tool_call>` blocks in the text. Rate limits (429), server
+//! errors (5xx), timeouts and dropped connections are retried with exponential backoff
+//! (honouring `Retry-After`); a context-length rejection ends the rollout as a context overflow;
+//! other client errors (bad model name, bad key) fail at once.
+
+use std::time::Duration;
+
+use sera_core::{Message, Role};
+use serde_json::{Value, json};
+
+use crate::parse;
+use crate::teacher::{Reply, Task, Teacher, TeacherError};
+
+/// How to reach and sample the teacher. Plain data; start from [`OpenAiConfig::new`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenAiConfig {
+    /// The server's base URL, with or without the trailing `/v1`, e.g. `http://localhost:8000/v1`.
+    pub base_url: String,
+    pub model: String,
+    /// Sampling temperature (SERA: 0.6).
+    pub temperature: f64,
+    /// `max_tokens` per answer; `None` leaves it to the server.
+    pub max_tokens: Option<u32>,
+    /// The environment variable holding the API key, sent as a bearer token when set.
+    pub api_key_env: String,
+    /// Wall-clock limit for one request, answer included.
+    pub request_timeout: Duration,
+    /// Retries after the first attempt for 429, 5xx, timeouts and connection failures.
+    pub max_retries: u32,
+    /// First backoff; doubled per retry, capped at [`OpenAiConfig::max_backoff`].
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl OpenAiConfig {
+    /// SERA's sampling defaults for `model` served at `base_url`.
+    pub fn new(base_url: &str, model: &str) -> OpenAiConfig {
+        OpenAiConfig {
+            base_url: base_url.to_string(),
+            model: model.to_string(),
+            temperature: 0.6,
+            max_tokens: None,
+            api_key_env: "OPENAI_API_KEY".to_string(),
+            request_timeout: Duration::from_secs(600),
+            max_retries: 6,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+
+    /// The full chat-completions URL.
+    pub fn endpoint(&self) -> String {
+        let base = self.base_url.trim_end_matches('/');
+        if base.ends_with("/chat/completions") {
+            base.to_string()
+        } else if base.ends_with("/v1") {
+            format!("{base}/chat/completions")
+        } else {
+            format!("{base}/v1/chat/completions")
+        }
+    }
+}
+
+/// A teacher served over HTTP. Cheap to share between threads: one connection pool for all
+/// rollouts in flight.
+#[derive(Debug, Clone)]
+pub struct OpenAiTeacher {
+    config: OpenAiConfig,
+    api_key: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl OpenAiTeacher {
+    /// Reads the API key from the configured environment variable (it may be unset, as it is
+    /// for most local servers).
+    pub fn new(config: OpenAiConfig) -> OpenAiTeacher {
+        let api_key = std::env::var(&config.api_key_env).ok().filter(|key| !key.is_empty());
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(config.request_timeout))
+            .http_status_as_error(false)
+            .max_idle_connections_per_host(256)
+            .build()
+            .into();
+        OpenAiTeacher { config, api_key, agent }
+    }
+
+    /// Uses `key` as the API key whatever the environment holds.
+    pub fn with_api_key(mut self, key: &str) -> OpenAiTeacher {
+        self.api_key = Some(key.to_string());
+        self
+    }
+
+    pub fn config(&self) -> &OpenAiConfig {
+        &self.config
+    }
+
+    /// One chat completion for `messages` with `tools` and the configured sampling; `overrides`
+    /// (e.g. a lower `max_tokens` for a judge call) replace top-level request fields.
+    pub fn complete(
+        &self,
+        messages: &[Message],
+        tools: &[Value],
+        overrides: Option<&Value>,
+    ) -> Result<Reply, TeacherError> {
+        let mut body = json!({
+            "model": self.config.model,
+            "messages": messages.iter().map(wire_message).collect::<Vec<_>>(),
+            "temperature": self.config.temperature,
+        });
+        if !tools.is_empty() {
+            body["tools"] = Value::Array(tools.to_vec());
+            body["tool_choice"] = json!("auto");
+        }
+        if let Some(max_tokens) = self.config.max_tokens {
+            body["max_tokens"] = json!(max_tokens);
+        }
+        if let Some(Value::Object(extra)) = overrides {
+            for (key, value) in extra {
+                body[key] = value.clone();
+            }
+        }
+        let payload = body.to_string();
+        let endpoint = self.config.endpoint();
+        let mut attempt = 0;
+        loop {
+            let failure = match self.post(&endpoint, &payload) {
+                Ok(Answer { status: 200..=299, body, .. }) => return parse::completion(&body),
+                Ok(Answer { status, body, retry_after }) => {
+                    if is_context_overflow(status, &body) {
+                        return Err(TeacherError::ContextOverflow(format!(
+                            "HTTP {status}: {}",
+                            short(&body)
+                        )));
+                    }
+                    if status == 429 || status == 408 || status >= 500 {
+                        Failure { message: format!("HTTP {status}: {}", short(&body)), retry_after }
+                    } else {
+                        return Err(TeacherError::Protocol(format!(
+                            "{endpoint} answered HTTP {status}: {}",
+                            short(&body)
+                        )));
+                    }
+                }
+                Err(Transport { message, retryable: true }) => {
+                    Failure { message, retry_after: None }
+                }
+                Err(Transport { message, retryable: false }) => {
+                    return Err(TeacherError::Unavailable(format!("{endpoint}: {message}")));
+                }
+            };
+            if attempt >= self.config.max_retries {
+                return Err(TeacherError::Unavailable(format!(
+                    "{endpoint}: {} (gave up after {} attempts)",
+                    failure.message,
+                    attempt + 1
+                )));
+            }
+            let backoff = self
+                .config
+                .initial_backoff
+                .saturating_mul(1 << attempt.min(16))
+                .min(self.config.max_backoff);
+            std::thread::sleep(
+                failure.retry_after.map_or(backoff, |wait| wait.min(self.config.max_backoff)),
+            );
+            attempt += 1;
+        }
+    }
+
+    fn post(&self, endpoint: &str, payload: &str) -> Result<Answer, Transport> {
+        let mut request = self.agent.post(endpoint).header("Content-Type", "application/json");
+        if let Some(key) = &self.api_key {
+            request = request.header("Authorization", format!("Bearer {key}"));
+        }
+        let mut response = request.send(payload).map_err(transport)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()
+            .map_err(transport)?;
+        Ok(Answer { status, body, retry_after })
+    }
+}
+
+impl Teacher for OpenAiTeacher {
+    fn name(&self) -> String {
+        format!("openai:{}", self.config.model)
+    }
+
+    fn reply(&self, task: &Task<'_>, messages: &[Message]) -> Result<Reply, TeacherError> {
+        self.complete(messages, task.tools, None)
+    }
+}
+
+struct Answer {
+    status: u16,
+    body: String,
+    retry_after: Option<Duration>,
+}
+
+struct Transport {
+    message: String,
+    retryable: bool,
+}
+
+struct Failure {
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+fn transport(err: ureq::Error) -> Transport {
+    let retryable = matches!(
+        err,
+        ureq::Error::Timeout(_)
+            | ureq::Error::Io(_)
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::Protocol(_)
+    );
+    Transport { message: err.to_string(), retryable }
+}
+
+/// vLLM, SGLang, llama.cpp and OpenAI all answer 400 with a message naming the context length.
+fn is_context_overflow(status: u16, body: &str) -> bool {
+    if status != 400 && status != 413 {
+        return false;
+    }
+    let lower = body.to_ascii_lowercase();
+    [
+        "context length",
+        "context_length",
+        "maximum context",
+        "context window",
+        "too many tokens",
+        "prompt is too long",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
+fn short(body: &str) -> String {
+    let text: String = body.chars().take(300).collect();
+    text.trim().to_string()
+}
+
+/// A recorded message in chat-completions form. Reasoning is not sent back: chat templates of
+/// reasoning models drop earlier turns' reasoning anyway.
+fn wire_message(message: &Message) -> Value {
+    match message.role {
+        Role::Assistant if !message.tool_calls.is_empty() => json!({
+            "role": "assistant",
+            "content": if message.content.is_empty() { Value::Null } else { json!(message.content) },
+            "tool_calls": message.tool_calls.iter().map(|call| json!({
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": Value::Object(call.arguments.clone()).to_string()},
+            })).collect::<Vec<_>>(),
+        }),
+        Role::Tool => json!({
+            "role": "tool",
+            "tool_call_id": message.tool_call_id.clone().unwrap_or_default(),
+            "content": message.content,
+        }),
+        role => json!({"role": role.name(), "content": message.content}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_accepts_base_urls_with_or_without_v1() {
+        let url = |base: &str| OpenAiConfig::new(base, "m").endpoint();
+        assert_eq!(url("http://h:8000"), "http://h:8000/v1/chat/completions");
+        assert_eq!(url("http://h:8000/v1/"), "http://h:8000/v1/chat/completions");
+        assert_eq!(url("http://h/v1/chat/completions"), "http://h/v1/chat/completions");
+    }
+
+    #[test]
+    fn context_overflow_is_recognised_from_the_error_text() {
+        let vllm = r#"{"object":"error","message":"This model's maximum context length is 32768 tokens. However, you requested 40000 tokens","type":"BadRequestError","code":400}"#;
+        assert!(is_context_overflow(400, vllm));
+        assert!(!is_context_overflow(400, r#"{"message":"model not found"}"#));
+        assert!(!is_context_overflow(500, vllm));
+    }
+}
