@@ -29,5 +29,6 @@ pub use error::VerifyError;
 pub use pytest::Pytest;
 pub use runner::{ParsedLog, TestRunner};
 pub use validate::{
-    Funnel, Outcome, RejectReason, Rejection, SuiteRun, ValidateConfig, Validator, compare, resolved,
+    Funnel, Outcome, RejectReason, Rejection, SuiteRun, ValidateConfig, Validator, compare,
+    resolved,
 };

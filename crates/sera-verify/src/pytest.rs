@@ -1,0 +1,273 @@
+//! pytest, run with `-v -rA`: tests keyed by node id (`tests/test_core.py::TestHistory::test_x`).
+//!
+//! Two places of the output report results: the verbose progress lines
+//! (`tests/t.py::test_a PASSED [ 10%]`) and the `short test summary info` section
+//! (`FAILED tests/t.py::test_a - AssertionError`). Both are read, the summary winning, and only
+//! in those places: the `FAILURES` and `PASSES` sections replay the tests' own output, which
+//! could contain lines that look like results.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sera_core::TestStatus;
+
+use crate::runner::{ParsedLog, TestRunner};
+
+/// The pytest test runner.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pytest;
+
+/// Lines kept from one failing test's output.
+const EXCERPT_LINES: usize = 16;
+
+impl TestRunner for Pytest {
+    fn name(&self) -> &'static str {
+        "pytest"
+    }
+
+    fn detects(&self, repo: &Path) -> bool {
+        let mentions = |file: &str, needle: &str| {
+            std::fs::read_to_string(repo.join(file)).is_ok_and(|text| text.contains(needle))
+        };
+        repo.join("pytest.ini").is_file()
+            || repo.join("conftest.py").is_file()
+            || mentions("pyproject.toml", "[tool.pytest")
+            || mentions("setup.cfg", "[tool:pytest]")
+            || mentions("tox.ini", "[pytest]")
+            || has_test_files(&repo.join("tests"))
+            || has_test_files(&repo.join("test"))
+    }
+
+    fn test_command(&self, _repo: &Path) -> Vec<String> {
+        ["python3", "-m", "pytest", "-v", "-rA", "-p", "no:cacheprovider", "--color=no"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    fn parse(&self, log: &str) -> ParsedLog {
+        parse(log)
+    }
+}
+
+fn has_test_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.ends_with(".py") && (name.starts_with("test_") || name.ends_with("_test.py"))
+        })
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    /// The session header and the verbose progress lines.
+    Progress,
+    /// `short test summary info`.
+    Summary,
+    /// `FAILURES` or `ERRORS`: tracebacks, read for excerpts only.
+    Failures,
+    /// Anything else (`PASSES`, warnings): ignored.
+    Other,
+}
+
+fn parse(log: &str) -> ParsedLog {
+    let mut parsed = ParsedLog::default();
+    let mut summary: BTreeMap<String, TestStatus> = BTreeMap::new();
+    let mut section = Section::Progress;
+    // Failure blocks by their pytest heading (`test_a`, `TestHistory.test_b`, `test_c[1-2]`).
+    let mut blocks: Vec<(String, Vec<&str>)> = Vec::new();
+    for line in log.lines() {
+        if let Some(title) = section_title(line) {
+            section = match title {
+                "short test summary info" => Section::Summary,
+                "FAILURES" | "ERRORS" => Section::Failures,
+                _ if title.starts_with("test session starts") => Section::Progress,
+                _ => Section::Other,
+            };
+            continue;
+        }
+        match section {
+            Section::Progress => {
+                if let Some((id, status)) = progress_line(line) {
+                    parsed.tests.insert(id, status);
+                }
+            }
+            Section::Summary => {
+                if let Some((id, status)) = summary_line(line) {
+                    summary.insert(id, status);
+                }
+            }
+            Section::Failures => {
+                if let Some(heading) = block_heading(line) {
+                    blocks.push((heading.to_string(), Vec::new()));
+                } else if let Some((_, lines)) = blocks.last_mut() {
+                    lines.push(line);
+                }
+            }
+            Section::Other => {}
+        }
+    }
+    parsed.tests.extend(summary);
+    for (heading, lines) in blocks {
+        let text = relevant(&lines);
+        if text.is_empty() {
+            continue;
+        }
+        // `TestHistory.test_b` is node id `path::TestHistory::test_b`; collection errors are
+        // headed `ERROR collecting tests/t.py` and keyed by the file.
+        let wanted =
+            heading.strip_prefix("ERROR collecting ").unwrap_or(&heading).replace('.', "::");
+        let key =
+            parsed.tests.iter().filter(|(_, status)| !status.is_pass()).map(|(id, _)| id).find(
+                |id| {
+                    *id == &wanted
+                        || id.ends_with(&format!("::{wanted}"))
+                        || id.as_str() == heading.as_str()
+                },
+            );
+        if let Some(key) = key {
+            parsed.failures.insert(key.clone(), text);
+        }
+    }
+    parsed
+}
+
+/// `==== title ====` → `title`.
+fn section_title(line: &str) -> Option<&str> {
+    let inner = line.strip_prefix("==")?.trim_start_matches('=');
+    let inner = inner.strip_suffix("==")?.trim_end_matches('=');
+    let title = inner.trim();
+    (!title.is_empty() && line.len() > 20).then_some(title)
+}
+
+/// `____ test_name ____` → `test_name` (separator lines of `_ _ _` are not headings).
+fn block_heading(line: &str) -> Option<&str> {
+    let inner = line.strip_prefix("__")?.trim_start_matches('_');
+    let inner = inner.strip_suffix("__")?.trim_end_matches('_');
+    let heading = inner.trim();
+    (!heading.is_empty() && !heading.starts_with("_ ")).then_some(heading)
+}
+
+fn status_word(word: &str) -> Option<TestStatus> {
+    Some(match word {
+        "PASSED" | "XPASS" => TestStatus::Passed,
+        "FAILED" => TestStatus::Failed,
+        "ERROR" => TestStatus::Error,
+        "SKIPPED" => TestStatus::Skipped,
+        "XFAIL" => TestStatus::Xfail,
+        _ => return None,
+    })
+}
+
+/// `tests/t.py::test_a[x y] PASSED [ 10%]` or `tests/t.py::test_s SKIPPED (why) [ 54%]`.
+fn progress_line(line: &str) -> Option<(String, TestStatus)> {
+    let line = line.trim_end();
+    // Drop the percentage, then find the last status word that follows the node id.
+    let line = match line.rsplit_once(" [") {
+        Some((head, pct)) if pct.ends_with("%]") => head.trim_end(),
+        _ => line,
+    };
+    let (id, rest) = line.split_once("::").map(|(file, _)| file).and_then(|file| {
+        [" PASSED", " FAILED", " ERROR", " SKIPPED", " XFAIL", " XPASS"]
+            .iter()
+            .filter_map(|word| line.rfind(word).map(|at| (at, *word)))
+            .max_by_key(|(at, _)| *at)
+            .filter(|(at, _)| *at > file.len())
+            .map(|(at, word)| (&line[..at], &line[at + 1..at + word.len()]))
+    })?;
+    let status = status_word(rest)?;
+    (!id.contains(' ') || id.contains('[')).then(|| (id.to_string(), status))
+}
+
+/// `FAILED tests/t.py::test_a - AssertionError: ...` or `PASSED tests/t.py::test_b`.
+fn summary_line(line: &str) -> Option<(String, TestStatus)> {
+    let (word, rest) = line.split_once(' ')?;
+    let status = status_word(word)?;
+    if status == TestStatus::Skipped && rest.starts_with('[') {
+        // `SKIPPED [1] tests/t.py:2: reason` names no node id; the progress line has it.
+        return None;
+    }
+    let id = match rest.split_once(" - ") {
+        Some((id, _)) => id,
+        None => rest,
+    };
+    let id = id.trim();
+    (!id.is_empty()).then(|| (id.to_string(), status))
+}
+
+/// From a failure block: the test's own failing line (`>` in the first frame) and every
+/// `E   ` line; the frames of the code under test are left out.
+fn relevant(lines: &[&str]) -> String {
+    let first_frame_end = lines.iter().position(|l| l.starts_with("_ _ _")).unwrap_or(lines.len());
+    let mut kept: Vec<&str> = Vec::new();
+    if let Some(arrow) = lines[..first_frame_end].iter().find(|l| l.starts_with('>')) {
+        kept.push(arrow);
+    }
+    kept.extend(lines.iter().filter(|l| l.starts_with("E ")));
+    kept.truncate(EXCERPT_LINES);
+    kept.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_progress(line: &str, expected: Option<(&str, TestStatus)>) {
+        assert_eq!(progress_line(line), expected.map(|(i, s)| (i.to_string(), s)), "{line}");
+    }
+
+    #[test]
+    fn verbose_progress_lines() {
+        use TestStatus::*;
+        check_progress(
+            "tests/t.py::test_a PASSED                 [  4%]",
+            Some(("tests/t.py::test_a", Passed)),
+        );
+        check_progress(
+            "tests/t.py::C::test_b FAILED [ 40%]",
+            Some(("tests/t.py::C::test_b", Failed)),
+        );
+        check_progress(
+            "tests/t.py::test_s SKIPPED (no)     [ 54%]",
+            Some(("tests/t.py::test_s", Skipped)),
+        );
+        check_progress("tests/t.py::test_x XFAIL", Some(("tests/t.py::test_x", Xfail)));
+        check_progress(
+            "tests/t.py::test_p[a b-PASSED] PASSED [ 9%]",
+            Some(("tests/t.py::test_p[a b-PASSED]", Passed)),
+        );
+        check_progress("tests/t.py::test_e ERROR [100%]", Some(("tests/t.py::test_e", Error)));
+        check_progress("collecting ... collected 22 items", None);
+        check_progress("PASSED tests/t.py::test_a", None);
+    }
+
+    fn check_summary(line: &str, expected: Option<(&str, TestStatus)>) {
+        assert_eq!(summary_line(line), expected.map(|(i, s)| (i.to_string(), s)), "{line}");
+    }
+
+    #[test]
+    fn short_summary_lines() {
+        use TestStatus::*;
+        check_summary("PASSED tests/t.py::test_a", Some(("tests/t.py::test_a", Passed)));
+        check_summary(
+            "FAILED tests/t.py::test_a - assert 1 == 2",
+            Some(("tests/t.py::test_a", Failed)),
+        );
+        check_summary("ERROR tests/t.py - ImportError: x", Some(("tests/t.py", Error)));
+        check_summary("XFAIL tests/t.py::test_x", Some(("tests/t.py::test_x", Xfail)));
+        check_summary("SKIPPED [1] tests/t.py:2: no", None);
+        check_summary("some other line", None);
+    }
+
+    #[test]
+    fn headings() {
+        assert_eq!(
+            section_title("=================== FAILURES ==================="),
+            Some("FAILURES")
+        );
+        assert_eq!(block_heading("_____ TestHistory.test_b _____"), Some("TestHistory.test_b"));
+        assert_eq!(block_heading("_ _ _ _ _ _ _ _ _ _"), None);
+    }
+}

@@ -1,0 +1,141 @@
+//! Test runners: how to build and run a repository's tests, and how to read their output.
+//!
+//! A [`TestRunner`] knows one tool (cargo, pytest). It runs nothing itself: the validator runs
+//! its commands in a sandbox scratch and hands it the output, bracketed by markers.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sera_core::TestStatus;
+
+use crate::cargo::Cargo;
+use crate::pytest::Pytest;
+
+/// What a runner read from one test run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParsedLog {
+    /// Test key (for cargo `binary::path::name`, for pytest its node id) to status.
+    pub tests: BTreeMap<String, TestStatus>,
+    /// The relevant lines of each failing test's output (panic message, assertion), by key.
+    pub failures: BTreeMap<String, String>,
+}
+
+/// One test tool. Implement the four methods to add a language; `build_command` is optional.
+pub trait TestRunner: Send + Sync {
+    /// Short name recorded in reports: `cargo`, `pytest`.
+    fn name(&self) -> &'static str;
+
+    /// Whether `repo` looks like a project this runner handles.
+    fn detects(&self, repo: &Path) -> bool;
+
+    /// The default command that runs the whole test suite, as an argument vector.
+    fn test_command(&self, repo: &Path) -> Vec<String>;
+
+    /// A command that builds the tests without running them, for a given test command; a
+    /// failure means the code does not compile. `None` (the default) when there is no build.
+    fn build_command(&self, test_command: &[String]) -> Option<Vec<String>> {
+        let _ = test_command;
+        None
+    }
+
+    /// Reads the output of the test command (stdout and stderr merged, in order).
+    fn parse(&self, log: &str) -> ParsedLog;
+}
+
+/// The built-in runners, in detection order.
+pub fn builtin() -> Vec<Box<dyn TestRunner>> {
+    vec![Box::new(Cargo), Box::new(Pytest)]
+}
+
+/// The first built-in runner that detects `repo`.
+pub fn detect(repo: &Path) -> Option<Box<dyn TestRunner>> {
+    builtin().into_iter().find(|runner| runner.detects(repo))
+}
+
+/// The runner for an explicit test command: chosen by the program it runs where that is
+/// unambiguous (`cargo ...`, `pytest ...`, `python -m pytest ...`), else detected from `repo`.
+pub fn for_command(command: &[String], repo: &Path) -> Option<Box<dyn TestRunner>> {
+    let words: Vec<&str> = command.iter().map(String::as_str).collect();
+    let program = words.first().map(|p| p.rsplit('/').next().unwrap_or(p));
+    match program {
+        Some("cargo") => Some(Box::new(Cargo)),
+        Some("pytest" | "py.test") => Some(Box::new(Pytest)),
+        Some(p) if p.starts_with("python") && words.get(1..3) == Some(&["-m", "pytest"]) => {
+            Some(Box::new(Pytest))
+        }
+        _ => detect(repo),
+    }
+}
+
+/// Splits a command line into words: whitespace separates, single and double quotes group,
+/// a backslash escapes the next character. `None` for an unclosed quote.
+pub fn split_command(line: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        q if q == c => break,
+                        '\\' if c == '"' => word.push(chars.next()?),
+                        other => word.push(other),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                word.push(chars.next()?);
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Some(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(line: &str, expected: Option<&[&str]>) {
+        let expected =
+            expected.map(|words| words.iter().map(|w| w.to_string()).collect::<Vec<_>>());
+        assert_eq!(split_command(line), expected, "{line}");
+    }
+
+    #[test]
+    fn command_lines_split_like_a_shell() {
+        check("cargo test --lib", Some(&["cargo", "test", "--lib"]));
+        check("  pytest  -k 'a and b' ", Some(&["pytest", "-k", "a and b"]));
+        check(r#"sh -c "echo \"hi\"""#, Some(&["sh", "-c", "echo \"hi\""]));
+        check(r"a\ b c", Some(&["a b", "c"]));
+        check("''", Some(&[""]));
+        check("", Some(&[]));
+        check("'open", None);
+    }
+
+    #[test]
+    fn explicit_commands_pick_their_runner() {
+        let none = Path::new("/nonexistent");
+        let name = |line: &str| for_command(&split_command(line).unwrap(), none).map(|r| r.name());
+        assert_eq!(name("cargo test -p x"), Some("cargo"));
+        assert_eq!(name("python3 -m pytest -x"), Some("pytest"));
+        assert_eq!(name("/usr/bin/pytest tests"), Some("pytest"));
+        assert_eq!(name("make test"), None);
+    }
+}

@@ -1,0 +1,714 @@
+//! Validation of candidate bugs against a repository's tests: FAIL_TO_PASS and PASS_TO_PASS.
+//!
+//! Per candidate, in a reused scratch: apply the bug patch, build (a failure makes it
+//! unviable), run the suite with a timeout derived from the clean baseline, compare with the
+//! baseline, reset the files the patch touched. A candidate is kept iff at least one test goes
+//! from passing to failing, at least one passes in both, and nothing timed out.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::Duration;
+
+use sera_core::{Instance, Mutant, TestReport, TestStatus, stable_id};
+use sera_sandbox::{CommandSpec, Output, Sandbox, Scratch};
+use serde::{Deserialize, Serialize};
+
+use crate::VerifyError;
+use crate::baseline::{self, Baseline};
+use crate::issue::problem_statement;
+use crate::runner::{self, TestRunner};
+
+/// How to validate. Plain data; start from `ValidateConfig::default()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidateConfig {
+    /// Parallel jobs, each with its own scratch and build directory.
+    pub jobs: usize,
+    /// The test command; detected from the repository when `None`.
+    pub test_command: Option<Vec<String>>,
+    /// Where baselines are cached; no caching when `None`.
+    pub cache_dir: Option<PathBuf>,
+    /// The repository's commit, part of the baseline's cache key.
+    pub commit: Option<String>,
+    /// Candidate test timeout = max(`min_timeout`, `timeout_factor` × baseline test time),
+    /// as cargo-mutants does (5×, at least 20 s).
+    pub timeout_factor: f64,
+    pub min_timeout: Duration,
+    /// Limit for the clean build and each clean test run.
+    pub baseline_timeout: Duration,
+}
+
+impl Default for ValidateConfig {
+    fn default() -> Self {
+        ValidateConfig {
+            jobs: 1,
+            test_command: None,
+            cache_dir: baseline::default_cache_dir(),
+            commit: None,
+            timeout_factor: 5.0,
+            min_timeout: Duration::from_secs(20),
+            baseline_timeout: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// Why a candidate was not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The patch does not apply to the clean repository.
+    PatchDoesNotApply,
+    /// The code does not build with the patch.
+    Unviable,
+    /// No test that passes on clean code fails with the patch.
+    NotCaught,
+    /// Every test that passes on clean code fails: nothing is left to guard against breakage.
+    NoPassToPass,
+    /// Only tests found flaky on the clean baseline changed.
+    FlakyOnly,
+    /// The build or the tests ran past their timeout.
+    Timeout,
+    /// The test run ended without a readable report (killed, crashed, no test ran).
+    NoTestOutput,
+}
+
+impl RejectReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            RejectReason::PatchDoesNotApply => "patch does not apply",
+            RejectReason::Unviable => "unviable",
+            RejectReason::NotCaught => "not caught",
+            RejectReason::NoPassToPass => "no pass-to-pass",
+            RejectReason::FlakyOnly => "flaky only",
+            RejectReason::Timeout => "timeout",
+            RejectReason::NoTestOutput => "no test output",
+        }
+    }
+}
+
+/// A rejected candidate, as written to `rejected.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub mutant_id: String,
+    pub repo: String,
+    pub file: String,
+    pub operator: String,
+    pub reason: RejectReason,
+    /// What was seen: compiler errors, the failing flaky tests, how the run ended.
+    pub detail: String,
+    /// Tests that did go from passing to failing (for `no_pass_to_pass` and `timeout`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fail_to_pass: Vec<String>,
+}
+
+/// What became of one candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Kept(Box<Instance>),
+    Rejected(Rejection),
+}
+
+/// Counts of candidates at each step, for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Funnel {
+    pub candidates: usize,
+    pub kept: usize,
+    pub rejected: BTreeMap<RejectReason, usize>,
+}
+
+impl Funnel {
+    pub fn record(&mut self, outcome: &Outcome) {
+        self.candidates += 1;
+        match outcome {
+            Outcome::Kept(_) => self.kept += 1,
+            Outcome::Rejected(rejection) => {
+                *self.rejected.entry(rejection.reason).or_insert(0) += 1
+            }
+        }
+    }
+
+    pub fn count(&self, reason: RejectReason) -> usize {
+        self.rejected.get(&reason).copied().unwrap_or(0)
+    }
+
+    /// `candidates 12 · unviable 3 · not caught 4 · timeout 0 · kept 5` (other reasons only
+    /// when they occurred).
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!("candidates {}", self.candidates)];
+        for reason in [RejectReason::Unviable, RejectReason::NotCaught, RejectReason::Timeout] {
+            parts.push(format!("{} {}", reason.name(), self.count(reason)));
+        }
+        for (reason, count) in &self.rejected {
+            if !matches!(
+                reason,
+                RejectReason::Unviable | RejectReason::NotCaught | RejectReason::Timeout
+            ) {
+                parts.push(format!("{} {count}", reason.name()));
+            }
+        }
+        parts.push(format!("kept {}", self.kept));
+        parts.join(" · ")
+    }
+}
+
+/// One run of a test suite in a scratch, read by its runner.
+#[derive(Debug, Clone)]
+pub struct SuiteRun {
+    pub report: TestReport,
+    /// Output excerpts of failing tests, by key.
+    pub failures: BTreeMap<String, String>,
+    /// Both markers were seen: the command ran to its end and its output was read whole.
+    pub complete: bool,
+    pub output: Output,
+}
+
+/// Validates candidates against one repository with one test command.
+pub struct Validator {
+    sandbox: Sandbox,
+    repo: PathBuf,
+    runner: Box<dyn TestRunner>,
+    test_command: Vec<String>,
+    build_command: Option<Vec<String>>,
+    baseline: Baseline,
+    baseline_cached: bool,
+    test_timeout: Duration,
+    build_timeout: Duration,
+    jobs: usize,
+    /// Scratches with a warm build directory, waiting for a job.
+    idle: Mutex<Vec<Scratch>>,
+}
+
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validator")
+            .field("repo", &self.repo)
+            .field("runner", &self.runner.name())
+            .field("test_command", &self.test_command)
+            .field("baseline", &self.baseline.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Validator {
+    /// Finds the runner and test command, builds the clean repository in a first scratch and
+    /// establishes the baseline (from the cache, or by running the suite twice).
+    pub fn new(
+        sandbox: &Sandbox,
+        repo: &Path,
+        config: &ValidateConfig,
+    ) -> Result<Validator, VerifyError> {
+        let runner = match &config.test_command {
+            Some(command) => runner::for_command(command, repo),
+            None => runner::detect(repo),
+        }
+        .ok_or_else(|| VerifyError::NoRunner { repo: repo.to_path_buf() })?;
+        let test_command = config.test_command.clone().unwrap_or_else(|| runner.test_command(repo));
+        if test_command.is_empty() {
+            return Err(VerifyError::BadCommand(String::new()));
+        }
+        let build_command = runner.build_command(&test_command);
+        let key = baseline::cache_key(repo, config.commit.as_deref(), &test_command)?;
+        let scratch = sandbox.scratch(repo)?;
+
+        let mut build_seconds = 0.0;
+        if let Some(build) = &build_command {
+            let out = run_build(&scratch, build, config.baseline_timeout)?;
+            if !out.success() {
+                return Err(VerifyError::BaselineBuild {
+                    repo: repo.to_path_buf(),
+                    command: build.join(" "),
+                    status: out.status_line(),
+                    output: tail(&out.combined(), 40),
+                });
+            }
+            build_seconds = out.duration.as_secs_f64();
+        }
+
+        let cached = config.cache_dir.as_deref().and_then(|dir| baseline::load(dir, &key));
+        let baseline_cached = cached.is_some();
+        let baseline = match cached {
+            Some(baseline) => baseline,
+            None => {
+                let mut runs = Vec::with_capacity(2);
+                for _ in 0..2 {
+                    let run = suite_run(
+                        &scratch,
+                        runner.as_ref(),
+                        &test_command,
+                        config.baseline_timeout,
+                    )?;
+                    let problem = if run.output.timed_out {
+                        Some(format!("timed out after {:.0} s", run.output.duration.as_secs_f64()))
+                    } else if !run.complete {
+                        Some(format!("the run ended early ({})", run.output.status_line()))
+                    } else if run.report.tests.is_empty() {
+                        Some("no test ran".to_string())
+                    } else {
+                        None
+                    };
+                    if let Some(problem) = problem {
+                        return Err(VerifyError::BaselineTests {
+                            repo: repo.to_path_buf(),
+                            command: test_command.join(" "),
+                            detail: format!(
+                                "{problem}; the output ends with:\n{}",
+                                tail(&run.output.stdout, 30)
+                            ),
+                        });
+                    }
+                    runs.push(run);
+                }
+                let seconds =
+                    runs.iter().map(|r| r.output.duration.as_secs_f64()).fold(0.0, f64::max);
+                let baseline = Baseline::from_runs(
+                    key,
+                    runner.name(),
+                    &test_command,
+                    &runs[0].report.tests,
+                    &runs[1].report.tests,
+                    seconds,
+                    build_seconds,
+                );
+                if let Some(dir) = &config.cache_dir {
+                    baseline::store(dir, &baseline)?;
+                }
+                baseline
+            }
+        };
+        if baseline.passing().next().is_none() {
+            return Err(VerifyError::BaselineTests {
+                repo: repo.to_path_buf(),
+                command: test_command.join(" "),
+                detail: "no test passes on the clean repository, so no candidate can be caught"
+                    .into(),
+            });
+        }
+        let scaled = |seconds: f64| {
+            Duration::from_secs_f64(seconds * config.timeout_factor).max(config.min_timeout)
+        };
+        Ok(Validator {
+            sandbox: sandbox.clone(),
+            repo: repo.to_path_buf(),
+            test_timeout: scaled(baseline.test_seconds),
+            // A job's first build starts from an empty build directory, like the clean one.
+            build_timeout: scaled(baseline.build_seconds.max(build_seconds))
+                .max(Duration::from_secs(60)),
+            runner,
+            test_command,
+            build_command,
+            baseline,
+            baseline_cached,
+            jobs: config.jobs.max(1),
+            idle: Mutex::new(vec![scratch]),
+        })
+    }
+
+    pub fn baseline(&self) -> &Baseline {
+        &self.baseline
+    }
+
+    /// Whether the baseline came from the cache rather than from two fresh runs.
+    pub fn baseline_was_cached(&self) -> bool {
+        self.baseline_cached
+    }
+
+    pub fn runner(&self) -> &dyn TestRunner {
+        self.runner.as_ref()
+    }
+
+    pub fn test_command(&self) -> &[String] {
+        &self.test_command
+    }
+
+    /// The per-candidate test timeout derived from the baseline.
+    pub fn test_timeout(&self) -> Duration {
+        self.test_timeout
+    }
+
+    /// Runs the test suite once in `scratch` as it is.
+    pub fn run_tests(&self, scratch: &Scratch) -> Result<SuiteRun, VerifyError> {
+        suite_run(scratch, self.runner.as_ref(), &self.test_command, self.test_timeout)
+    }
+
+    /// Validates one candidate in `scratch`, leaving the scratch clean again. Errors only when
+    /// the sandbox fails; everything a candidate can do wrong is an [`Outcome`].
+    pub fn check(&self, scratch: &Scratch, mutant: &Mutant) -> Result<Outcome, VerifyError> {
+        if let Err(err) = scratch.apply(&mutant.patch) {
+            if err.is_environment() {
+                return Err(err.into());
+            }
+            return Ok(reject(
+                mutant,
+                RejectReason::PatchDoesNotApply,
+                err.to_string(),
+                Vec::new(),
+            ));
+        }
+        let outcome = self.check_applied(scratch, mutant);
+        scratch.reset(&mutant.patch)?;
+        outcome
+    }
+
+    fn check_applied(&self, scratch: &Scratch, mutant: &Mutant) -> Result<Outcome, VerifyError> {
+        if let Some(build) = &self.build_command {
+            let out = run_build(scratch, build, self.build_timeout)?;
+            if out.timed_out {
+                return Ok(reject(
+                    mutant,
+                    RejectReason::Timeout,
+                    format!("build {}", out.status_line()),
+                    Vec::new(),
+                ));
+            }
+            if !out.success() {
+                return Ok(reject(
+                    mutant,
+                    RejectReason::Unviable,
+                    compiler_errors(&out.combined()),
+                    Vec::new(),
+                ));
+            }
+        }
+        let run = self.run_tests(scratch)?;
+        if run.output.timed_out {
+            return Ok(reject(
+                mutant,
+                RejectReason::Timeout,
+                format!("tests {}", run.output.status_line()),
+                Vec::new(),
+            ));
+        }
+        if !run.complete || run.report.tests.is_empty() {
+            let detail = format!(
+                "the test run ended with {} and reported {} tests; output ends with:\n{}",
+                run.output.status_line(),
+                run.report.tests.len(),
+                tail(&run.output.stdout, 20)
+            );
+            return Ok(reject(mutant, RejectReason::NoTestOutput, detail, Vec::new()));
+        }
+
+        let (fail_to_pass, pass_to_pass) = compare(&self.baseline, &run.report.tests);
+        if fail_to_pass.is_empty() {
+            let flaky_failed: Vec<&String> = self
+                .baseline
+                .flaky
+                .iter()
+                .filter(|name| run.report.tests.get(*name).is_none_or(|s| !s.is_pass()))
+                .collect();
+            return Ok(if flaky_failed.is_empty() {
+                reject(
+                    mutant,
+                    RejectReason::NotCaught,
+                    "every test that passes on clean code still passes".into(),
+                    Vec::new(),
+                )
+            } else {
+                let names: Vec<&str> = flaky_failed.iter().map(|s| s.as_str()).collect();
+                reject(
+                    mutant,
+                    RejectReason::FlakyOnly,
+                    format!("only flaky tests failed: {}", names.join(", ")),
+                    Vec::new(),
+                )
+            });
+        }
+        if pass_to_pass.is_empty() {
+            let detail = format!("all {} passing tests fail", fail_to_pass.len());
+            return Ok(reject(mutant, RejectReason::NoPassToPass, detail, fail_to_pass));
+        }
+        let statement =
+            problem_statement(&mutant.repo, &self.test_command, &fail_to_pass, &run.failures);
+        let command_line = self.test_command.join(" ");
+        Ok(Outcome::Kept(Box::new(Instance {
+            id: stable_id("i", &[&mutant.id, &command_line]),
+            repo: mutant.repo.clone(),
+            commit: mutant.commit.clone(),
+            mutant_id: mutant.id.clone(),
+            file: mutant.file.clone(),
+            entity: mutant.entity.clone(),
+            operator: mutant.operator.clone(),
+            classes: mutant.classes.clone(),
+            bug_patch: mutant.patch.clone(),
+            gold_patch: mutant.patch.reverse(),
+            fail_to_pass,
+            pass_to_pass,
+            problem_statement: statement,
+            test_command: self.test_command.clone(),
+        })))
+    }
+
+    /// Validates every candidate on `jobs` parallel scratches. `on_outcome` is called on the
+    /// calling thread once per candidate, in input order (so output files are deterministic
+    /// whatever the number of jobs); an error from it stops the run and is returned.
+    pub fn validate<E, F>(&self, mutants: &[Mutant], mut on_outcome: F) -> Result<Funnel, E>
+    where
+        E: From<VerifyError>,
+        F: FnMut(usize, Outcome) -> Result<(), E>,
+    {
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let mut funnel = Funnel::default();
+        let jobs = self.jobs.min(mutants.len()).max(1);
+        std::thread::scope(|scope| {
+            let (sender, receiver) = mpsc::channel::<(usize, Result<Outcome, VerifyError>)>();
+            for _ in 0..jobs {
+                let sender = sender.clone();
+                let (next, stop) = (&next, &stop);
+                scope.spawn(move || {
+                    let scratch = match self.take_scratch() {
+                        Ok(scratch) => scratch,
+                        Err(err) => {
+                            let index = next.fetch_add(1, Ordering::SeqCst);
+                            let _ = sender.send((index, Err(err)));
+                            return;
+                        }
+                    };
+                    while !stop.load(Ordering::SeqCst) {
+                        let index = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(mutant) = mutants.get(index) else { break };
+                        if sender.send((index, self.check(&scratch, mutant))).is_err() {
+                            break;
+                        }
+                    }
+                    self.return_scratch(scratch);
+                });
+            }
+            drop(sender);
+            let mut pending: BTreeMap<usize, Result<Outcome, VerifyError>> = BTreeMap::new();
+            let mut emit = 0;
+            let mut failure: Option<E> = None;
+            for (index, result) in receiver {
+                pending.insert(index, result);
+                while failure.is_none() {
+                    let Some(result) = pending.remove(&emit) else { break };
+                    emit += 1;
+                    let delivered = result.map_err(E::from).and_then(|outcome| {
+                        funnel.record(&outcome);
+                        on_outcome(emit - 1, outcome)
+                    });
+                    if let Err(err) = delivered {
+                        stop.store(true, Ordering::SeqCst);
+                        failure = Some(err);
+                    }
+                }
+            }
+            match failure {
+                Some(err) => Err(err),
+                None => Ok(funnel),
+            }
+        })
+    }
+
+    fn take_scratch(&self) -> Result<Scratch, VerifyError> {
+        let idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+        match idle {
+            Some(scratch) => Ok(scratch),
+            None => Ok(self.sandbox.scratch(&self.repo)?),
+        }
+    }
+
+    fn return_scratch(&self, scratch: Scratch) {
+        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(scratch);
+    }
+}
+
+/// FAIL_TO_PASS and PASS_TO_PASS: over the tests that pass on the clean baseline, those that
+/// do not pass with the bug (failed, errored, skipped, or missing from the run) and those
+/// that still pass. Flaky tests are not in the baseline and so are in neither list.
+pub fn compare(
+    baseline: &Baseline,
+    bugged: &BTreeMap<String, TestStatus>,
+) -> (Vec<String>, Vec<String>) {
+    let mut fail_to_pass = Vec::new();
+    let mut pass_to_pass = Vec::new();
+    for name in baseline.passing() {
+        match bugged.get(name) {
+            Some(status) if status.is_pass() => pass_to_pass.push(name.to_string()),
+            _ => fail_to_pass.push(name.to_string()),
+        }
+    }
+    (fail_to_pass, pass_to_pass)
+}
+
+/// Hard verification of a fix: every FAIL_TO_PASS and every PASS_TO_PASS test passes (a
+/// skipped test does not count as passing).
+pub fn resolved(instance: &Instance, tests: &BTreeMap<String, TestStatus>) -> bool {
+    instance
+        .fail_to_pass
+        .iter()
+        .chain(&instance.pass_to_pass)
+        .all(|name| tests.get(name).is_some_and(|status| status.is_pass()))
+}
+
+fn reject(
+    mutant: &Mutant,
+    reason: RejectReason,
+    detail: String,
+    fail_to_pass: Vec<String>,
+) -> Outcome {
+    Outcome::Rejected(Rejection {
+        mutant_id: mutant.id.clone(),
+        repo: mutant.repo.clone(),
+        file: mutant.file.clone(),
+        operator: mutant.operator.clone(),
+        reason,
+        detail,
+        fail_to_pass,
+    })
+}
+
+fn run_build(
+    scratch: &Scratch,
+    build: &[String],
+    timeout: Duration,
+) -> Result<Output, VerifyError> {
+    let spec = CommandSpec::from_argv(build)
+        .ok_or_else(|| VerifyError::BadCommand(String::new()))?
+        .timeout(timeout)
+        .merge_output(true);
+    Ok(scratch.run(&spec)?)
+}
+
+/// Runs `command` bracketed by marker lines carrying a fresh nonce, and parses only what lies
+/// between them. A run whose end marker is missing (killed, or its output truncated there)
+/// is incomplete; the exit code is taken from the process, never from the output.
+fn suite_run(
+    scratch: &Scratch,
+    runner: &dyn TestRunner,
+    command: &[String],
+    timeout: Duration,
+) -> Result<SuiteRun, VerifyError> {
+    let nonce = nonce();
+    let begin = format!("=== sera-test-begin {nonce} ===");
+    let end = format!("=== sera-test-end {nonce} ===");
+    let script = format!("echo '{begin}'; \"$@\"; code=$?; echo; echo '{end}'; exit $code");
+    let spec = CommandSpec::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sera-test")
+        .args(command.iter().cloned())
+        .timeout(timeout)
+        .merge_output(true);
+    let output = scratch.run(&spec)?;
+    let lines: Vec<&str> = output.stdout.lines().collect();
+    let start = lines.iter().position(|l| *l == begin);
+    let stop = lines.iter().rposition(|l| *l == end);
+    let (log, complete) = match (start, stop) {
+        (Some(a), Some(b)) if a < b && !output.truncated => (lines[a + 1..b].join("\n"), true),
+        (Some(a), _) => (lines[a + 1..].join("\n"), false),
+        _ => (String::new(), false),
+    };
+    let parsed = runner.parse(&log);
+    let report = TestReport {
+        runner: runner.name().to_string(),
+        exit_code: output.exit_code,
+        timed_out: output.timed_out,
+        tests: parsed.tests,
+    };
+    Ok(SuiteRun { report, failures: parsed.failures, complete, output })
+}
+
+/// A marker no test can predict: process id, time and a counter, hashed.
+fn nonce() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let parts = [
+        std::process::id().to_string(),
+        time.to_string(),
+        COUNTER.fetch_add(1, Ordering::Relaxed).to_string(),
+    ];
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    stable_id("n", &refs)
+}
+
+/// The compiler's error lines (and the location line after each), or the output's tail.
+fn compiler_errors(output: &str) -> String {
+    let lines: Vec<&str> = output.lines().collect();
+    let mut kept = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.starts_with("error") {
+            kept.push(*line);
+            if let Some(next) = lines.get(i + 1).filter(|l| l.trim_start().starts_with("-->")) {
+                kept.push(next);
+            }
+        }
+        if kept.len() >= 12 {
+            break;
+        }
+    }
+    if kept.is_empty() { tail(output, 12) } else { kept.join("\n") }
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TestStatus::*;
+
+    fn baseline(tests: &[(&str, TestStatus)], flaky: &[&str]) -> Baseline {
+        Baseline {
+            key: "k".into(),
+            runner: "cargo".into(),
+            test_command: Vec::new(),
+            tests: tests.iter().map(|(n, s)| (n.to_string(), *s)).collect(),
+            flaky: flaky.iter().map(|s| s.to_string()).collect(),
+            test_seconds: 1.0,
+            build_seconds: 0.0,
+        }
+    }
+
+    fn check(
+        base: &[(&str, TestStatus)],
+        bugged: &[(&str, TestStatus)],
+        f2p: &[&str],
+        p2p: &[&str],
+    ) {
+        let bugged = bugged.iter().map(|(n, s)| (n.to_string(), *s)).collect();
+        let (a, b) = compare(&baseline(base, &[]), &bugged);
+        assert_eq!(
+            (a, b),
+            (
+                f2p.iter().map(|s| s.to_string()).collect(),
+                p2p.iter().map(|s| s.to_string()).collect()
+            )
+        );
+    }
+
+    #[test]
+    fn fail_to_pass_and_pass_to_pass() {
+        check(&[("a", Passed), ("b", Passed)], &[("a", Failed), ("b", Passed)], &["a"], &["b"]);
+        // A test failing on the clean code is never FAIL_TO_PASS.
+        check(&[("a", Failed), ("b", Passed)], &[("a", Failed), ("b", Passed)], &[], &["b"]);
+        // Missing, errored and skipped with the bug all count as not passing.
+        check(
+            &[("a", Passed), ("b", Passed), ("c", Passed)],
+            &[("b", Error), ("c", Skipped)],
+            &["a", "b", "c"],
+            &[],
+        );
+        check(&[("a", Skipped)], &[("a", Failed)], &[], &[]);
+    }
+
+    #[test]
+    fn funnel_summary_names_every_step() {
+        let mut funnel = Funnel::default();
+        funnel.rejected.insert(RejectReason::Unviable, 2);
+        funnel.rejected.insert(RejectReason::FlakyOnly, 1);
+        funnel.candidates = 4;
+        funnel.kept = 1;
+        assert_eq!(
+            funnel.summary(),
+            "candidates 4 · unviable 2 · not caught 0 · timeout 0 · flaky only 1 · kept 1"
+        );
+    }
+}

@@ -1,0 +1,459 @@
+//! Hard verification, end to end through real processes (no mocks).
+//!
+//! - `parsers`: the cargo and pytest parsers on output captured from real runs
+//!   (`tests/data/*.log`).
+//! - `rust_fixture`: hand-written mutants of `tests/data/rust-demo` validated with cargo in a
+//!   bubblewrap sandbox; all outcomes come from one validation run sharing one warm scratch.
+//! - `python_fixture`: the same for `tests/data/py-demo` with pytest.
+//! - `flaky`: a repository with an always-failing and a flaky test.
+//!
+//! Needs bubblewrap, cargo and python3 with pytest (`.ci/run` installs them).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use sera_core::{ByteSpan, Language, Mutant, Patch, TestStatus};
+use sera_sandbox::{Sandbox, SandboxConfig};
+use sera_verify::{
+    Cargo, Outcome, Pytest, RejectReason, TestRunner, ValidateConfig, Validator, resolved,
+};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data").join(name)
+}
+
+/// Copies a fixture repository to a temporary directory, naming its manifest `Cargo.toml`.
+fn fixture(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    copy(&data(name), dir.path());
+    let manifest = dir.path().join("Cargo_test.toml");
+    if manifest.exists() {
+        std::fs::rename(&manifest, dir.path().join("Cargo.toml")).expect("rename manifest");
+    }
+    dir
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read fixture") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A mutant replacing `old` by `new` (which must occur once) in `file` of `repo`.
+fn mutant(repo: &Path, name: &str, file: &str, old: &str, new: &str) -> Mutant {
+    let text = std::fs::read_to_string(repo.join(file)).expect("fixture file");
+    assert_eq!(text.matches(old).count(), 1, "{old:?} must occur once in {file}");
+    let start = text.find(old).expect("found above");
+    let patch = Patch::between(file, &text, &text.replacen(old, new, 1));
+    Mutant {
+        id: format!("m-{name}"),
+        repo: "demo".into(),
+        commit: None,
+        file: file.into(),
+        language: if file.ends_with(".py") { Language::Python } else { Language::Rust },
+        entity: name.into(),
+        entity_id: format!("f-{name}"),
+        operator: "hand-written".into(),
+        classes: vec!["off-by-one".into()],
+        description: format!("replace `{old}` with `{new}`"),
+        span: ByteSpan { start, end: start + old.len() },
+        patch,
+    }
+}
+
+fn sandbox() -> Sandbox {
+    Sandbox::new(SandboxConfig::default())
+        .expect("bubblewrap works here (apt-get install bubblewrap)")
+}
+
+fn config(cache: &Path, jobs: usize) -> ValidateConfig {
+    ValidateConfig { jobs, cache_dir: Some(cache.to_path_buf()), ..ValidateConfig::default() }
+}
+
+/// Validates `mutants` and returns the outcomes by mutant id, with the validator.
+fn validate_all(validator: &Validator, mutants: &[Mutant]) -> BTreeMap<String, Outcome> {
+    let mut outcomes = BTreeMap::new();
+    let funnel = validator
+        .validate::<sera_verify::VerifyError, _>(mutants, |index, outcome| {
+            outcomes.insert(mutants[index].id.clone(), outcome);
+            Ok(())
+        })
+        .expect("validation runs");
+    assert_eq!(funnel.candidates, mutants.len());
+    outcomes
+}
+
+fn kept<'a>(outcomes: &'a BTreeMap<String, Outcome>, id: &str) -> &'a sera_core::Instance {
+    match &outcomes[id] {
+        Outcome::Kept(instance) => instance,
+        other => panic!("{id} was not kept: {other:?}"),
+    }
+}
+
+fn rejected(outcomes: &BTreeMap<String, Outcome>, id: &str) -> RejectReason {
+    match &outcomes[id] {
+        Outcome::Rejected(rejection) => rejection.reason,
+        other => panic!("{id} was kept: {other:?}"),
+    }
+}
+
+mod parsers {
+    use super::*;
+    use TestStatus::*;
+
+    /// Parses a captured log and checks the number of passing tests, every other status, and
+    /// that the excerpt of `excerpt.0` contains `excerpt.1`.
+    fn check(
+        runner: &dyn TestRunner,
+        log: &str,
+        passed: usize,
+        others: &[(&str, TestStatus)],
+        excerpt: Option<(&str, &str)>,
+    ) {
+        let text =
+            std::fs::read_to_string(data("").join("../../crates/sera-verify/tests/data").join(log))
+                .expect("captured log");
+        let parsed = runner.parse(&text);
+        let passing = parsed.tests.values().filter(|s| s.is_pass()).count();
+        let not_passing: Vec<(&str, TestStatus)> = parsed
+            .tests
+            .iter()
+            .filter(|(_, s)| !s.is_pass())
+            .map(|(k, s)| (k.as_str(), *s))
+            .collect();
+        assert_eq!(
+            (passing, not_passing.as_slice()),
+            (passed, others),
+            "{log}: {:#?}",
+            parsed.tests
+        );
+        if let Some((key, needle)) = excerpt {
+            let text = parsed
+                .failures
+                .get(key)
+                .unwrap_or_else(|| panic!("{log}: no excerpt for {key}: {:?}", parsed.failures));
+            assert!(text.contains(needle), "{log}: {text}");
+            assert!(
+                !text.contains("stack backtrace") && !text.contains("rust_begin_unwind"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn cargo_keys_tests_by_binary_and_reads_both_failures() {
+        let others = [
+            ("integration::mean_and_median", Failed),
+            ("ledger::account::tests::transfer_of_exact_balance_is_allowed", Failed),
+        ];
+        check(
+            &Cargo,
+            "cargo-ledger-two-failures.log",
+            14,
+            &others,
+            Some(("integration::mean_and_median", "  left: Some(3)\n right: Some(2)")),
+        );
+        check(
+            &Cargo,
+            "cargo-ledger-two-failures.log",
+            14,
+            &others,
+            Some((others[1].0, "InsufficientFunds")),
+        );
+    }
+
+    #[test]
+    fn pytest_reads_node_ids_skips_xfails_and_failure_lines() {
+        let others = [
+            ("tests/test_core.py::test_take_exact_quantity_is_allowed", Failed),
+            ("tests/test_extra.py::test_s", Skipped),
+            ("tests/test_extra.py::test_x", Xfail),
+        ];
+        let excerpt =
+            (others[0].0, "E           inventory.core.OutOfStock: CD-2: wanted 2, have 2");
+        check(&Pytest, "pytest-inventory-one-failure.log", 19, &others, Some(excerpt));
+        // The frame of the code under test (which shows the bug) is not quoted.
+        let text = std::fs::read_to_string(data(
+            "../../crates/sera-verify/tests/data/pytest-inventory-one-failure.log",
+        ))
+        .unwrap();
+        let parsed = Pytest.parse(&text);
+        assert!(!parsed.failures[others[0].0].contains("quantity >= item.quantity"));
+    }
+
+    #[test]
+    fn pytest_collection_errors_are_errors_of_the_file() {
+        check(
+            &Pytest,
+            "pytest-inventory-collection-error.log",
+            0,
+            &[("tests/test_broken.py", Error)],
+            None,
+        );
+    }
+
+    #[test]
+    fn result_lines_inside_captured_output_are_not_results() {
+        let log = "     Running unittests src/lib.rs (target/debug/deps/x-0123456789abcdef)\n\nrunning 1 test\n\
+                   test real ... FAILED\n\nfailures:\n\n---- real stdout ----\ntest fake ... ok\n\
+                   thread 'real' panicked at src/lib.rs:1:1:\nboom\n\nfailures:\n    real\n\n\
+                   test result: FAILED. 0 passed; 1 failed\n";
+        let parsed = Cargo.parse(log);
+        assert_eq!(
+            parsed.tests.into_iter().collect::<Vec<_>>(),
+            vec![("x::real".to_string(), Failed)]
+        );
+        assert_eq!(parsed.failures["x::real"], "thread 'real' panicked at src/lib.rs:1:1:\nboom");
+    }
+}
+
+mod rust_fixture {
+    use super::*;
+
+    struct Run {
+        outcomes: BTreeMap<String, Outcome>,
+        cached_second_time: bool,
+        _repo: tempfile::TempDir,
+    }
+
+    /// One validation run over every hand-written mutant, on two jobs.
+    fn run() -> &'static Run {
+        static RUN: OnceLock<Run> = OnceLock::new();
+        RUN.get_or_init(|| {
+            let repo = fixture("rust-demo");
+            let cache = tempfile::tempdir().expect("cache dir");
+            let p = repo.path();
+            let mutants = vec![
+                mutant(
+                    p,
+                    "median",
+                    "src/stats.rs",
+                    "sorted[(sorted.len() - 1) / 2]",
+                    "sorted[sorted.len() / 2]",
+                ),
+                mutant(
+                    p,
+                    "can_withdraw",
+                    "src/account.rs",
+                    "amount <= self.available()",
+                    "amount < self.available()",
+                ),
+                mutant(
+                    p,
+                    "clamp",
+                    "src/stats.rs",
+                    "} else if value > high {",
+                    "} else if value >= high {",
+                ),
+                mutant(
+                    p,
+                    "mean",
+                    "src/stats.rs",
+                    "Some(sum as f64 / values.len() as f64)",
+                    "Some(sum / values.len())",
+                ),
+                mutant(
+                    p,
+                    "loop",
+                    "src/stats.rs",
+                    "    let mut total = 0;\n",
+                    "    let mut total = 0;\n    loop {}\n",
+                ),
+            ];
+            let mut stale = mutants[0].clone();
+            stale.id = "m-stale".into();
+            stale.patch =
+                Patch::between("src/stats.rs", "fn nothing_like_this() {}\n", "fn other() {}\n");
+            let mut all = mutants;
+            all.push(stale);
+            let mut config = config(cache.path(), 2);
+            // The infinite loop must time out quickly; the suite itself takes well under 1 s.
+            config.min_timeout = std::time::Duration::from_secs(5);
+            let validator = Validator::new(&sandbox(), p, &config).expect("baseline");
+            assert!(!validator.baseline_was_cached());
+            assert_eq!(validator.baseline().passing().count(), 16, "{:?}", validator.baseline());
+            assert!(validator.baseline().flaky.is_empty());
+            let outcomes = validate_all(&validator, &all);
+            let again = Validator::new(&sandbox(), p, &config).expect("baseline again");
+            Run { outcomes, cached_second_time: again.baseline_was_cached(), _repo: repo }
+        })
+    }
+
+    #[test]
+    fn mutant_caught_by_an_integration_test_is_kept_with_its_lists() {
+        let instance = kept(&run().outcomes, "m-median");
+        assert_eq!(instance.fail_to_pass, vec!["integration::mean_and_median"]);
+        assert_eq!(instance.pass_to_pass.len(), 15);
+        assert!(
+            instance
+                .pass_to_pass
+                .contains(&"ledger::account::tests::transfer_moves_money".to_string())
+        );
+        assert_eq!(instance.gold_patch, instance.bug_patch.reverse());
+        assert_eq!(instance.classes, vec!["off-by-one"]);
+        let text = &instance.problem_statement;
+        assert!(text.contains("`integration::mean_and_median`"), "{text}");
+        assert!(text.contains("left: Some(3)"), "{text}");
+        // The issue quotes the failing test, never the mutated code.
+        assert!(!text.contains("sorted.len()"), "{text}");
+        println!("{text}");
+    }
+
+    #[test]
+    fn mutant_caught_by_a_unit_test_names_the_library_binary() {
+        let instance = kept(&run().outcomes, "m-can_withdraw");
+        assert_eq!(
+            instance.fail_to_pass,
+            vec!["ledger::account::tests::transfer_of_exact_balance_is_allowed"]
+        );
+        assert!(
+            instance.problem_statement.contains("InsufficientFunds"),
+            "{}",
+            instance.problem_statement
+        );
+    }
+
+    #[test]
+    fn mutant_no_test_notices_is_rejected_as_not_caught() {
+        assert_eq!(rejected(&run().outcomes, "m-clamp"), RejectReason::NotCaught);
+    }
+
+    #[test]
+    fn mutant_that_does_not_compile_is_unviable() {
+        assert_eq!(rejected(&run().outcomes, "m-mean"), RejectReason::Unviable);
+        let Outcome::Rejected(rejection) = &run().outcomes["m-mean"] else { unreachable!() };
+        assert!(rejection.detail.contains("error[E0"), "{}", rejection.detail);
+    }
+
+    #[test]
+    fn mutant_that_loops_forever_times_out() {
+        assert_eq!(rejected(&run().outcomes, "m-loop"), RejectReason::Timeout);
+    }
+
+    #[test]
+    fn patch_that_does_not_apply_is_rejected() {
+        assert_eq!(rejected(&run().outcomes, "m-stale"), RejectReason::PatchDoesNotApply);
+    }
+
+    #[test]
+    fn baseline_is_cached_per_repository_and_command() {
+        assert!(run().cached_second_time);
+    }
+}
+
+mod python_fixture {
+    use super::*;
+
+    #[test]
+    fn pytest_mutants_are_kept_or_rejected_and_the_gold_patch_resolves() {
+        let repo = fixture("py-demo");
+        let cache = tempfile::tempdir().expect("cache dir");
+        let p = repo.path();
+        let mutants = vec![
+            mutant(
+                p,
+                "take",
+                "inventory/core.py",
+                "if quantity > item.quantity:",
+                "if quantity >= item.quantity:",
+            ),
+            mutant(
+                p,
+                "format",
+                "inventory/pricing.py",
+                "sign = \"-\" if cents < 0 else \"\"",
+                "sign = \"-\" if cents <= 0 else \"\"",
+            ),
+        ];
+        let sandbox = sandbox();
+        let validator = Validator::new(&sandbox, p, &config(cache.path(), 1)).expect("baseline");
+        assert_eq!(validator.runner().name(), "pytest");
+        assert_eq!(validator.baseline().passing().count(), 20);
+        let outcomes = validate_all(&validator, &mutants);
+        let instance = kept(&outcomes, "m-take");
+        assert_eq!(
+            instance.fail_to_pass,
+            vec!["tests/test_core.py::test_take_exact_quantity_is_allowed"]
+        );
+        assert_eq!(instance.pass_to_pass.len(), 19);
+        assert!(
+            instance.problem_statement.contains("OutOfStock: CD-2: wanted 2, have 2"),
+            "{}",
+            instance.problem_statement
+        );
+        assert_eq!(rejected(&outcomes, "m-format"), RejectReason::NotCaught);
+
+        // Grading: the bug fails the instance, the bug plus its gold patch resolves it.
+        let scratch = sandbox.scratch(p).expect("scratch");
+        scratch.apply(&instance.bug_patch).expect("bug applies");
+        let run = validator.run_tests(&scratch).expect("runs");
+        assert!(!resolved(instance, &run.report.tests));
+        scratch.apply(&instance.gold_patch).expect("gold applies");
+        let run = validator.run_tests(&scratch).expect("runs");
+        assert!(resolved(instance, &run.report.tests));
+    }
+}
+
+mod flaky {
+    use super::*;
+
+    const MODULE: &str = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n";
+    /// `test_flaky` passes on odd runs only (it counts runs in a file under $HOME, which
+    /// persists across runs in a scratch) and also checks `mul`.
+    const TESTS: &str = r#"import os
+from mod import add, mul, sub
+
+
+def test_add():
+    assert add(1, 2) == 3
+
+
+def test_sub():
+    assert sub(3, 1) == 2
+
+
+def test_always_fails():
+    assert add(1, 1) == 3
+
+
+def test_flaky():
+    path = os.path.join(os.environ["HOME"], "runs")
+    count = int(open(path).read()) + 1 if os.path.exists(path) else 1
+    open(path, "w").write(str(count))
+    assert mul(2, 3) == 6
+    assert count % 2 == 1
+"#;
+
+    #[test]
+    fn failing_and_flaky_tests_are_never_fail_to_pass() {
+        let repo = tempfile::tempdir().expect("repo");
+        std::fs::write(repo.path().join("mod.py"), MODULE).unwrap();
+        std::fs::create_dir(repo.path().join("tests")).unwrap();
+        std::fs::write(repo.path().join("tests/test_mod.py"), TESTS).unwrap();
+        std::fs::write(repo.path().join("pytest.ini"), "[pytest]\npythonpath = .\n").unwrap();
+        let cache = tempfile::tempdir().expect("cache dir");
+        let validator =
+            Validator::new(&sandbox(), repo.path(), &config(cache.path(), 1)).expect("baseline");
+        let baseline = validator.baseline();
+        assert_eq!(baseline.flaky, vec!["tests/test_mod.py::test_flaky"]);
+        assert_eq!(baseline.tests["tests/test_mod.py::test_always_fails"], TestStatus::Failed);
+
+        let mutants = vec![
+            mutant(repo.path(), "add", "mod.py", "return a + b", "return a - b"),
+            mutant(repo.path(), "mul", "mod.py", "return a * b", "return a + b"),
+        ];
+        let outcomes = validate_all(&validator, &mutants);
+        let instance = kept(&outcomes, "m-add");
+        assert_eq!(instance.fail_to_pass, vec!["tests/test_mod.py::test_add"]);
+        assert_eq!(instance.pass_to_pass, vec!["tests/test_mod.py::test_sub"]);
+        assert_eq!(rejected(&outcomes, "m-mul"), RejectReason::FlakyOnly);
+    }
+}
