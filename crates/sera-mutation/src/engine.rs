@@ -1,0 +1,460 @@
+//! Enumeration, sampling and materialisation of mutants.
+//!
+//! Determinism: candidates are enumerated per file in parallel, then sorted into one canonical
+//! order; each candidate's sampling key is drawn from its own SplitMix64 sub-stream named by its
+//! id, so neither the thread count nor the presence of other files changes which candidates
+//! win. Materialising (splice, re-parse, diff) is also parallel, in batches whose results are
+//! accepted strictly in key order.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rayon::prelude::*;
+use sera_core::{ByteSpan, Entity, Language, Mutant, Patch, SplitMix64, stable_id};
+
+use crate::operators::OPERATORS;
+use crate::syntax::{self, Parsed, Reparser, Site};
+
+/// One source file to mutate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Repository-relative path with `/` separators, as in [`Entity::file`].
+    pub path: String,
+    pub language: Language,
+    pub text: String,
+}
+
+/// What to generate and how much of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MutateConfig {
+    /// The repository's name, part of every mutant id.
+    pub repo: String,
+    /// The commit the sources come from, part of every mutant id when known.
+    pub commit: Option<String>,
+    pub seed: u64,
+    /// At most this many mutants in all; `None` for no limit.
+    pub limit: Option<usize>,
+    /// At most this many mutants per function, so that a large repository yields a varied
+    /// sample rather than many mutants of one long function; 0 for no cap.
+    pub per_function: usize,
+    /// Only these operator slugs; `None` for all.
+    pub operators: Option<Vec<String>>,
+    /// Only operators tagged with at least one of these class slugs; `None` for all.
+    pub classes: Option<Vec<String>>,
+    /// Replaces an operator's default weight, by slug.
+    pub weights: BTreeMap<String, f64>,
+    /// Files larger than this are skipped (and counted): generated tables and vendored bundles
+    /// make poor bugs and slow every stage after this one.
+    pub max_file_bytes: usize,
+}
+
+impl Default for MutateConfig {
+    fn default() -> Self {
+        MutateConfig {
+            repo: String::new(),
+            commit: None,
+            seed: 0,
+            limit: None,
+            per_function: 8,
+            operators: None,
+            classes: None,
+            weights: BTreeMap::new(),
+            max_file_bytes: 1 << 20,
+        }
+    }
+}
+
+/// The mutants and what happened on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Sorted by file, span and operator.
+    pub mutants: Vec<Mutant>,
+    pub stats: Stats,
+}
+
+/// Counts for the summary line and the run report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub files: usize,
+    /// Files tree-sitter could not parse cleanly; never mutated.
+    pub skipped_unparsable: usize,
+    /// Files over [`MutateConfig::max_file_bytes`].
+    pub skipped_too_large: usize,
+    /// Distinct candidate changes inside non-test functions, before sampling.
+    pub candidates: usize,
+    /// Candidates per operator slug.
+    pub candidates_by_operator: BTreeMap<String, usize>,
+    /// Sampled candidates whose file no longer parsed after the change.
+    pub discarded_unparsable: usize,
+    /// Sampled candidates whose patch equalled an earlier mutant's.
+    pub duplicates: usize,
+    pub emitted: usize,
+}
+
+/// Why mutation could not start.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("unknown mutation operator `{0}`; known operators: {1}")]
+    UnknownOperator(String, String),
+    #[error("no selected mutation operator is tagged with bug class `{0}`")]
+    NoOperatorForClass(String),
+    #[error("weight of operator `{0}` must be a positive finite number, got {1}")]
+    BadWeight(String, f64),
+}
+
+/// Enumerates, samples and materialises mutants of `files`. Only code inside a non-test
+/// `entity` of the same file is mutated; a change is attributed to the innermost entity
+/// containing it.
+pub fn mutate(
+    files: &[SourceFile],
+    entities: &[Entity],
+    config: &MutateConfig,
+) -> Result<Outcome, Error> {
+    let weights = operator_weights(config)?;
+    let mut by_file: HashMap<&str, Vec<&Entity>> = HashMap::new();
+    for entity in entities {
+        by_file.entry(entity.file.as_str()).or_default().push(entity);
+    }
+
+    // Enumerate per file, in parallel; each file's result depends on that file alone.
+    let scanned: Vec<Scan<'_>> = files
+        .par_iter()
+        .enumerate()
+        .map(|(index, file)| {
+            let entities = by_file.get(file.path.as_str()).map_or(&[][..], Vec::as_slice);
+            scan(index, file, entities, &weights, config)
+        })
+        .collect();
+
+    let mut stats = Stats { files: files.len(), ..Stats::default() };
+    let mut candidates = Vec::new();
+    let mut parsed: Vec<Option<Parsed>> = Vec::with_capacity(scanned.len());
+    for scan in scanned {
+        match scan {
+            Scan::TooLarge => {
+                stats.skipped_too_large += 1;
+                parsed.push(None);
+            }
+            Scan::Unparsable => {
+                stats.skipped_unparsable += 1;
+                parsed.push(None);
+            }
+            Scan::Ok { parsed: tree, candidates: found } => {
+                candidates.extend(found);
+                parsed.push(Some(tree));
+            }
+        }
+    }
+
+    // One canonical order; identical changes from different operators are kept once, under
+    // the operator listed first in the catalogue.
+    candidates.sort_by(|a, b| {
+        (a.file, a.site.start, a.site.end, &a.site.replacement, a.site.op).cmp(&(
+            b.file,
+            b.site.start,
+            b.site.end,
+            &b.site.replacement,
+            b.site.op,
+        ))
+    });
+    candidates.dedup_by(|b, a| {
+        a.file == b.file
+            && a.site.start == b.site.start
+            && a.site.end == b.site.end
+            && a.site.replacement == b.site.replacement
+    });
+    stats.candidates = candidates.len();
+    for c in &candidates {
+        *stats.candidates_by_operator.entry(c.site.op.info().slug.to_string()).or_default() += 1;
+    }
+
+    // Sampling keys: exponential races (Efraimidis-Spirakis), `-ln(u) / weight`, smallest first.
+    let commit = config.commit.as_deref().unwrap_or("");
+    let mut keyed: Vec<(f64, String, usize)> = candidates
+        .par_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let file = &files[c.file];
+            let span = format!("{}..{}", c.site.start, c.site.end);
+            // The replacement is part of the id because one operator may offer several
+            // changes of one span (`<` to `>=` and to `==`; a body replaced by `0` or `1`).
+            let id = stable_id(
+                "m",
+                &[
+                    &config.repo,
+                    commit,
+                    &file.path,
+                    c.site.op.info().slug,
+                    &span,
+                    &c.site.replacement,
+                ],
+            );
+            let u = SplitMix64::derive(config.seed, &id).next_f64();
+            ((-(1.0 - u).ln()) / c.weight, id, i)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+
+    let limit = config.limit.unwrap_or(usize::MAX);
+    let cap = if config.per_function == 0 { usize::MAX } else { config.per_function };
+    let mut per_entity: HashMap<&str, usize> = HashMap::new();
+    let mut seen_patches: HashSet<String> = HashSet::new();
+    let mut mutants = Vec::new();
+    let mut next = 0;
+    while mutants.len() < limit && next < keyed.len() {
+        // The next batch: candidates whose function still has room. Room only shrinks, so a
+        // candidate passed over here would be rejected by the sequential rule as well.
+        let want = (limit - mutants.len()).clamp(64, 4096);
+        let mut batch = Vec::with_capacity(want);
+        while batch.len() < want && next < keyed.len() {
+            let c = &candidates[keyed[next].2];
+            if per_entity.get(c.entity.id.as_str()).copied().unwrap_or(0) < cap {
+                batch.push(next);
+            }
+            next += 1;
+        }
+        let built: Vec<Option<(Patch, String)>> = batch
+            .par_iter()
+            .map_init(ReparserPair::default, |reparsers, &k| {
+                let c = &candidates[keyed[k].2];
+                let parsed = parsed[c.file].as_ref().expect("candidates come from parsed files");
+                materialise(&files[c.file], parsed, &c.site, reparsers)
+            })
+            .collect();
+        for (&k, result) in batch.iter().zip(built) {
+            if mutants.len() >= limit {
+                break;
+            }
+            let c = &candidates[keyed[k].2];
+            let count = per_entity.entry(c.entity.id.as_str()).or_insert(0);
+            if *count >= cap {
+                continue;
+            }
+            let Some((patch, text)) = result else {
+                stats.discarded_unparsable += 1;
+                continue;
+            };
+            if !seen_patches.insert(text) {
+                stats.duplicates += 1;
+                continue;
+            }
+            *count += 1;
+            let info = c.site.op.info();
+            let file = &files[c.file];
+            mutants.push(Mutant {
+                id: keyed[k].1.clone(),
+                repo: config.repo.clone(),
+                commit: config.commit.clone(),
+                file: file.path.clone(),
+                language: file.language,
+                entity: c.entity.qualified_name.clone(),
+                entity_id: c.entity.id.clone(),
+                operator: info.slug.to_string(),
+                classes: info.classes.iter().map(|s| s.to_string()).collect(),
+                description: format!("{} in `{}`", c.site.what, c.entity.name),
+                span: ByteSpan { start: c.site.start, end: c.site.end },
+                patch,
+            });
+        }
+    }
+    mutants.sort_by(|a, b| {
+        (&a.file, a.span, &a.operator, &a.id).cmp(&(&b.file, b.span, &b.operator, &b.id))
+    });
+    stats.emitted = mutants.len();
+    Ok(Outcome { mutants, stats })
+}
+
+/// One candidate: a site, the file it is in and the function it belongs to.
+struct Candidate<'e> {
+    file: usize,
+    site: Site,
+    entity: &'e Entity,
+    weight: f64,
+}
+
+enum Scan<'e> {
+    TooLarge,
+    Unparsable,
+    Ok { parsed: Parsed, candidates: Vec<Candidate<'e>> },
+}
+
+/// The weight of each selected operator, `None` for operators left out.
+fn operator_weights(config: &MutateConfig) -> Result<Vec<Option<f64>>, Error> {
+    let known = || OPERATORS.iter().map(|o| o.slug).collect::<Vec<_>>().join(", ");
+    for slug in config.operators.iter().flatten().chain(config.weights.keys()) {
+        if !OPERATORS.iter().any(|o| o.slug == slug) {
+            return Err(Error::UnknownOperator(slug.clone(), known()));
+        }
+    }
+    let mut weights = Vec::with_capacity(OPERATORS.len());
+    for op in OPERATORS {
+        let chosen = config.operators.as_ref().is_none_or(|list| list.iter().any(|s| s == op.slug))
+            && config
+                .classes
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|c| op.classes.contains(&c.as_str())));
+        let weight = config.weights.get(op.slug).copied().unwrap_or(op.weight);
+        if !(weight.is_finite() && weight > 0.0) {
+            return Err(Error::BadWeight(op.slug.to_string(), weight));
+        }
+        weights.push(chosen.then_some(weight));
+    }
+    for class in config.classes.iter().flatten() {
+        let served = OPERATORS
+            .iter()
+            .zip(&weights)
+            .any(|(op, w)| w.is_some() && op.classes.contains(&class.as_str()));
+        if !served {
+            return Err(Error::NoOperatorForClass(class.clone()));
+        }
+    }
+    Ok(weights)
+}
+
+fn scan<'e>(
+    index: usize,
+    file: &SourceFile,
+    entities: &[&'e Entity],
+    weights: &[Option<f64>],
+    config: &MutateConfig,
+) -> Scan<'e> {
+    if file.text.len() > config.max_file_bytes {
+        return Scan::TooLarge;
+    }
+    let Some(parsed) = syntax::parse(file.language, &file.text) else { return Scan::Unparsable };
+    let mut candidates = Vec::new();
+    if entities.is_empty() {
+        return Scan::Ok { parsed, candidates };
+    }
+    for site in syntax::sites(&parsed, &file.text) {
+        let Some(weight) = weights[site.op as usize] else { continue };
+        // The innermost entity holding the whole change; test code is never mutated.
+        let entity = entities
+            .iter()
+            .filter(|e| e.bytes.start <= site.start && site.end <= e.bytes.end)
+            .min_by_key(|e| e.bytes.end - e.bytes.start);
+        match entity {
+            Some(entity) if !entity.is_test => {
+                candidates.push(Candidate { file: index, site, entity, weight })
+            }
+            _ => {}
+        }
+    }
+    Scan::Ok { parsed, candidates }
+}
+
+#[derive(Default)]
+struct ReparserPair {
+    rust: Option<Reparser>,
+    python: Option<Reparser>,
+}
+
+impl ReparserPair {
+    fn get(&mut self, language: Language) -> &mut Reparser {
+        let slot = match language {
+            Language::Rust => &mut self.rust,
+            Language::Python => &mut self.python,
+        };
+        slot.get_or_insert_with(|| Reparser::new(language))
+    }
+}
+
+/// The mutant's patch and its text, or `None` when the changed file no longer parses.
+fn materialise(
+    file: &SourceFile,
+    parsed: &Parsed,
+    site: &Site,
+    reparsers: &mut ReparserPair,
+) -> Option<(Patch, String)> {
+    let old = &file.text;
+    let mut new = String::with_capacity(old.len() + site.replacement.len());
+    new.push_str(&old[..site.start]);
+    new.push_str(&site.replacement);
+    new.push_str(&old[site.end..]);
+    let parses = reparsers.get(file.language).still_parses(
+        &parsed.tree,
+        old,
+        &new,
+        site.start,
+        site.end,
+        site.replacement.len(),
+    );
+    if !parses {
+        return None;
+    }
+    let patch = windowed_patch(&file.path, old, &new, site);
+    let text = patch.render();
+    (!patch.is_empty()).then_some((patch, text))
+}
+
+/// Lines of unchanged text kept around a change when diffing; more than the patch's three lines
+/// of context so that the diff of the window equals the diff of the whole file.
+const WINDOW_MARGIN: usize = 16;
+
+/// `Patch::between` on a window of lines around the splice, renumbered to the whole file.
+/// Diffing whole files would cost time proportional to the file for every mutant.
+fn windowed_patch(path: &str, old: &str, new: &str, site: &Site) -> Patch {
+    let bytes = old.as_bytes();
+    // Window start: the beginning of the line WINDOW_MARGIN lines above the change.
+    let mut lo = site.start;
+    let mut lines_up = 0;
+    while lo > 0 {
+        if bytes[lo - 1] == b'\n' {
+            if lines_up == WINDOW_MARGIN {
+                break;
+            }
+            lines_up += 1;
+        }
+        lo -= 1;
+    }
+    // Window end: just after the newline WINDOW_MARGIN lines below the change, or the end.
+    let mut hi = site.end;
+    let mut lines_down = 0;
+    while hi < bytes.len() {
+        hi += 1;
+        if bytes[hi - 1] == b'\n' {
+            lines_down += 1;
+            if lines_down > WINDOW_MARGIN {
+                break;
+            }
+        }
+    }
+    let new_hi = hi + site.replacement.len() - (site.end - site.start);
+    let offset = bytes[..lo].iter().filter(|&&b| b == b'\n').count();
+    let mut patch = Patch::between(path, &old[lo..hi], &new[lo..new_hi]);
+    for file in &mut patch.files {
+        for hunk in &mut file.hunks {
+            hunk.old_start += offset;
+            hunk.new_start += offset;
+        }
+    }
+    patch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operators::Op;
+
+    #[test]
+    fn windowed_patch_equals_whole_file_diff() {
+        let old: String = (0..200).map(|i| format!("line {i}\n")).collect();
+        for (start, end, replacement) in
+            [(0, 4, "LINE"), (700, 712, ""), (old.len() - 8, old.len(), "x"), (50, 50, "new\n")]
+        {
+            let site = Site {
+                op: Op::RemoveStatement,
+                start,
+                end,
+                replacement: replacement.into(),
+                what: String::new(),
+            };
+            let new = format!("{}{}{}", &old[..start], replacement, &old[end..]);
+            assert_eq!(
+                windowed_patch("a.txt", &old, &new, &site),
+                Patch::between("a.txt", &old, &new),
+                "{start}..{end}"
+            );
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! The one module that talks to tree-sitter: parsing, finding mutation sites, and the re-parse
+//! check. Everything outside it sees plain byte ranges and replacement text.
+//!
+//! A site is a single splice `text[start..end] -> replacement`, so a mutant changes only the
+//! bytes it must and the surrounding formatting survives untouched.
+
+mod python;
+mod rust;
+
+use sera_core::Language;
+use tree_sitter::{InputEdit, Node, Parser, Point, Tree};
+
+use crate::operators::Op;
+
+/// One place an operator can change the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Site {
+    pub op: Op,
+    pub start: usize,
+    pub end: usize,
+    pub replacement: String,
+    /// What changes, without the function name, e.g. "replace `<` with `<=`".
+    pub what: String,
+}
+
+/// A parsed source file.
+pub(crate) struct Parsed {
+    pub tree: Tree,
+    pub language: Language,
+}
+
+/// Parses `text`; `None` when tree-sitter gives up or the tree contains syntax errors (the
+/// re-parse check needs an error-free original to compare against).
+pub(crate) fn parse(language: Language, text: &str) -> Option<Parsed> {
+    let mut parser = parser(language);
+    let tree = parser.parse(text, None)?;
+    if tree.root_node().has_error() {
+        return None;
+    }
+    Some(Parsed { tree, language })
+}
+
+/// Every site in the file outside code that must not be mutated (tests, `unsafe fn`).
+pub(crate) fn sites(parsed: &Parsed, text: &str) -> Vec<Site> {
+    let mut ctx = Ctx { text, sites: Vec::new() };
+    match parsed.language {
+        Language::Rust => rust::walk(&mut ctx, parsed.tree.root_node()),
+        Language::Python => python::walk(&mut ctx, parsed.tree.root_node()),
+    }
+    ctx.sites
+}
+
+/// A parser kept per thread and reused for every re-parse on it.
+pub(crate) struct Reparser {
+    parser: Parser,
+}
+
+impl Reparser {
+    pub fn new(language: Language) -> Reparser {
+        Reparser { parser: parser(language) }
+    }
+
+    /// Whether `new_text`, the result of replacing `old_text[start..end]` with `inserted` bytes,
+    /// still parses without errors. The edit is given to tree-sitter so that only the changed
+    /// region is re-parsed; that keeps the check cheap on large files.
+    pub fn still_parses(
+        &mut self,
+        original: &Tree,
+        old_text: &str,
+        new_text: &str,
+        start: usize,
+        end: usize,
+        inserted: usize,
+    ) -> bool {
+        let mut tree = original.clone();
+        let new_end = start + inserted;
+        tree.edit(&InputEdit {
+            start_byte: start,
+            old_end_byte: end,
+            new_end_byte: new_end,
+            start_position: point_at(old_text, start),
+            old_end_position: point_at(old_text, end),
+            new_end_position: point_at(new_text, new_end),
+        });
+        match self.parser.parse(new_text, Some(&tree)) {
+            Some(tree) => !tree.root_node().has_error(),
+            None => false,
+        }
+    }
+}
+
+fn parser(language: Language) -> Parser {
+    let mut parser = Parser::new();
+    let grammar: tree_sitter::Language = match language {
+        Language::Rust => tree_sitter_rust::LANGUAGE.into(),
+        Language::Python => tree_sitter_python::LANGUAGE.into(),
+    };
+    parser.set_language(&grammar).expect("the bundled grammars match the tree-sitter version");
+    parser
+}
+
+/// The row and byte column of `offset`, as tree-sitter counts them.
+fn point_at(text: &str, offset: usize) -> Point {
+    let before = &text.as_bytes()[..offset];
+    let row = before.iter().filter(|&&b| b == b'\n').count();
+    let column = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    Point { row, column }
+}
+
+/// The state of one walk over a file.
+pub(super) struct Ctx<'a> {
+    pub text: &'a str,
+    pub sites: Vec<Site>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn text_of(&self, node: Node<'_>) -> &'a str {
+        &self.text[node.byte_range()]
+    }
+
+    pub fn push(&mut self, op: Op, start: usize, end: usize, replacement: String, what: String) {
+        if self.text[start..end] != replacement {
+            self.sites.push(Site { op, start, end, replacement, what });
+        }
+    }
+
+    /// Replaces the token `node` (an operator) with `to`.
+    pub fn replace_token(&mut self, op: Op, node: Node<'_>, to: &str) {
+        let from = self.text_of(node);
+        self.push(
+            op,
+            node.start_byte(),
+            node.end_byte(),
+            to.to_string(),
+            format!("replace `{from}` with `{to}`"),
+        );
+    }
+
+    /// Deletes `node`; when it stands alone on its lines, the whole lines go, so the diff shows
+    /// only removed lines and no stray indentation is left behind.
+    pub fn delete(&mut self, op: Op, node: Node<'_>, what: String) {
+        let (start, end) = self.line_extent(node.start_byte(), node.end_byte());
+        self.push(op, start, end, String::new(), what);
+    }
+
+    /// Swaps the text of two sibling nodes, keeping what lies between them.
+    pub fn swap(&mut self, op: Op, a: Node<'_>, b: Node<'_>, what: String) {
+        let (ta, tb) = (self.text_of(a), self.text_of(b));
+        if ta == tb {
+            return;
+        }
+        let between = &self.text[a.end_byte()..b.start_byte()];
+        let replacement = format!("{tb}{between}{ta}");
+        self.push(op, a.start_byte(), b.end_byte(), replacement, what);
+    }
+
+    /// `start..end` widened to whole lines when only whitespace shares those lines.
+    pub fn line_extent(&self, start: usize, end: usize) -> (usize, usize) {
+        let bytes = self.text.as_bytes();
+        let line_start = bytes[..start].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line_end =
+            bytes[end..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| end + i + 1);
+        let blank = |s: &[u8]| s.iter().all(|b| b.is_ascii_whitespace());
+        if blank(&bytes[line_start..start]) && blank(&bytes[end..line_end]) {
+            (line_start, line_end)
+        } else {
+            (start, end)
+        }
+    }
+
+    /// The indentation of the line `offset` is on.
+    pub fn indent_at(&self, offset: usize) -> &'a str {
+        let bytes = self.text.as_bytes();
+        let line_start = bytes[..offset].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let width = bytes[line_start..].iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        &self.text[line_start..line_start + width]
+    }
+}
+
+/// The named children of `node` that are not comments.
+pub(super) fn code_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor).filter(|n| !n.kind().contains("comment")).collect()
+}
+
+/// Whether `word` occurs in `text` as a whole identifier.
+pub(super) fn mentions(text: &str, word: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+/// The replacements of a binary operator token, shared by both languages (Python spells the
+/// logical ones `and`/`or` and has `//` and `**`).
+pub(super) fn binary_replacements(op: &str) -> &'static [(Op, &'static str)] {
+    use Op::*;
+    match op {
+        "==" => &[(FlipComparison, "!=")],
+        "!=" => &[(FlipComparison, "==")],
+        "<" => &[
+            (FlipComparison, ">"),
+            (BoundaryComparison, "<="),
+            (ChangeComparison, ">="),
+            (ChangeComparison, "=="),
+        ],
+        "<=" => &[(FlipComparison, ">="), (BoundaryComparison, "<"), (ChangeComparison, ">")],
+        ">" => &[
+            (FlipComparison, "<"),
+            (BoundaryComparison, ">="),
+            (ChangeComparison, "<="),
+            (ChangeComparison, "=="),
+        ],
+        ">=" => &[(FlipComparison, "<="), (BoundaryComparison, ">"), (ChangeComparison, "<")],
+        "+" => &[(FlipArith, "-"), (ChangeArith, "*")],
+        "-" => &[(FlipArith, "+"), (ChangeArith, "/")],
+        "*" => &[(FlipArith, "/"), (ChangeArith, "+")],
+        "/" => &[(FlipArith, "*"), (ChangeArith, "%")],
+        "%" => &[(ChangeArith, "/")],
+        "//" => &[(FlipArith, "*"), (ChangeArith, "/")],
+        "**" => &[(ChangeArith, "*")],
+        "&&" => &[(FlipLogical, "||")],
+        "||" => &[(FlipLogical, "&&")],
+        "and" => &[(FlipLogical, "or")],
+        "or" => &[(FlipLogical, "and")],
+        "&" => &[(ChangeBitwise, "|"), (ChangeBitwise, "^")],
+        "|" => &[(ChangeBitwise, "&"), (ChangeBitwise, "^")],
+        "^" => &[(ChangeBitwise, "&")],
+        "<<" => &[(ChangeBitwise, ">>")],
+        ">>" => &[(ChangeBitwise, "<<")],
+        "is" => &[(FlipComparison, "is not")],
+        "is not" => &[(FlipComparison, "is")],
+        "in" => &[(FlipComparison, "not in")],
+        "not in" => &[(FlipComparison, "in")],
+        _ => &[],
+    }
+}
+
+/// The replacement of a compound assignment operator (`+=` and friends).
+pub(super) fn compound_replacement(op: &str) -> Option<(Op, &'static str)> {
+    Some(match op {
+        "+=" => (Op::FlipArith, "-="),
+        "-=" => (Op::FlipArith, "+="),
+        "*=" => (Op::FlipArith, "/="),
+        "/=" => (Op::FlipArith, "*="),
+        "//=" => (Op::FlipArith, "*="),
+        "%=" => (Op::ChangeArith, "/="),
+        "|=" => (Op::ChangeBitwise, "&="),
+        "&=" => (Op::ChangeBitwise, "|="),
+        "^=" => (Op::ChangeBitwise, "|="),
+        "<<=" => (Op::ChangeBitwise, ">>="),
+        ">>=" => (Op::ChangeBitwise, "<<="),
+        _ => return None,
+    })
+}
+
+/// Operators whose operands may not be swapped without changing the meaning (or, for the
+/// short-circuiting ones, the order of evaluation).
+pub(super) fn swap_changes_meaning(op: &str) -> bool {
+    matches!(
+        op,
+        "-" | "/"
+            | "//"
+            | "%"
+            | "**"
+            | "<<"
+            | ">>"
+            | "<"
+            | "<="
+            | ">"
+            | ">="
+            | "&&"
+            | "||"
+            | "and"
+            | "or"
+            | "in"
+            | "not in"
+    )
+}
+
+/// A short, one-line rendering of code for descriptions.
+pub(super) fn snippet(code: &str) -> String {
+    let line = code.lines().next().unwrap_or("").trim();
+    let mut out: String = line.chars().take(48).collect();
+    if out.len() < line.len() || code.trim().contains('\n') {
+        out.push_str("...");
+    }
+    out
+}
+
+/// `value + 1` and `value - 1` for a decimal integer literal such as `41`, `7usize` or `1_000`
+/// (the suffix is kept); nothing for hex, octal, binary or out-of-range literals.
+pub(super) fn off_by_one(literal: &str) -> Vec<String> {
+    let digits_end =
+        literal.find(|c: char| !(c.is_ascii_digit() || c == '_')).unwrap_or(literal.len());
+    let (digits, suffix) = literal.split_at(digits_end);
+    if digits.is_empty() || (digits.len() > 1 && digits.starts_with('0')) {
+        return Vec::new();
+    }
+    // Only plain type suffixes are kept; anything else (`0x..`, `1e3`, `2.5`) is not an integer.
+    if !suffix.is_empty() && !suffix.trim_start_matches('_').starts_with(['i', 'u']) {
+        return Vec::new();
+    }
+    let Ok(value) = digits.replace('_', "").parse::<u64>() else { return Vec::new() };
+    let mut out = Vec::new();
+    if let Some(up) = value.checked_add(1) {
+        out.push(format!("{up}{suffix}"));
+    }
+    if value > 0 {
+        out.push(format!("{}{suffix}", value - 1));
+    }
+    out
+}

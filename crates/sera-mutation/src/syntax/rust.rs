@@ -1,0 +1,511 @@
+//! Rust sites, on the tree-sitter-rust grammar.
+
+use tree_sitter::Node;
+
+use super::{
+    Ctx, binary_replacements, code_children, compound_replacement, mentions, off_by_one, snippet,
+    swap_changes_meaning,
+};
+use crate::operators::Op;
+
+pub(super) fn walk(ctx: &mut Ctx<'_>, root: Node<'_>) {
+    // A file-level `#![cfg(test)]` makes the whole file test code.
+    let mut cursor = root.walk();
+    if root
+        .children(&mut cursor)
+        .any(|n| n.kind() == "inner_attribute_item" && is_test_attribute(ctx.text_of(n)))
+    {
+        return;
+    }
+    // An explicit stack instead of recursion: generated files can nest expressions thousands
+    // deep, and a stack overflow would be a crash on user input.
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        if skipped(ctx, node) {
+            continue;
+        }
+        visit(ctx, node);
+        let mut cursor = node.walk();
+        let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
+        stack.extend(children.into_iter().rev());
+    }
+}
+
+fn visit(ctx: &mut Ctx<'_>, node: Node<'_>) {
+    match node.kind() {
+        "function_item" => fn_body(ctx, node),
+        "binary_expression" => binary(ctx, node),
+        "compound_assignment_expr" => compound(ctx, node),
+        "unary_expression" => unary(ctx, node),
+        "integer_literal" => constant(ctx, node),
+        "range_expression" => range(ctx, node),
+        "call_expression" => {
+            chain(ctx, node);
+            arguments(ctx, node);
+        }
+        "if_expression" => if_expression(ctx, node),
+        "for_expression" | "while_expression" | "loop_expression" => {
+            let value_loop =
+                |t: Node<'_>| node.kind() == "loop_expression" && is_block_value(ctx, t);
+            if let Some(target) = statement_of(node).filter(|t| !value_loop(*t)) {
+                let keyword = node.kind().trim_end_matches("_expression");
+                ctx.delete(Op::RemoveLoop, target, format!("delete the `{keyword}` loop"));
+            }
+        }
+        "expression_statement" => statement(ctx, node),
+        "block" => swap_statements(ctx, node),
+        "try_expression" => {
+            let mut cursor = node.walk();
+            if let Some(mark) = node.children(&mut cursor).find(|n| n.kind() == "?") {
+                ctx.push(
+                    Op::QuestionMarkToUnwrap,
+                    mark.start_byte(),
+                    mark.end_byte(),
+                    ".unwrap()".into(),
+                    "replace `?` with `.unwrap()`".into(),
+                );
+            }
+        }
+        "match_expression" => match_arms(ctx, node),
+        _ => {}
+    }
+}
+
+/// Test code, `unsafe fn`, attributes and macro definitions are never mutated.
+fn skipped(ctx: &Ctx<'_>, node: Node<'_>) -> bool {
+    match node.kind() {
+        "attribute_item" | "inner_attribute_item" | "macro_definition" => return true,
+        "function_item" => {
+            let mut cursor = node.walk();
+            let is_unsafe = node
+                .children(&mut cursor)
+                .any(|n| n.kind() == "function_modifiers" && mentions(ctx.text_of(n), "unsafe"));
+            if is_unsafe {
+                return true;
+            }
+        }
+        _ => {}
+    }
+    // Attributes are siblings that precede their item.
+    let mut prev = node.prev_named_sibling();
+    while let Some(sibling) = prev {
+        match sibling.kind() {
+            "attribute_item" => {
+                if is_test_attribute(ctx.text_of(sibling)) {
+                    return true;
+                }
+            }
+            "line_comment" | "block_comment" => {}
+            _ => break,
+        }
+        prev = sibling.prev_named_sibling();
+    }
+    false
+}
+
+/// `#[test]`, `#[tokio::test]`, `#[cfg(test)]`, `#[cfg(all(test, ...))]`, `#[mutants::skip]`.
+fn is_test_attribute(attribute: &str) -> bool {
+    let inner = attribute
+        .trim_start_matches("#!")
+        .trim_start_matches('#')
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim();
+    inner == "test"
+        || inner.ends_with("::test")
+        || (inner.starts_with("cfg") && mentions(inner, "test"))
+        || inner.contains("mutants::skip")
+}
+
+/// The node to delete to remove the statement `node`: its `expression_statement`, or `node`
+/// itself when it ends a block without a semicolon. `None` when it is a value (a `let`'s
+/// initialiser, an argument), which cannot simply disappear.
+fn statement_of(node: Node<'_>) -> Option<Node<'_>> {
+    let parent = node.parent()?;
+    match parent.kind() {
+        "expression_statement" => Some(parent),
+        "block" => Some(node),
+        _ => None,
+    }
+}
+
+/// Whether `stmt` is the value of its block: its last statement, without a semicolon. Removing
+/// or moving it would change the block's type, which never compiles.
+fn is_block_value(ctx: &Ctx<'_>, stmt: Node<'_>) -> bool {
+    let Some(parent) = stmt.parent().filter(|p| p.kind() == "block") else { return false };
+    code_children(parent).last() == Some(&stmt) && !ctx.text_of(stmt).trim_end().ends_with(';')
+}
+
+fn binary(ctx: &mut Ctx<'_>, node: Node<'_>) {
+    let (Some(op), Some(left), Some(right)) = (
+        node.child_by_field_name("operator"),
+        node.child_by_field_name("left"),
+        node.child_by_field_name("right"),
+    ) else {
+        return;
+    };
+    let symbol = ctx.text_of(op);
+    for (operator, to) in binary_replacements(symbol) {
+        ctx.replace_token(*operator, op, to);
+    }
+    let is_let = |n: Node<'_>| n.kind().starts_with("let_");
+    if swap_changes_meaning(symbol) && !is_let(left) && !is_let(right) {
+        let what = format!("swap the operands of `{}`", snippet(ctx.text_of(node)));
+        ctx.swap(Op::SwapOperands, left, right, what);
+    }
+}
+
+fn compound(ctx: &mut Ctx<'_>, node: Node<'_>) {
+    if let Some(op) = node.child_by_field_name("operator")
+        && let Some((operator, to)) = compound_replacement(ctx.text_of(op))
+    {
+        ctx.replace_token(operator, op, to);
+    }
+}
+
+fn unary(ctx: &mut Ctx<'_>, node: Node<'_>) {
+    let Some(op) = node.child(0) else { return };
+    if !matches!(op.kind(), "!" | "-") {
+        return;
+    }
+    let Some(operand) = node.named_child(0) else { return };
+    let replacement = ctx.text_of(operand).to_string();
+    ctx.push(
+        Op::RemoveNegation,
+        node.start_byte(),
+        node.end_byte(),
+        replacement,
+        format!("delete `{}` before `{}`", op.kind(), snippet(ctx.text_of(operand))),
+    );
+}
+
+fn constant(ctx: &mut Ctx<'_>, node: Node<'_>) {
+    // `pair.0` names a field, and a literal in a type (`[u8; 4]`) changes a type, not a value.
+    let in_type = |mut n: Node<'_>| {
+        while let Some(parent) = n.parent() {
+            if parent.kind().ends_with("_type") || parent.kind() == "type_arguments" {
+                return true;
+            }
+            n = parent;
+        }
+        false
+    };
+    if node.parent().is_some_and(|p| p.kind() == "field_expression") || in_type(node) {
+        return;
+    }
+    let literal = ctx.text_of(node);
+    for value in off_by_one(literal) {
+        let what = format!("replace `{literal}` with `{value}`");
+        ctx.push(Op::ConstantOffByOne, node.start_byte(), node.end_byte(), value, what);
+    }
+}
+
+fn range(ctx: &mut Ctx<'_>, node: Node<'_>) {
+    let mut cursor = node.walk();
+    let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
+    let Some(at) = children.iter().position(|n| matches!(n.kind(), ".." | "..=")) else { return };
+    let has_end = children.len() > at + 1;
+    let op = children[at];
+    match op.kind() {
+        ".." if has_end => ctx.replace_token(Op::BoundaryRange, op, "..="),
+        "..=" => ctx.replace_token(Op::BoundaryRange, op, ".."),
+        _ => {}
+    }
+}
+
+/// `x.a(..).b(..)` becomes `x.b(..)`.
+fn chain(ctx: &mut Ctx<'_>, node: Node<'_>) {
+    let Some(outer) =
+        node.child_by_field_name("function").filter(|f| f.kind() == "field_expression")
+    else {
+        return;
+    };
+    let Some(inner) = outer.child_by_field_name("value").filter(|v| v.kind() == "call_expression")
+    else {
+        return;
+    };
+    let Some(link) =
+        inner.child_by_field_name("function").filter(|f| f.kind() == "field_expression")
+    else {
+        return;
+    };
+    let (Some(receiver), Some(name)) =
+        (link.child_by_field_name("value"), link.child_by_field_name("field"))
+    else {
+        return;
+    };
+    // `self.get(x).y()` to `self.y()` calls a different method, not a shorter chain.
+    if ctx.text_of(receiver) == "self" {
+        return;
+    }
+    let what = format!("drop `.{}(..)` from a call chain", ctx.text_of(name));
+    ctx.push(Op::BreakChain, receiver.end_byte(), inner.end_byte(), String::new(), what);
+}
+
+fn arguments(ctx: &mut Ctx<'_>, node: Node<'_>) {
+    let Some(args) = node.child_by_field_name("arguments") else { return };
+    let args = code_children(args);
+    for pair in args.windows(2) {
+        let what = format!(
+            "swap arguments `{}` and `{}`",
+            snippet(ctx.text_of(pair[0])),
+            snippet(ctx.text_of(pair[1]))
+        );
+        ctx.swap(Op::SwapArguments, pair[0], pair[1], what);
+    }
+}
+
+fn if_expression(ctx: &mut Ctx<'_>, node: Node<'_>) {
+    let (Some(condition), Some(consequence)) =
+        (node.child_by_field_name("condition"), node.child_by_field_name("consequence"))
+    else {
+        return;
+    };
+    let alternative = node.child_by_field_name("alternative");
+    let is_else_if = node.parent().is_some_and(|p| p.kind() == "else_clause");
+    let cond = snippet(ctx.text_of(condition));
+
+    // Removal: only a statement can go, and an `else if` only with its whole chain.
+    if !is_else_if && let Some(target) = statement_of(node) {
+        let tail_value = alternative.is_some() && is_block_value(ctx, target);
+        if !tail_value {
+            if alternative.is_none() && exits_early(ctx, consequence) {
+                ctx.delete(Op::RemoveGuard, target, format!("delete the guard `if {cond}`"));
+            } else {
+                ctx.delete(
+                    Op::RemoveConditional,
+                    target,
+                    format!("delete the conditional `if {cond}`"),
+                );
+            }
+        }
+    }
+
+    // Inversion: swap plain if/else branches, or negate a lone `if`'s condition.
+    match alternative {
+        Some(clause) => {
+            let else_block = code_children(clause).into_iter().find(|n| n.kind() == "block");
+            if let Some(else_block) = else_block {
+                ctx.swap(
+                    Op::InvertIfElse,
+                    consequence,
+                    else_block,
+                    format!("swap the branches of `if {cond}`"),
+                );
+            }
+        }
+        None => {
+            let text = ctx.text_of(condition);
+            let is_let = condition.kind().starts_with("let_") || text.starts_with("let ");
+            if !is_let && !text.starts_with('!') {
+                let replacement = format!("!({text})");
+                ctx.push(
+                    Op::InvertIfElse,
+                    condition.start_byte(),
+                    condition.end_byte(),
+                    replacement,
+                    format!("negate the condition `{cond}`"),
+                );
+            }
+        }
+    }
+}
+
+/// Whether a block ends by leaving the function or loop: `return`, `break`, `continue`, or a
+/// panicking macro.
+fn exits_early(ctx: &Ctx<'_>, block: Node<'_>) -> bool {
+    let Some(last) = code_children(block).pop() else { return false };
+    let last = if last.kind() == "expression_statement" {
+        last.named_child(0).unwrap_or(last)
+    } else {
+        last
+    };
+    match last.kind() {
+        "return_expression" | "break_expression" | "continue_expression" => true,
+        "macro_invocation" => {
+            let name = last.child_by_field_name("macro").map(|m| ctx.text_of(m)).unwrap_or("");
+            matches!(name, "panic" | "bail" | "unreachable" | "todo" | "unimplemented")
+        }
+        _ => false,
+    }
+}
+
+fn statement(ctx: &mut Ctx<'_>, node: Node<'_>) {
+    let Some(expr) = node.named_child(0) else { return };
+    let code = snippet(ctx.text_of(expr));
+    match expr.kind() {
+        "assignment_expression" | "compound_assignment_expr" => {
+            ctx.delete(Op::RemoveAssignment, node, format!("delete the assignment `{code}`"));
+        }
+        "call_expression" | "try_expression" | "await_expression" => {
+            ctx.delete(Op::RemoveStatement, node, format!("delete the statement `{code}`"));
+        }
+        "macro_invocation" => {
+            // Logging and printing rarely change what a test can observe; assertions do.
+            let name = expr.child_by_field_name("macro").map(|m| ctx.text_of(m)).unwrap_or("");
+            let quiet = [
+                "print", "println", "eprint", "eprintln", "dbg", "trace", "debug", "info", "warn",
+                "error", "log",
+            ];
+            if !quiet.contains(&name.rsplit("::").next().unwrap_or(name)) {
+                ctx.delete(Op::RemoveStatement, node, format!("delete the statement `{code}`"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Adjacent statements swapped, where the swap can compile and can change behaviour.
+fn swap_statements(ctx: &mut Ctx<'_>, block: Node<'_>) {
+    let children = code_children(block);
+    let is_statement =
+        |n: &Node<'_>| matches!(n.kind(), "expression_statement" | "let_declaration");
+    let leaves = |n: &Node<'_>, ctx: &Ctx<'_>| {
+        let text = ctx.text_of(*n);
+        ["return", "break", "continue"].iter().any(|k| text.starts_with(k))
+    };
+    for pair in children.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let skip = !is_statement(&a) || !is_statement(&b) || leaves(&a, ctx) || leaves(&b, ctx);
+        if skip || is_block_value(ctx, b) {
+            continue;
+        }
+        // Two `let`s swap to an equivalent program, and a use moved above its `let` does not
+        // compile; neither makes a useful bug.
+        if a.kind() == "let_declaration" {
+            if b.kind() == "let_declaration" {
+                continue;
+            }
+            let bound = a.child_by_field_name("pattern").map(|p| ctx.text_of(p)).unwrap_or("");
+            let names = bound
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty() && *w != "mut");
+            if names.clone().any(|name| mentions(ctx.text_of(b), name)) {
+                continue;
+            }
+        }
+        let what = format!("swap `{}` with the next statement", snippet(ctx.text_of(a)));
+        ctx.swap(Op::SwapStatements, a, b, what);
+    }
+}
+
+fn match_arms(ctx: &mut Ctx<'_>, node: Node<'_>) {
+    let Some(body) = node.child_by_field_name("body") else { return };
+    let arms: Vec<Node<'_>> =
+        code_children(body).into_iter().filter(|n| n.kind() == "match_arm").collect();
+    let text = ctx.text;
+    let is_wildcard = |arm: &Node<'_>| {
+        arm.child_by_field_name("pattern").is_some_and(|p| text[p.byte_range()].trim() == "_")
+    };
+    if arms.len() < 2 || !arms.iter().any(is_wildcard) {
+        return;
+    }
+    for arm in arms.iter().filter(|a| !is_wildcard(a)) {
+        let pattern =
+            arm.child_by_field_name("pattern").map(|p| snippet(ctx.text_of(p))).unwrap_or_default();
+        ctx.delete(Op::DeleteMatchArm, *arm, format!("delete the match arm `{pattern}`"));
+    }
+}
+
+/// cargo-mutants style: the body becomes one value of the declared return type.
+fn fn_body(ctx: &mut Ctx<'_>, node: Node<'_>) {
+    let Some(body) = node.child_by_field_name("body") else { return };
+    let values = match node.child_by_field_name("return_type") {
+        None => vec!["()".to_string()],
+        Some(ty) => values_of(ctx, ty, 0),
+    };
+    let indent = ctx.indent_at(node.start_byte());
+    let inside = ctx.text_of(body).trim_start_matches('{').trim_end_matches('}').trim();
+    for value in values {
+        if inside == value || (value == "()" && inside.is_empty()) {
+            continue;
+        }
+        let replacement = format!("{{\n{indent}    {value}\n{indent}}}");
+        ctx.push(
+            Op::ReplaceBodyWithDefault,
+            body.start_byte(),
+            body.end_byte(),
+            replacement,
+            format!("replace the body with `{value}`"),
+        );
+    }
+}
+
+/// Plausible values of a type, most typical first; empty when none is known to compile.
+fn values_of(ctx: &Ctx<'_>, ty: Node<'_>, depth: usize) -> Vec<String> {
+    if depth > 3 {
+        return Vec::new();
+    }
+    let text = ctx.text_of(ty);
+    let inner = |ctx: &Ctx<'_>, n: Node<'_>| values_of(ctx, n, depth + 1);
+    match ty.kind() {
+        "unit_type" => vec!["()".into()],
+        "primitive_type" => match text {
+            "bool" => vec!["true".into(), "false".into()],
+            "f32" | "f64" => vec!["0.0".into(), "1.0".into(), "-1.0".into()],
+            "char" => vec!["'\\0'".into(), "'x'".into()],
+            "str" => Vec::new(),
+            t if t.starts_with('i') => vec!["0".into(), "1".into(), "-1".into()],
+            t if t.starts_with('u') => vec!["0".into(), "1".into()],
+            _ => Vec::new(),
+        },
+        "type_identifier" | "scoped_type_identifier" => {
+            let name = text.rsplit("::").next().unwrap_or(text);
+            match name {
+                "String" => vec!["String::new()".into(), "\"xyzzy\".into()".into()],
+                // `fmt::Result` and `io::Result<()>`-style aliases without arguments.
+                "Result" => vec!["Ok(())".into()],
+                _ => vec!["Default::default()".into()],
+            }
+        }
+        "generic_type" => {
+            let base = ty.child_by_field_name("type").map(|b| ctx.text_of(b)).unwrap_or("");
+            let name = base.rsplit("::").next().unwrap_or(base);
+            let args: Vec<Node<'_>> = ty
+                .child_by_field_name("type_arguments")
+                .map(|args| {
+                    code_children(args).into_iter().filter(|a| a.kind() != "lifetime").collect()
+                })
+                .unwrap_or_default();
+            let first = args.first().map(|a| inner(ctx, *a)).unwrap_or_default();
+            match name {
+                "Option" => std::iter::once("None".to_string())
+                    .chain(first.into_iter().map(|v| format!("Some({v})")))
+                    .collect(),
+                "Result" if first.is_empty() => vec!["Ok(Default::default())".into()],
+                "Result" => first.into_iter().map(|v| format!("Ok({v})")).collect(),
+                "Vec" => std::iter::once("vec![]".to_string())
+                    .chain(first.into_iter().take(1).map(|v| format!("vec![{v}]")))
+                    .collect(),
+                "Box" | "Rc" | "Arc" => {
+                    first.into_iter().map(|v| format!("{name}::new({v})")).collect()
+                }
+                _ => vec!["Default::default()".into()],
+            }
+        }
+        "reference_type" => {
+            let target = ty.child_by_field_name("type");
+            let mutable = text.contains("mut ");
+            match target {
+                Some(t) if ctx.text_of(t) == "str" && !mutable => {
+                    vec!["\"\"".into(), "\"xyzzy\"".into()]
+                }
+                Some(t) if t.kind() == "slice_type" && !mutable => vec!["&[]".into()],
+                _ => Vec::new(),
+            }
+        }
+        "tuple_type" => {
+            let parts: Vec<Vec<String>> =
+                code_children(ty).into_iter().map(|n| inner(ctx, n)).collect();
+            if parts.iter().any(Vec::is_empty) {
+                return Vec::new();
+            }
+            vec![format!(
+                "({})",
+                parts.iter().map(|p| p[0].as_str()).collect::<Vec<_>>().join(", ")
+            )]
+        }
+        "abstract_type" if text.starts_with("impl Iterator") => vec!["::std::iter::empty()".into()],
+        _ => Vec::new(),
+    }
+}
