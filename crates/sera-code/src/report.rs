@@ -96,6 +96,15 @@ impl fmt::Display for SkipReason {
     }
 }
 
+/// A size in bytes as a person reads it: `512 B`, `16.2 kB`, `220.4 MB`.
+fn size(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+    }
+}
+
 /// How many files of each kind the summary names before it only counts the rest.
 const LISTED: usize = 10;
 
@@ -103,9 +112,9 @@ impl fmt::Display for IndexReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "indexed {} files ({:.1} MB): {} functions ({} test), {} call edges",
+            "indexed {} files ({}): {} functions ({} test), {} call edges",
             self.files_indexed,
-            self.bytes_indexed as f64 / 1e6,
+            size(self.bytes_indexed),
             self.functions,
             self.test_functions,
             self.call_edges

@@ -7,6 +7,7 @@
 //! environment problems (3), each with a message naming the file, record or line at fault.
 
 mod error;
+pub mod index;
 pub mod jsonl;
 
 pub use error::{Error, Result};
