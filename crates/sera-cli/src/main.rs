@@ -35,6 +35,37 @@ enum Command {
     #[command(after_help = "Examples:\n  sera index . --out functions.jsonl\n  \
                             sera index ../repo | jq -r .qualified_name")]
     Index(IndexArgs),
+
+    /// List the bug classes: 51 built in, index 0 a generic "possible bug".
+    ///
+    /// Each class has a slug (used in mutants, instances and trajectories), a name, a one-
+    /// paragraph description and a vague prompt template with `{{function}}` and `{{file}}`.
+    /// Mutation operators are tagged with class slugs; SVG rollouts draw a class and render its
+    /// prompt for a start function.
+    #[command(after_help = "Examples:\n  sera taxonomy list\n  \
+                            sera taxonomy list --json | jq -r '.[13].template'")]
+    Taxonomy {
+        #[command(subcommand)]
+        command: TaxonomyCommand,
+    },
+
+    /// Inject candidate bugs: one JSON mutant per line, each with its patch and bug classes.
+    ///
+    /// Indexes REPO, then applies mutation operators to the syntax of every non-test function
+    /// (Rust and Python; `#[cfg(test)]`, `#[test]`, `unsafe fn` and test files are skipped):
+    /// flipped and changed operators, off-by-one constants and bounds, removed loops, guards,
+    /// conditionals, assignments and calls, swapped branches, statements and arguments, broken
+    /// call chains, removed error handling, bodies replaced by a default value of the return
+    /// type, deleted match arms. Each mutant is one minimal splice with a unified diff that
+    /// `git apply` accepts; changes that no longer parse and duplicate patches are dropped.
+    ///
+    /// Sampling is seeded and identical on every machine and thread count: operators are drawn
+    /// by weight, at most --per-function mutants per function, at most --limit in all. Mutants
+    /// are candidates: `sera validate` keeps those the tests catch. A summary goes to stderr.
+    #[command(after_help = "Examples:\n  sera mutate . --out mutants.jsonl --limit 200\n  \
+                            sera mutate ../repo --seed 3 --operators remove-guard,flip-comparison --out m.jsonl\n  \
+                            sera mutate . --classes null-safety-and-optional-value-handling --out -")]
+    Mutate(MutateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,6 +99,56 @@ impl IndexArgs {
     }
 }
 
+#[derive(Debug, Subcommand)]
+enum TaxonomyCommand {
+    /// Print every bug class: index, slug and name, or everything as JSON.
+    List {
+        /// Print a JSON array with each class's index, slug, name, area, description,
+        /// template and origin.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct MutateArgs {
+    /// The repository's root folder.
+    repo: std::path::PathBuf,
+    /// Where to write the mutants as JSONL; `-` is standard output.
+    #[arg(long, value_name = "FILE")]
+    out: std::path::PathBuf,
+    /// Seed of the sampling; the same seed and sources give byte-identical output.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
+    /// At most this many mutants in all [default: no limit].
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// At most this many mutants per function, so the sample spreads over the code; 0 for no cap.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    per_function: usize,
+    /// Only these operators, comma-separated (e.g. remove-guard,flip-comparison).
+    #[arg(long, value_name = "SLUGS", value_delimiter = ',')]
+    operators: Option<Vec<String>>,
+    /// Only operators tagged with one of these bug classes, comma-separated (see `sera taxonomy list`).
+    #[arg(long, value_name = "SLUGS", value_delimiter = ',')]
+    classes: Option<Vec<String>>,
+}
+
+impl MutateArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        let options = sera_pipeline::mutate::MutateOptions {
+            seed: self.seed,
+            limit: self.limit,
+            per_function: self.per_function,
+            operators: self.operators,
+            classes: self.classes,
+        };
+        let report = sera_pipeline::mutate::run(&self.repo, &self.out, &options)?;
+        eprintln!("{report}");
+        Ok(())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -79,6 +160,11 @@ fn main() -> ExitCode {
     };
     let result: sera_pipeline::Result<()> = match cli.command {
         Command::Index(args) => args.run(),
+        Command::Taxonomy { command: TaxonomyCommand::List { json } } => {
+            print!("{}", sera_pipeline::taxonomy::list(json));
+            Ok(())
+        }
+        Command::Mutate(args) => args.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,5 +9,7 @@
 mod error;
 pub mod index;
 pub mod jsonl;
+pub mod mutate;
+pub mod taxonomy;
 
 pub use error::{Error, Result};

@@ -1,0 +1,192 @@
+//! The mutate stage: a repository in, one JSON [`sera_core::Mutant`] per line out.
+//!
+//! `sera-code` says which functions exist and which are tests; `sera-mutation` turns the
+//! non-test ones into candidate bugs. This module only reads the files and glues the two.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+pub use sera_mutation::Stats;
+use sera_mutation::{MutateConfig, SourceFile};
+
+use crate::{Error, Result, jsonl};
+
+/// What `sera mutate` was asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MutateOptions {
+    pub seed: u64,
+    /// At most this many mutants; `None` for all that pass the per-function cap.
+    pub limit: Option<usize>,
+    /// At most this many mutants per function; 0 for no cap.
+    pub per_function: usize,
+    /// Only these operators (slugs); `None` for all.
+    pub operators: Option<Vec<String>>,
+    /// Only operators tagged with one of these bug classes (slugs); `None` for all.
+    pub classes: Option<Vec<String>>,
+}
+
+impl Default for MutateOptions {
+    fn default() -> Self {
+        MutateOptions { seed: 0, limit: None, per_function: 8, operators: None, classes: None }
+    }
+}
+
+/// What a mutate run did, for the summary on stderr.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MutateReport {
+    pub repo: String,
+    pub commit: Option<String>,
+    pub functions: usize,
+    pub test_functions: usize,
+    /// Files the index skipped (too large, not UTF-8, generated, ...).
+    pub index_skipped: usize,
+    pub stats: Stats,
+}
+
+/// Indexes `repo`, mutates its non-test functions and writes the mutants to `out` (`-` for
+/// standard output), sorted by file and position.
+///
+/// Unknown operator or class slugs are usage errors (exit code 1); a missing repository is bad
+/// input (2); failing to write `out` is the environment's (3).
+pub fn run(repo: &Path, out: &Path, options: &MutateOptions) -> Result<MutateReport> {
+    if let Some(classes) = &options.classes {
+        let registry = sera_taxonomy::Registry::builtin();
+        for class in classes {
+            if registry.get(class).is_none() {
+                return Err(Error::Usage(format!(
+                    "unknown bug class `{class}`; `sera taxonomy list` shows them"
+                )));
+            }
+        }
+    }
+    let index = sera_code::index(repo, &sera_code::IndexConfig::default())
+        .map_err(|err| Error::Data(err.to_string()))?;
+
+    // One source file per file that has functions, in path order.
+    let mut languages: BTreeMap<&str, sera_core::Language> = BTreeMap::new();
+    for entity in &index.entities {
+        languages.insert(entity.file.as_str(), entity.language);
+    }
+    let mut files = Vec::with_capacity(languages.len());
+    for (path, language) in languages {
+        let full = repo.join(path);
+        let text = std::fs::read_to_string(&full).map_err(|err| Error::io(&full, err))?;
+        files.push(SourceFile { path: path.to_string(), language, text });
+    }
+
+    let config = MutateConfig {
+        repo: repo_name(repo),
+        commit: head_commit(repo),
+        seed: options.seed,
+        limit: options.limit,
+        per_function: options.per_function,
+        operators: options.operators.clone(),
+        classes: options.classes.clone(),
+        ..MutateConfig::default()
+    };
+    let outcome = sera_mutation::mutate(&files, &index.entities, &config)
+        .map_err(|err| Error::Usage(err.to_string()))?;
+
+    let mut writer = jsonl::Writer::create(out)?;
+    for mutant in &outcome.mutants {
+        writer.write(mutant)?;
+    }
+    writer.finish()?;
+    Ok(MutateReport {
+        repo: config.repo,
+        commit: config.commit,
+        functions: index.report.functions,
+        test_functions: index.report.test_functions,
+        index_skipped: index.report.skipped.len(),
+        stats: outcome.stats,
+    })
+}
+
+/// The repository's name: the last component of its canonical path.
+fn repo_name(repo: &Path) -> String {
+    let canonical = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
+    canonical.file_name().map_or_else(|| "repo".to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// The commit `HEAD` points at, read from `.git` directly (only sera-sandbox runs programs, and
+/// a missing or unusual `.git` simply leaves the commit out of the ids).
+fn head_commit(repo: &Path) -> Option<String> {
+    let git = repo.join(".git");
+    let head = std::fs::read_to_string(git.join("HEAD")).ok()?;
+    let head = head.trim();
+    let is_hash = |s: &str| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let Some(reference) = head.strip_prefix("ref: ") else {
+        return is_hash(head).then(|| head.to_string());
+    };
+    if let Ok(loose) = std::fs::read_to_string(git.join(reference)) {
+        let loose = loose.trim();
+        return is_hash(loose).then(|| loose.to_string());
+    }
+    let packed = std::fs::read_to_string(git.join("packed-refs")).ok()?;
+    packed.lines().find_map(|line| {
+        let (hash, name) = line.split_once(' ')?;
+        (name == reference && is_hash(hash)).then(|| hash.to_string())
+    })
+}
+
+impl fmt::Display for MutateReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.stats;
+        let commit = self.commit.as_deref().map(|c| format!(" at {}", &c[..12.min(c.len())]));
+        writeln!(
+            f,
+            "mutate {}{}: {} mutants from {} candidates in {} files ({} functions, {} of them tests)",
+            self.repo,
+            commit.unwrap_or_default(),
+            s.emitted,
+            s.candidates,
+            s.files,
+            self.functions,
+            self.test_functions,
+        )?;
+        writeln!(
+            f,
+            "  skipped files: {} by the index, {} unparsable, {} too large",
+            self.index_skipped, s.skipped_unparsable, s.skipped_too_large
+        )?;
+        writeln!(
+            f,
+            "  discarded: {} no longer parsed, {} duplicate patches",
+            s.discarded_unparsable, s.duplicates
+        )?;
+        let per_op: Vec<String> =
+            s.candidates_by_operator.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        write!(f, "  candidates by operator: {}", per_op.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_commit_follows_loose_and_packed_refs() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = dir.path().join(".git");
+        std::fs::create_dir_all(git.join("refs/heads")).unwrap();
+        let hash = "0123456789abcdef0123456789abcdef01234567";
+        std::fs::write(git.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        std::fs::write(git.join("packed-refs"), format!("# pack\n{hash} refs/heads/main\n"))
+            .unwrap();
+        assert_eq!(head_commit(dir.path()).as_deref(), Some(hash));
+        std::fs::write(git.join("refs/heads/main"), format!("{hash}\n")).unwrap();
+        assert_eq!(head_commit(dir.path()).as_deref(), Some(hash));
+        assert_eq!(head_commit(&dir.path().join("nope")), None);
+    }
+
+    #[test]
+    fn unknown_class_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let options =
+            MutateOptions { classes: Some(vec!["no-such-class".into()]), ..Default::default() };
+        let err = run(dir.path(), Path::new("-"), &options).unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        assert!(err.to_string().contains("no-such-class"), "{err}");
+    }
+}
