@@ -66,6 +66,23 @@ enum Command {
                             sera mutate ../repo --seed 3 --operators remove-guard,flip-comparison --out m.jsonl\n  \
                             sera mutate . --classes null-safety-and-optional-value-handling --out -")]
     Mutate(MutateArgs),
+
+    /// Validate mutants against a repository's tests: keep those its tests catch.
+    ///
+    /// Runs the test suite twice on the clean repository (the baseline, cached per repository
+    /// content, commit and test command; tests whose result differs are flaky and excluded),
+    /// then for each mutant in a sandboxed scratch copy: apply it, build (a build failure makes
+    /// it unviable), run the tests with a timeout of 5x the baseline (at least 20 s), and keep
+    /// it iff at least one test fails that passes on clean code (FAIL_TO_PASS) and at least one
+    /// still passes (PASS_TO_PASS). Kept mutants become instances with the bug patch, the gold
+    /// fix, both test lists and an issue text; rejected ones go to rejected.jsonl next to
+    /// --out with their reason. A funnel summary goes to stderr.
+    #[command(
+        after_help = "Examples:\n  sera validate . --mutants mutants.jsonl --out instances.jsonl\n  \
+                            sera validate ../pkg --mutants m.jsonl --out i.jsonl --jobs 2 \\\n      \
+                            --test-command 'python3 -m pytest -v -rA tests/unit'"
+    )]
+    Validate(ValidateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -149,6 +166,57 @@ impl MutateArgs {
     }
 }
 
+#[derive(Debug, clap::Args)]
+struct ValidateArgs {
+    /// The repository's root folder (clean: the mutants' patches apply to it).
+    repo: std::path::PathBuf,
+    /// Mutants as JSONL, from `sera mutate`.
+    #[arg(long, value_name = "FILE")]
+    mutants: std::path::PathBuf,
+    /// Where to write the kept instances as JSONL; `-` is standard output.
+    #[arg(long, value_name = "FILE")]
+    out: std::path::PathBuf,
+    /// Parallel jobs, each with its own scratch copy and warm build directory.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    jobs: usize,
+    /// Isolation of the commands: bubblewrap, or none (no isolation; asks for trust).
+    #[arg(long, value_name = "BACKEND", default_value = "bwrap", value_parser = ["bwrap", "none"])]
+    isolation: String,
+    /// The test command, overriding the one detected (`cargo test ...`, `python3 -m pytest ...`).
+    #[arg(long, value_name = "COMMAND")]
+    test_command: Option<String>,
+    /// Where to write rejected mutants with their reason [default: rejected.jsonl next to --out].
+    #[arg(long, value_name = "FILE")]
+    rejected: Option<std::path::PathBuf>,
+    /// Where clean baselines are cached [default: ~/.cache/sera/baselines].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<std::path::PathBuf>,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+impl ValidateArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        use sera_pipeline::validate::{Isolation, ValidateOptions};
+        let isolation = match self.isolation.as_str() {
+            "none" => Isolation::None,
+            _ => Isolation::Bwrap,
+        };
+        let options = ValidateOptions {
+            jobs: self.jobs,
+            isolation,
+            test_command: self.test_command,
+            rejected: self.rejected,
+            cache_dir: self.cache_dir,
+            progress: !self.no_progress,
+        };
+        let report = sera_pipeline::validate::run(&self.repo, &self.mutants, &self.out, &options)?;
+        eprintln!("{report}");
+        Ok(())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -160,6 +228,7 @@ fn main() -> ExitCode {
     };
     let result: sera_pipeline::Result<()> = match cli.command {
         Command::Index(args) => args.run(),
+        Command::Validate(args) => args.run(),
         Command::Taxonomy { command: TaxonomyCommand::List { json } } => {
             print!("{}", sera_pipeline::taxonomy::list(json));
             Ok(())
