@@ -30,7 +30,8 @@ pub fn normalize(diff: &str) -> String {
     for line in diff.split('\n') {
         let line = line.trim_end();
         if !started {
-            started = line.starts_with("diff ") || line.starts_with("--- ") || line.starts_with("@@");
+            started =
+                line.starts_with("diff ") || line.starts_with("--- ") || line.starts_with("@@");
             if !started {
                 continue;
             }
@@ -111,7 +112,11 @@ mod tests {
 
     #[test]
     fn index_lines_and_hunk_positions_are_ignored() {
-        check_same(BASE, &BASE.replace("1a..2b", "ff..ee").replace("-3,4 +3,4 @@ fn f", "-30,4 +31,4 @@"), true);
+        check_same(
+            BASE,
+            &BASE.replace("1a..2b", "ff..ee").replace("-3,4 +3,4 @@ fn f", "-30,4 +31,4 @@"),
+            true,
+        );
     }
 
     #[test]

@@ -163,7 +163,12 @@ pub fn recall_batch(pairs: &[Pair]) -> Vec<PairResult> {
         .par_iter()
         .map(|pair| {
             let counts = recall(&pair.target, &pair.candidate);
-            PairResult { id: pair.id.clone(), recall: counts.value(), level: counts.level(), counts }
+            PairResult {
+                id: pair.id.clone(),
+                recall: counts.value(),
+                level: counts.level(),
+                counts,
+            }
         })
         .collect()
 }
@@ -228,7 +233,8 @@ mod tests {
 
     #[test]
     fn header_lines_are_not_changed_lines() {
-        let diff = "diff --git a/f b/f\nindex 1..2 100644\n--- a/f\n+++ b/f\n@@ -1 +1 @@ fn x\n-a\n+b\n";
+        let diff =
+            "diff --git a/f b/f\nindex 1..2 100644\n--- a/f\n+++ b/f\n@@ -1 +1 @@ fn x\n-a\n+b\n";
         assert_eq!(changed_lines(diff), vec!["-a", "+b"]);
     }
 
@@ -261,7 +267,8 @@ mod tests {
 
     #[test]
     fn no_newline_marker_is_ignored() {
-        let target = "@@ -1 +1 @@\n-old\n\\ No newline at end of file\n+new\n\\ No newline at end of file";
+        let target =
+            "@@ -1 +1 @@\n-old\n\\ No newline at end of file\n+new\n\\ No newline at end of file";
         assert_eq!(changed_lines(target), vec!["-old", "+new"]);
         check(target, "@@ -1 +1 @@\n-old\n+new\n", Some(1.0));
     }
@@ -297,7 +304,8 @@ mod tests {
         assert!(lines.contains(&"-line 33"));
         check(diff, diff, Some(1.0));
         // Against its own reverse, only lines present with both signs can match.
-        let reversed = diff.replace("\n-", "\n\u{0}").replace("\n+", "\n-").replace("\n\u{0}", "\n+");
+        let reversed =
+            diff.replace("\n-", "\n\u{0}").replace("\n+", "\n-").replace("\n\u{0}", "\n+");
         assert!(recall(diff, &reversed).value().is_some_and(|r| r < 1.0));
     }
 
@@ -316,6 +324,9 @@ mod tests {
         assert_eq!(results[4].recall, Some(1.0));
         assert_eq!(results[5].recall, Some(0.0));
         let json = serde_json::to_string(&results[4]).unwrap();
-        assert_eq!(json, r#"{"id":"p4","recall":1.0,"level":"hard-verified","target_lines":2,"candidate_lines":2,"matched":2}"#);
+        assert_eq!(
+            json,
+            r#"{"id":"p4","recall":1.0,"level":"hard-verified","target_lines":2,"candidate_lines":2,"matched":2}"#
+        );
     }
 }

@@ -1,0 +1,443 @@
+//! The export formats: `openai`, `hermes`, `xml` and `raw` (reference section 5).
+//!
+//! Every format starts from the same [`ChatView`] of a trajectory: one chat message per
+//! trajectory message, with trailing messages after the last assistant turn removed (they teach
+//! nothing; for SWE-agent trajectories this drops the final `submit` observation, as SERA's
+//! post-processing does with `messages[:-1]`). Length filters and truncation work on the Hermes
+//! rendering of that view, so every format of one export keeps the same records and the same
+//! number of messages.
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value, json};
+
+use sera_core::{Message, Role, ToolCall, Trajectory};
+
+use crate::pyjson;
+
+/// An export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Chat messages with OpenAI `tool_calls`, for TRL and Hugging Face chat templates.
+    OpenAi,
+    /// Qwen/Hermes text: `<think>`, `<tool_call>` and `<tool_response>` blocks, with `train`
+    /// flags, for axolotl's `chat_template` loader.
+    Hermes,
+    /// SWE-smith / OpenHands text: `<function=NAME>` and `<parameter=KEY>` blocks.
+    Xml,
+    /// The trajectory record as recorded.
+    Raw,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::OpenAi, Format::Hermes, Format::Xml, Format::Raw];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::OpenAi => "openai",
+            Format::Hermes => "hermes",
+            Format::Xml => "xml",
+            Format::Raw => "raw",
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| format!("unknown format {s:?} (expected openai, hermes, xml or raw)"))
+    }
+}
+
+/// Why a trajectory cannot be exported. The trajectory is dropped and counted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Invalid {
+    #[error("no assistant message")]
+    NoAssistant,
+    #[error("message {0} has more than one <think> block")]
+    MultipleThink(usize),
+    #[error("assistant message {0} does not end in a tool call")]
+    NoToolCall(usize),
+}
+
+impl Invalid {
+    /// A short stable key for statistics.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Invalid::NoAssistant => "no_assistant",
+            Invalid::MultipleThink(_) => "multiple_think",
+            Invalid::NoToolCall(_) => "no_tool_call",
+        }
+    }
+}
+
+/// One rendered chat message: a role, text, and whether the loss covers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub role: &'static str,
+    pub content: String,
+    pub train: bool,
+}
+
+/// The Hermes rendering of a trajectory's messages, checked for exportability.
+#[derive(Debug, Clone)]
+pub struct ChatView {
+    /// Hermes messages, one per kept trajectory message.
+    pub messages: Vec<ChatMessage>,
+}
+
+/// The sentence a system prompt falls back to when a trajectory has no system message.
+pub const DEFAULT_SYSTEM: &str =
+    "You are a helpful assistant that can interact with a computer to solve tasks.";
+
+impl ChatView {
+    /// Renders `trajectory` in Hermes form, or says why it cannot be exported.
+    pub fn hermes(trajectory: &Trajectory) -> Result<ChatView, Invalid> {
+        let kept = kept_len(&trajectory.messages)?;
+        let mut messages = Vec::with_capacity(kept + 1);
+        if trajectory.messages.first().is_none_or(|m| m.role != Role::System) {
+            messages.push(ChatMessage {
+                role: "system",
+                content: hermes_system(DEFAULT_SYSTEM, &trajectory.tools),
+                train: false,
+            });
+        }
+        for (index, message) in trajectory.messages[..kept].iter().enumerate() {
+            messages.push(match message.role {
+                Role::System => ChatMessage {
+                    role: "system",
+                    content: hermes_system(&message.content, &trajectory.tools),
+                    train: false,
+                },
+                Role::User => {
+                    ChatMessage { role: "user", content: message.content.clone(), train: false }
+                }
+                Role::Tool => ChatMessage {
+                    role: "user",
+                    content: format!("<tool_response>\n{}\n</tool_response>", message.content),
+                    train: false,
+                },
+                Role::Assistant => {
+                    let (think, _) = split_think(message, index)?;
+                    if message.tool_calls.is_empty() {
+                        return Err(Invalid::NoToolCall(index));
+                    }
+                    let mut content = format!("<think>\n{}\n</think>\n\n", think.trim());
+                    for (i, call) in message.tool_calls.iter().enumerate() {
+                        if i > 0 {
+                            content.push('\n');
+                        }
+                        let call = json!({"name": call.name, "arguments": call.arguments});
+                        let _ =
+                            write!(content, "<tool_call>\n{}\n</tool_call>", pyjson::dumps(&call));
+                    }
+                    ChatMessage { role: "assistant", content, train: true }
+                }
+            });
+        }
+        Ok(ChatView { messages })
+    }
+
+    /// How many trajectory messages the view covers (the view may add a system message).
+    pub fn source_len(&self, trajectory: &Trajectory) -> usize {
+        let added = usize::from(trajectory.messages.first().is_none_or(|m| m.role != Role::System));
+        self.messages.len() - added
+    }
+}
+
+/// Renders one record of `format` from the first `keep` messages of `trajectory` (as counted
+/// by [`ChatView::source_len`]), with `metadata` as its provenance.
+pub fn render(
+    trajectory: &Trajectory,
+    format: Format,
+    view: &ChatView,
+    keep: usize,
+    metadata: &Map<String, Value>,
+) -> Value {
+    let messages = &trajectory.messages[..keep];
+    match format {
+        Format::Raw => {
+            let mut raw = trajectory.clone();
+            raw.messages.truncate(keep);
+            for (key, value) in metadata {
+                if matches!(key.as_str(), "truncation_ratio" | "tokens") {
+                    raw.metadata.insert(key.clone(), value.clone());
+                }
+            }
+            serde_json::to_value(&raw).expect("trajectories serialize")
+        }
+        Format::OpenAi => json!({
+            "messages": openai_messages(messages),
+            "tools": trajectory.tools,
+            "instance_id": trajectory.instance_id,
+            "metadata": metadata,
+        }),
+        Format::Hermes => {
+            let added = view.messages.len() - view.source_len(trajectory);
+            let hermes: Vec<Value> = view.messages[..keep + added]
+                .iter()
+                .map(|m| json!({"role": m.role, "content": m.content, "train": m.train}))
+                .collect();
+            json!({
+                "messages": hermes,
+                "instance_id": trajectory.instance_id,
+                "tool_json": pyjson::dumps(&trajectory.tools),
+                "metadata": metadata,
+            })
+        }
+        Format::Xml => {
+            let mut out = Vec::with_capacity(messages.len() + 1);
+            if messages.first().is_none_or(|m| m.role != Role::System) {
+                out.push(json!({"role": "system", "content": xml_system(DEFAULT_SYSTEM, &trajectory.tools)}));
+            }
+            for message in messages {
+                let (role, content) = match message.role {
+                    Role::System => ("system", xml_system(&message.content, &trajectory.tools)),
+                    Role::User => ("user", message.content.clone()),
+                    Role::Tool => ("user", observation(&message.content)),
+                    Role::Assistant => ("assistant", xml_assistant(message)),
+                };
+                out.push(json!({"role": role, "content": content}));
+            }
+            json!({"messages": out, "instance_id": trajectory.instance_id, "metadata": metadata})
+        }
+    }
+}
+
+/// The provenance every exported record carries.
+pub fn provenance(trajectory: &Trajectory) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("instance_id".into(), trajectory.instance_id.clone().into());
+    map.insert("trajectory_id".into(), trajectory.id.clone().into());
+    map.insert("kind".into(), serde_json::to_value(trajectory.kind).expect("enums serialize"));
+    map.insert("repo".into(), trajectory.repo.clone().into());
+    map.insert("commit".into(), trajectory.commit.clone().into());
+    map.insert("start_function".into(), trajectory.start_function.clone().into());
+    map.insert("start_file".into(), trajectory.start_file.clone().into());
+    map.insert("bug_class".into(), trajectory.bug_class.clone().into());
+    map.insert("teacher".into(), trajectory.teacher.clone().into());
+    map.insert("recall".into(), trajectory.recall.into());
+    map.insert("resolved".into(), trajectory.resolved.into());
+    map.insert(
+        "exit_status".into(),
+        serde_json::to_value(trajectory.exit_status).expect("enums serialize"),
+    );
+    map.insert("patch".into(), trajectory.patch.as_ref().map(|p| p.render()).into());
+    map
+}
+
+/// The default SWE-agent tool schemas (`bash`, `str_replace_editor`, `submit`) in OpenAI
+/// function format, for imported trajectories whose files do not record their tools.
+pub fn default_tools() -> Vec<Value> {
+    let text = include_str!("default_tools.json");
+    serde_json::from_str(text).expect("default_tools.json is valid JSON (checked by a test)")
+}
+
+/// Messages up to and including the last assistant turn.
+fn kept_len(messages: &[Message]) -> Result<usize, Invalid> {
+    messages
+        .iter()
+        .rposition(|m| m.role == Role::Assistant)
+        .map(|i| i + 1)
+        .ok_or(Invalid::NoAssistant)
+}
+
+/// The reasoning and the visible text of an assistant message. Reasoning comes from the
+/// `reasoning` field, or from one `<think>...</think>` block inside `content`. When both the
+/// reasoning and the visible text are non-empty they are joined (SERA's `keep_only_think` mode
+/// would drop the visible text; we keep it inside the think block so nothing is lost). More
+/// than one `<think>` block in a message makes the trajectory invalid.
+fn split_think(message: &Message, index: usize) -> Result<(String, String), Invalid> {
+    let content = &message.content;
+    let opens = content.matches("<think>").count();
+    let reasoning = message.reasoning.as_deref().unwrap_or("");
+    if opens > 1 || reasoning.contains("<think>") {
+        return Err(Invalid::MultipleThink(index));
+    }
+    let (inline, visible) = match (content.find("<think>"), content.find("</think>")) {
+        (Some(start), Some(end)) if end > start => {
+            let inline = &content[start + "<think>".len()..end];
+            let visible = format!("{}{}", &content[..start], &content[end + "</think>".len()..]);
+            (inline.trim().to_string(), visible)
+        }
+        _ => (String::new(), content.clone()),
+    };
+    if !inline.is_empty() && !reasoning.trim().is_empty() {
+        return Err(Invalid::MultipleThink(index));
+    }
+    let thought = if reasoning.trim().is_empty() { inline } else { reasoning.trim().to_string() };
+    let visible = visible.trim().to_string();
+    let think = match (thought.is_empty(), visible.is_empty()) {
+        (true, _) => visible.clone(),
+        (false, true) => thought,
+        (false, false) => format!("{thought}\n\n{visible}"),
+    };
+    Ok((think, visible))
+}
+
+/// The Hermes system message: `base`, then the tool schemas in Qwen's `<tools>` framing, one
+/// JSON object per line. This is the text Qwen's chat template renders for tools, and the
+/// framing of SERA's `HERMES_DEFAULT_SYSTEM_PROMPT`.
+pub fn hermes_system(base: &str, tools: &[Value]) -> String {
+    if tools.is_empty() {
+        return base.to_string();
+    }
+    let mut out = String::with_capacity(base.len() + 512 * tools.len());
+    out.push_str(base);
+    out.push_str(
+        "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n\
+         You are provided with function signatures within <tools></tools> XML tags:\n<tools>",
+    );
+    for tool in tools {
+        out.push('\n');
+        out.push_str(&pyjson::dumps(tool));
+    }
+    out.push_str(
+        "\n</tools>\n\nFor each function call, return a json object with function name and \
+         arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n\
+         {\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>",
+    );
+    out
+}
+
+/// The XML-format system message: `base`, then each tool described as a numbered function
+/// block, then the calling convention.
+fn xml_system(base: &str, tools: &[Value]) -> String {
+    if tools.is_empty() {
+        return base.to_string();
+    }
+    let mut out = format!("{base}\n\nYou have access to the following functions:\n");
+    for (n, tool) in tools.iter().enumerate() {
+        let function = tool.get("function").unwrap_or(tool);
+        let name = function.get("name").and_then(Value::as_str).unwrap_or("");
+        let description = function.get("description").and_then(Value::as_str).unwrap_or("");
+        let _ = write!(
+            out,
+            "\n---- BEGIN FUNCTION #{}: {name} ----\nDescription: {description}\n",
+            n + 1
+        );
+        let parameters = function.get("parameters");
+        let required: Vec<&str> = parameters
+            .and_then(|p| p.get("required"))
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        match parameters.and_then(|p| p.get("properties")).and_then(Value::as_object) {
+            Some(properties) if !properties.is_empty() => {
+                out.push_str("\nParameters:\n");
+                for (i, (key, schema)) in properties.iter().enumerate() {
+                    let kind = schema.get("type").and_then(Value::as_str).unwrap_or("string");
+                    let needed =
+                        if required.contains(&key.as_str()) { "required" } else { "optional" };
+                    let about = schema.get("description").and_then(Value::as_str).unwrap_or("");
+                    let _ = writeln!(out, "({}) {key} ({kind}, {needed}): {about}", i + 1);
+                }
+            }
+            _ => out.push_str("No parameters are required for this function.\n"),
+        }
+        let _ = writeln!(out, "---- END FUNCTION #{} ----", n + 1);
+    }
+    out.push_str(
+        "\nIf you choose to call a function ONLY reply in the following format with NO suffix:\n\n\
+         Provide any reasoning for the function call here.\n<function=example_function_name>\n\
+         <parameter=example_parameter_1>value_1</parameter>\n<parameter=example_parameter_2>\n\
+         This is the value for the second parameter\nthat can span\nmultiple lines\n</parameter>\n\
+         </function>",
+    );
+    out
+}
+
+/// Parameters whose values are usually multi-line code; their values go on lines of their own.
+const BLOCK_PARAMETERS: [&str; 3] = ["old_str", "new_str", "file_text"];
+
+fn xml_assistant(message: &Message) -> String {
+    let (think, _) =
+        split_think(message, 0).unwrap_or_else(|_| (message.content.clone(), String::new()));
+    let mut out = think.trim().to_string();
+    for call in &message.tool_calls {
+        out.push_str(if out.is_empty() { "" } else { "\n\n" });
+        let _ = write!(out, "<function={}>", call.name);
+        for (key, value) in &call.arguments {
+            // Strings are written as they are; other values as JSON (Python's `str` would
+            // write `True` for true, which no parser of this format expects).
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if BLOCK_PARAMETERS.contains(&key.as_str()) {
+                let _ = write!(out, "\n<parameter={key}>\n{text}\n</parameter>");
+            } else {
+                let _ = write!(out, "\n<parameter={key}>{text}</parameter>");
+            }
+        }
+        out.push_str("\n</function>");
+    }
+    out
+}
+
+fn observation(content: &str) -> String {
+    if content.starts_with("OBSERVATION:\n") {
+        content.to_string()
+    } else {
+        format!("OBSERVATION:\n{content}")
+    }
+}
+
+fn openai_messages(messages: &[Message]) -> Vec<Value> {
+    messages
+        .iter()
+        .map(|message| {
+            let mut out = Map::new();
+            out.insert("role".into(), message.role.name().into());
+            out.insert("content".into(), message.content.clone().into());
+            if let Some(reasoning) = &message.reasoning {
+                out.insert("reasoning_content".into(), reasoning.clone().into());
+            }
+            if !message.tool_calls.is_empty() {
+                let calls: Vec<Value> = message.tool_calls.iter().map(openai_call).collect();
+                out.insert("tool_calls".into(), calls.into());
+            }
+            if let Some(id) = &message.tool_call_id {
+                out.insert("tool_call_id".into(), id.clone().into());
+            }
+            Value::Object(out)
+        })
+        .collect()
+}
+
+/// Arguments are a JSON string in Python's `json.dumps` style, so that a chat template that
+/// prints the string verbatim (Qwen's does) produces the same text as the Hermes export.
+fn openai_call(call: &ToolCall) -> Value {
+    json!({
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": pyjson::dumps(&call.arguments)},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_tools_parse_and_name_the_three_tools() {
+        let names: Vec<String> = default_tools()
+            .iter()
+            .map(|t| t["function"]["name"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["bash", "str_replace_editor", "submit"]);
+    }
+
+    #[test]
+    fn formats_round_trip_their_names() {
+        for format in Format::ALL {
+            assert_eq!(format.name().parse::<Format>(), Ok(format));
+        }
+        assert!("chatml".parse::<Format>().is_err());
+    }
+}
