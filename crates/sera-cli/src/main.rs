@@ -83,6 +83,21 @@ enum Command {
                             --test-command 'python3 -m pytest -v -rA tests/unit'"
     )]
     Validate(ValidateArgs),
+    /// Let a teacher solve instances in a sandbox: one graded trajectory per instance.
+    ///
+    /// For each instance: a scratch copy of the repository with the bug applied, the agent
+    /// tools (bash, str_replace_editor, submit), and the step loop (at most --step-limit teacher
+    /// calls). The `oracle` teacher acts out the gold fix for real (search, view, reproduce
+    /// with the failing tests, edit, rerun, submit twice) with seeded variation; `openai` asks
+    /// any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama, hosted APIs; API key from
+    /// $OPENAI_API_KEY or --api-key-env). Each submitted patch is then graded: hard (the
+    /// instance's FAIL_TO_PASS and PASS_TO_PASS tests) and soft (line recall of the gold fix).
+    /// Trajectories are written in input order; a summary goes to stderr.
+    #[command(
+        after_help = "Examples:\n  sera rollout --instances instances.jsonl --repo . --teacher oracle --out trajectories.jsonl\n  \
+                            sera rollout --instances i.jsonl --repo ../repo --teacher openai --base-url http://localhost:8000/v1 \\\n      --model Qwen/Qwen3-32B --concurrency 32 --out t.jsonl"
+    )]
+    Rollout(RolloutArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -217,6 +232,93 @@ impl ValidateArgs {
     }
 }
 
+#[derive(Debug, clap::Args)]
+struct RolloutArgs {
+    /// Procedural instances as JSONL, from `sera validate`.
+    #[arg(long, value_name = "FILE")]
+    instances: std::path::PathBuf,
+    /// Who plays the agent: `oracle` (needs no model) or `openai` (a chat-completions server).
+    #[arg(long, value_name = "TEACHER", default_value = "oracle", value_parser = ["oracle", "openai"])]
+    teacher: String,
+    /// The clean repository the instances were made from [default: each instance's `repo`,
+    /// relative to the current folder].
+    #[arg(long, value_name = "DIR")]
+    repo: Option<std::path::PathBuf>,
+    /// Where to write the trajectories as JSONL; `-` is standard output.
+    #[arg(long, value_name = "FILE")]
+    out: std::path::PathBuf,
+    /// The server's base URL (openai teacher).
+    #[arg(long, value_name = "URL", default_value = "http://localhost:8000/v1")]
+    base_url: String,
+    /// The model name to ask the server for (openai teacher).
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    model: String,
+    /// Sampling temperature (openai teacher).
+    #[arg(long, value_name = "T", default_value_t = 0.6)]
+    temperature: f64,
+    /// Most tokens per answer (openai teacher) [default: the server's].
+    #[arg(long, value_name = "N")]
+    max_tokens: Option<u32>,
+    /// The environment variable holding the API key (openai teacher).
+    #[arg(long, value_name = "VAR", default_value = "OPENAI_API_KEY")]
+    api_key_env: String,
+    /// Rollouts in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    concurrency: usize,
+    /// The seed of the oracle's exploration (each instance derives its own).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
+    /// Teacher calls per rollout.
+    #[arg(long, value_name = "N", default_value_t = 115)]
+    step_limit: usize,
+    /// Timeout of each bash command, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    command_timeout: u64,
+    /// Isolation of the commands: bubblewrap, or none (no isolation; asks for trust).
+    #[arg(long, value_name = "BACKEND", default_value = "bwrap", value_parser = ["bwrap", "none"])]
+    isolation: String,
+    /// Skip hard verification (recall is still computed).
+    #[arg(long)]
+    no_verify: bool,
+    /// Where clean baselines are cached [default: ~/.cache/sera/baselines].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<std::path::PathBuf>,
+}
+
+impl RolloutArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        use sera_pipeline::rollout::{Isolation, RolloutOptions, TeacherChoice};
+        let teacher = match self.teacher.as_str() {
+            "openai" => {
+                let mut config =
+                    sera_pipeline::rollout::OpenAiConfig::new(&self.base_url, &self.model);
+                config.temperature = self.temperature;
+                config.max_tokens = self.max_tokens;
+                config.api_key_env = self.api_key_env;
+                TeacherChoice::OpenAi(config)
+            }
+            _ => TeacherChoice::Oracle,
+        };
+        let options = RolloutOptions {
+            teacher,
+            repo: self.repo,
+            concurrency: self.concurrency.max(1),
+            seed: self.seed,
+            isolation: if self.isolation == "none" { Isolation::None } else { Isolation::Bwrap },
+            step_limit: self.step_limit,
+            command_timeout: std::time::Duration::from_secs(self.command_timeout),
+            verify: !self.no_verify,
+            cache_dir: self.cache_dir,
+        };
+        let report = sera_pipeline::rollout::run(&self.instances, &self.out, &options)?;
+        if report.torn_input {
+            eprintln!("warning: {}: dropped a torn last line", self.instances.display());
+        }
+        eprintln!("{}", report.summary());
+        Ok(())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -234,6 +336,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Mutate(args) => args.run(),
+        Command::Rollout(args) => args.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

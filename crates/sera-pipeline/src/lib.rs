@@ -9,6 +9,7 @@
 mod error;
 pub mod index;
 pub mod jsonl;
+pub mod rollout;
 pub mod validate;
 pub mod mutate;
 pub mod taxonomy;

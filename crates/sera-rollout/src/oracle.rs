@@ -153,12 +153,15 @@ fn plan(instance: &Instance, workdir: &str, seed: u64) -> Vec<Step> {
 
     // 2. Read the code around the change.
     let (first, last) = changed_range(&instance.gold_patch.files, file);
-    let thought = match rng.below(3) {
-        0 => format!("Let me read `{name}` in `{file}` to understand what it does."),
-        1 => format!("`{name}` is in `{file}`. Let me look at it closely."),
-        _ => format!("Let me view the relevant part of `{file}`."),
+    let whole = rng.below(4) == 0 || first == 0;
+    let thought = match (whole, rng.below(3)) {
+        (true, 0) => format!("Let me read `{file}` to understand what `{name}` does."),
+        (true, _) => format!("`{name}` is in `{file}`. Let me look at the whole file."),
+        (false, 0) => format!("Let me read `{name}` in `{file}` to understand what it does."),
+        (false, 1) => format!("`{name}` is in `{file}`. Let me look at it closely."),
+        (false, _) => format!("Let me view the relevant part of `{file}`."),
     };
-    let view = if rng.below(4) == 0 || first == 0 {
+    let view = if whole {
         json!({"command": "view", "path": path(file)})
     } else {
         let before = 4 + rng.below(12) as usize;
@@ -308,7 +311,16 @@ fn hunk_text(hunk: &Hunk, context: usize) -> (String, String) {
     let first_change = lines.iter().position(|l| l.kind != LineKind::Context).unwrap_or(0);
     let last_change = lines.iter().rposition(|l| l.kind != LineKind::Context).unwrap_or(0);
     let mut start = first_change.saturating_sub(context);
-    let end = last_change.saturating_add(context).min(lines.len().saturating_sub(1));
+    let mut end = last_change.saturating_add(context).min(lines.len().saturating_sub(1));
+    // Blank context lines at the edges anchor nothing; a person would not select them.
+    let blank =
+        |line: &sera_core::Line| line.kind == LineKind::Context && line.text.trim().is_empty();
+    while start < first_change && blank(&lines[start]) {
+        start += 1;
+    }
+    while end > last_change && blank(&lines[end]) {
+        end -= 1;
+    }
     // A pure insertion needs at least one line of context to anchor it.
     if lines[start..=end].iter().all(|l| l.kind == LineKind::Added) && start > 0 {
         start -= 1;

@@ -1,0 +1,164 @@
+//! `sera rollout`: the command-line contract of the rollout stage. Instances come from a real
+//! `sera validate` run over the rust-demo fixture; the oracle must resolve them under hard
+//! verification, and the openai teacher is driven by the scripted local server. Needs
+//! bubblewrap and cargo.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use sera_rollout::test_server::{Scripted, TestServer};
+use serde_json::{Value, json};
+
+fn sera() -> Command {
+    Command::cargo_bin("sera").expect("the sera binary is built for its tests")
+}
+
+/// A copy of `tests/data/rust-demo` with its manifest named `Cargo.toml`.
+fn rust_demo() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("read_dir") {
+            let entry = entry.expect("entry");
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).expect("copy");
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/rust-demo"), dir.path());
+    std::fs::rename(dir.path().join("Cargo_test.toml"), dir.path().join("Cargo.toml"))
+        .expect("rename");
+    dir
+}
+
+/// Validates one hand-written mutant of `stats::median` and returns the instances file.
+fn instances(repo: &Path, work: &Path) -> PathBuf {
+    let patch = "diff --git a/src/stats.rs b/src/stats.rs\n--- a/src/stats.rs\n+++ b/src/stats.rs\n\
+                 @@ -19,1 +19,1 @@\n-    Some(sorted[(sorted.len() - 1) / 2])\n+    Some(sorted[sorted.len() / 2])\n";
+    let mutant = json!({
+        "id": "m-median", "repo": "ledger", "file": "src/stats.rs", "language": "rust",
+        "entity": "stats::median", "entity_id": "f-1", "operator": "hand-written",
+        "classes": ["off-by-one"], "description": "test", "span": {"start": 0, "end": 1},
+        "patch": patch,
+    });
+    std::fs::write(work.join("mutants.jsonl"), format!("{mutant}\n")).expect("write");
+    let out = work.join("instances.jsonl");
+    let output = sera()
+        .args(["validate", "--no-progress", "--mutants"])
+        .arg(work.join("mutants.jsonl"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--cache-dir")
+        .arg(work.join("cache"))
+        .arg(repo)
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    out
+}
+
+fn trajectories(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .expect("read")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON trajectory"))
+        .collect()
+}
+
+#[test]
+fn oracle_rollouts_of_validated_instances_are_resolved_and_recalled() {
+    let repo = rust_demo();
+    let work = tempfile::tempdir().expect("tempdir");
+    let instances = instances(repo.path(), work.path());
+    let out = work.path().join("trajectories.jsonl");
+    let output = sera()
+        .args(["rollout", "--teacher", "oracle", "--seed", "3", "--instances"])
+        .arg(&instances)
+        .arg("--repo")
+        .arg(repo.path())
+        .arg("--cache-dir")
+        .arg(work.path().join("cache"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("rollouts 1 · submitted 1 · resolved 1 · mean recall 1.000"),
+        "{stderr}"
+    );
+    let records = trajectories(&out);
+    assert_eq!(records.len(), 1);
+    let t = &records[0];
+    assert_eq!(t["exit_status"], json!("submitted"));
+    assert_eq!(t["resolved"], json!(true));
+    assert_eq!(t["recall"], json!(1.0));
+    assert_eq!(t["teacher"], json!("oracle"));
+    assert_eq!(t["tools"].as_array().map(Vec::len), Some(3));
+    let observations: Vec<&str> = t["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "tool")
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert!(observations.iter().all(|o| o.starts_with("OBSERVATION:\n")));
+    assert!(
+        observations.iter().any(|o| o.contains("panicked")),
+        "the reproduction shows the real failure"
+    );
+}
+
+#[test]
+fn openai_rollouts_talk_to_the_server_and_grade_an_empty_submission_as_unresolved() {
+    let repo = rust_demo();
+    let work = tempfile::tempdir().expect("tempdir");
+    let instances = instances(repo.path(), work.path());
+    let server =
+        TestServer::start(|_, _| Scripted::tool_call("submit", json!({}))).expect("server");
+    let out = work.path().join("trajectories.jsonl");
+    let output = sera()
+        .args(["rollout", "--teacher", "openai", "--model", "scripted", "--base-url"])
+        .arg(server.base_url())
+        .arg("--instances")
+        .arg(&instances)
+        .arg("--repo")
+        .arg(repo.path())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let t = &trajectories(&out)[0];
+    assert_eq!(t["teacher"], json!("openai:scripted"));
+    assert_eq!(t["exit_status"], json!("submitted"));
+    assert_eq!(t["resolved"], json!(false));
+    assert_eq!(t["recall"], json!(0.0));
+    assert_eq!(t["usage"]["prompt_tokens"], json!(200));
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(server.requests()[0].body["model"], json!("scripted"));
+}
+
+#[test]
+fn an_instance_whose_repository_cannot_be_found_is_a_usage_error() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let instance = json!({
+        "id": "i-1", "repo": "no-such-repo", "mutant_id": "m", "file": "a.py", "entity": "f",
+        "operator": "x", "classes": [], "bug_patch": "", "gold_patch": "", "fail_to_pass": [],
+        "pass_to_pass": [], "problem_statement": "p", "test_command": ["pytest"],
+    });
+    std::fs::write(work.path().join("i.jsonl"), format!("{instance}\n")).expect("write");
+    let output = sera()
+        .current_dir(work.path())
+        .args(["rollout", "--instances", "i.jsonl", "--out", "t.jsonl"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("i.jsonl:1: instance i-1 names repository `no-such-repo`"), "{stderr}");
+}

@@ -1,0 +1,310 @@
+//! The rollout stage: procedural instances in, one trajectory per instance out, each graded
+//! by hard verification (the instance's tests on the agent's patch, via `sera-verify`) and by
+//! line recall of the gold fix in the agent's patch.
+//!
+//! Many rollouts run at once (`concurrency` threads sharing one teacher, as SERA ran 24 to 32
+//! workers per inference server); trajectories are written in the order of the input file
+//! whatever order they finish in, so the output depends only on the inputs, the seed and the
+//! teacher's answers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use sera_core::{ExitStatus, Instance, Trajectory};
+pub use sera_rollout::OpenAiConfig;
+use sera_rollout::{OpenAiTeacher, Oracle, RolloutConfig, RolloutError, Teacher, solve_instance};
+pub use sera_sandbox::Isolation;
+use sera_sandbox::{Sandbox, SandboxConfig};
+use sera_verify::{ValidateConfig, Validator};
+
+use crate::{Error, Result, jsonl};
+
+/// Which teacher plays the agent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TeacherChoice {
+    /// Acts out each instance's gold fix; needs no model.
+    Oracle,
+    /// An OpenAI-compatible chat-completions server.
+    OpenAi(OpenAiConfig),
+}
+
+/// Options of `sera rollout`. Plain data; start from `RolloutOptions::default()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolloutOptions {
+    pub teacher: TeacherChoice,
+    /// The repository the instances were made from; when `None`, each instance's `repo` is
+    /// taken as a directory relative to the current one.
+    pub repo: Option<PathBuf>,
+    /// Rollouts in flight at once.
+    pub concurrency: usize,
+    pub seed: u64,
+    pub isolation: Isolation,
+    /// Teacher calls per rollout (SERA: 115).
+    pub step_limit: usize,
+    /// Per-command timeout of the agent's `bash` tool.
+    pub command_timeout: Duration,
+    /// Run the instance's tests on each submitted patch.
+    pub verify: bool,
+    /// Where clean baselines are cached; `~/.cache/sera/baselines` when `None`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RolloutOptions {
+    fn default() -> Self {
+        RolloutOptions {
+            teacher: TeacherChoice::Oracle,
+            repo: None,
+            concurrency: 1,
+            seed: 0,
+            isolation: Isolation::Bwrap,
+            step_limit: 115,
+            command_timeout: Duration::from_secs(300),
+            verify: true,
+            cache_dir: None,
+        }
+    }
+}
+
+/// What the stage did, for the summary on stderr.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RolloutReport {
+    pub rollouts: usize,
+    /// Rollouts per exit status (`submitted`, `step_limit`, ...).
+    pub by_status: BTreeMap<String, usize>,
+    /// Submitted rollouts whose patch passes every FAIL_TO_PASS and PASS_TO_PASS test.
+    pub resolved: usize,
+    /// Mean recall of the gold fix over rollouts where it is defined.
+    pub mean_recall: Option<f64>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// The instances file ended in a torn line, which was dropped.
+    pub torn_input: bool,
+}
+
+impl RolloutReport {
+    /// One line for stderr.
+    pub fn summary(&self) -> String {
+        let statuses: Vec<String> =
+            self.by_status.iter().map(|(status, n)| format!("{status} {n}")).collect();
+        let recall = self.mean_recall.map_or("n/a".to_string(), |r| format!("{r:.3}"));
+        format!(
+            "rollouts {} · {} · resolved {} · mean recall {recall} · tokens {} in / {} out",
+            self.rollouts,
+            statuses.join(" · "),
+            self.resolved,
+            self.prompt_tokens,
+            self.completion_tokens
+        )
+    }
+}
+
+/// Runs the teacher on every instance of `instances` and writes the graded trajectories to
+/// `out` (`-` for standard output), in input order.
+pub fn run(instances: &Path, out: &Path, options: &RolloutOptions) -> Result<RolloutReport> {
+    let read: jsonl::Records<Instance> = jsonl::read(instances)?;
+    let teacher: Arc<dyn Teacher> = match &options.teacher {
+        TeacherChoice::Oracle => Arc::new(Oracle),
+        TeacherChoice::OpenAi(config) => Arc::new(OpenAiTeacher::new(config.clone())),
+    };
+    teacher.supports(sera_core::RolloutKind::Procedural).map_err(Error::Usage)?;
+    let repos: Vec<PathBuf> = read
+        .records
+        .iter()
+        .enumerate()
+        .map(|(index, instance)| repo_of(instance, options.repo.as_deref(), instances, index + 1))
+        .collect::<Result<_>>()?;
+    let sandbox =
+        Sandbox::new(SandboxConfig { isolation: options.isolation, ..SandboxConfig::default() })
+            .map_err(|err| Error::Environment(err.to_string()))?;
+    let config = RolloutConfig {
+        command_timeout: options.command_timeout,
+        limits: sera_rollout::LoopConfig { step_limit: options.step_limit, ..Default::default() },
+        seed: options.seed,
+        ..RolloutConfig::default()
+    };
+    let grader = Grader {
+        sandbox: sandbox.clone(),
+        cache_dir: options.cache_dir.clone(),
+        validators: Mutex::default(),
+    };
+
+    let mut writer = jsonl::Writer::create(out)?;
+    let mut report = RolloutReport { torn_input: read.torn_tail, ..RolloutReport::default() };
+    let mut recall_sum = 0.0;
+    let mut recall_count = 0usize;
+    let next = AtomicUsize::new(0);
+    let (sender, receiver) = mpsc::channel::<(usize, Result<Trajectory>)>();
+    let workers = options.concurrency.clamp(1, read.records.len().max(1));
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let (teacher, grader, sandbox, config, next) =
+                (&teacher, &grader, &sandbox, &config, &next);
+            let (records, repos) = (&read.records, &repos);
+            scope.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(instance) = records.get(index) else { break };
+                    let repo = &repos[index];
+                    let result = solve_instance(sandbox, repo, instance, teacher.as_ref(), config)
+                        .map_err(|err| rollout_error(err, instances))
+                        .and_then(|trajectory| {
+                            grader.grade(repo, instance, trajectory, options.verify)
+                        });
+                    let failed = result.is_err();
+                    if sender.send((index, result)).is_err() || failed {
+                        // Stop taking work: the writer has given up, or this error will end the stage.
+                        next.store(usize::MAX / 2, Ordering::SeqCst);
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        // Write in input order: hold early finishers until their turn.
+        let mut pending: BTreeMap<usize, Trajectory> = BTreeMap::new();
+        let mut turn = 0;
+        for (index, result) in receiver {
+            pending.insert(index, result?);
+            while let Some(trajectory) = pending.remove(&turn) {
+                report.rollouts += 1;
+                *report.by_status.entry(status_name(trajectory.exit_status)).or_default() += 1;
+                report.resolved += usize::from(trajectory.resolved == Some(true));
+                if let Some(recall) = trajectory.recall {
+                    recall_sum += recall;
+                    recall_count += 1;
+                }
+                report.prompt_tokens += trajectory.usage.prompt_tokens;
+                report.completion_tokens += trajectory.usage.completion_tokens;
+                writer.write(&trajectory)?;
+                turn += 1;
+            }
+        }
+        Ok(())
+    })?;
+    writer.finish()?;
+    report.mean_recall = (recall_count > 0).then(|| recall_sum / recall_count as f64);
+    Ok(report)
+}
+
+/// Hard and soft verification, with one validator (and so one cached baseline) per repository
+/// and test command.
+struct Grader {
+    sandbox: Sandbox,
+    cache_dir: Option<PathBuf>,
+    validators: Mutex<HashMap<ValidatorKey, Arc<Validator>>>,
+}
+
+/// A repository and a test command.
+type ValidatorKey = (PathBuf, Vec<String>);
+
+impl Grader {
+    fn grade(
+        &self,
+        repo: &Path,
+        instance: &Instance,
+        mut trajectory: Trajectory,
+        verify: bool,
+    ) -> Result<Trajectory> {
+        let candidate = trajectory.patch.as_ref().map(|p| p.render()).unwrap_or_default();
+        trajectory.recall =
+            sera_verify::recall::recall(&instance.gold_patch.render(), &candidate).value();
+        if !verify || trajectory.exit_status != ExitStatus::Submitted {
+            return Ok(trajectory);
+        }
+        let Some(patch) = trajectory.patch.as_ref() else {
+            // Nothing changed, so the bug is still there.
+            trajectory.resolved = Some(false);
+            return Ok(trajectory);
+        };
+        let validator = self.validator(repo, instance)?;
+        let environment = |err: sera_sandbox::SandboxError| {
+            Error::Environment(format!("instance {}: {err}", instance.id))
+        };
+        let scratch = self.sandbox.scratch(repo).map_err(environment)?;
+        scratch.apply(&instance.bug_patch).map_err(|err| {
+            Error::Data(format!("instance {}: the bug patch does not apply: {err}", instance.id))
+        })?;
+        trajectory.resolved = Some(match scratch.apply(patch) {
+            // A patch recorded from the same tree always applies; if it does not, it fixes nothing.
+            Err(_) => false,
+            Ok(()) => {
+                let run =
+                    validator.run_tests(&scratch).map_err(|err| verify_error(err, instance))?;
+                run.complete && sera_verify::resolved(instance, &run.report.tests)
+            }
+        });
+        Ok(trajectory)
+    }
+
+    fn validator(&self, repo: &Path, instance: &Instance) -> Result<Arc<Validator>> {
+        let key = (repo.to_path_buf(), instance.test_command.clone());
+        // Held while the baseline is made, so that two workers do not make the same one.
+        let mut validators =
+            self.validators.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(validator) = validators.get(&key) {
+            return Ok(Arc::clone(validator));
+        }
+        let mut config = ValidateConfig {
+            test_command: Some(instance.test_command.clone()),
+            commit: instance.commit.clone(),
+            ..ValidateConfig::default()
+        };
+        if self.cache_dir.is_some() {
+            config.cache_dir = self.cache_dir.clone();
+        }
+        let validator = Arc::new(
+            Validator::new(&self.sandbox, repo, &config)
+                .map_err(|err| verify_error(err, instance))?,
+        );
+        validators.insert(key, Arc::clone(&validator));
+        Ok(validator)
+    }
+}
+
+fn repo_of(instance: &Instance, repo: Option<&Path>, file: &Path, line: usize) -> Result<PathBuf> {
+    let path = repo.map_or_else(|| PathBuf::from(&instance.repo), Path::to_path_buf);
+    if path.is_dir() {
+        return Ok(path);
+    }
+    Err(match repo {
+        Some(_) => {
+            Error::Data(format!("{}: repository not found or not a directory", path.display()))
+        }
+        None => Error::Usage(format!(
+            "{}:{line}: instance {} names repository `{}`, which is not a directory here; pass --repo DIR",
+            file.display(),
+            instance.id,
+            instance.repo
+        )),
+    })
+}
+
+fn rollout_error(err: RolloutError, instances: &Path) -> Error {
+    match err {
+        RolloutError::Sandbox { ref source, .. } if !source.is_environment() => {
+            Error::Data(format!("{}: {err}", instances.display()))
+        }
+        RolloutError::Sandbox { .. } | RolloutError::Io { .. } => {
+            Error::Environment(err.to_string())
+        }
+        RolloutError::BugPatch { .. } => Error::Data(format!("{}: {err}", instances.display())),
+        RolloutError::Unsupported(message) => Error::Usage(message),
+        other => Error::Environment(other.to_string()),
+    }
+}
+
+fn verify_error(err: sera_verify::VerifyError, instance: &Instance) -> Error {
+    let message = format!("instance {}: {err}", instance.id);
+    if err.is_environment() { Error::Environment(message) } else { Error::Data(message) }
+}
+
+fn status_name(status: ExitStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
