@@ -408,7 +408,7 @@ mod tests {
     fn windows_overlap_by_one_and_drop_untrained_ones() {
         let sample = Sample {
             tokens: (0..10).collect(),
-            train: vec![false, false, false, false, false, true, true, false, false, false],
+            train: vec![false, false, false, false, false, true, true, false, true, false],
         };
         let w = windows(&sample, 3);
         // Windows [0..4) (no trained prediction: dropped), [3..7), [6..10).

@@ -177,10 +177,6 @@ impl<E: Dtype, D: Device<E>> Model<E, D> {
         }
     }
 
-    pub fn config(&self) -> &ModelConfig {
-        &self.cfg
-    }
-
     /// The parameters with their checkpoint names, in a fixed order.
     pub fn params(&self) -> Vec<(String, Param<'_, E, D>)> {
         let mut out = vec![("embed".to_string(), Param::Matrix(&self.embed))];

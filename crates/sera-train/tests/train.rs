@@ -1,0 +1,199 @@
+//! Integration tests of sera-train, one binary:
+//!
+//! - `data_*`: both exports parse and render to Hermes-style ChatML; bad input names its line.
+//! - `config_*`: errors name the key at fault.
+//! - `training_*`: the loss falls on the fixture; a resumed run equals an uninterrupted one.
+//! - `axolotl_*`: the exported config, as an insta snapshot.
+//!
+//! Gradient checks against finite differences and the masked-gradient test live next to the
+//! model, in `src/model.rs`, because they need its internals.
+
+use std::path::{Path, PathBuf};
+
+use sera_train::data::{self, Conversation};
+use sera_train::tokenizer::ByteTokenizer;
+use sera_train::{
+    AxolotlRequest, Config, SampleOptions, TrainRequest, axolotl_config, sample, train,
+};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+fn conversations(name: &str) -> Vec<Conversation> {
+    data::read_conversations(&fixture(name)).expect("fixture parses")
+}
+
+/// The `micro` preset, shortened further for tests.
+fn micro(steps: usize) -> Config {
+    let mut config = Config::named("micro").expect("micro preset");
+    config.train.steps = steps;
+    config
+}
+
+#[test]
+fn data_openai_records_render_tool_calls_hermes_style() {
+    let records = conversations("bugfix.openai.jsonl");
+    assert_eq!(records.len(), 4);
+    let text = ByteTokenizer.decode(&data::tokenize(&ByteTokenizer, &records[0].turns).tokens);
+    assert!(text.starts_with("<|im_start|>system\nYou are a helpful assistant"));
+    assert!(text.contains("<tools>\n{\"type\":\"function\""));
+    assert!(text.contains(
+        "<tool_call>\n{\"name\":\"bash\",\"arguments\":{\"command\":\"grep -n 'fn pop' src/stack.rs\"}}\n</tool_call><|im_end|>"
+    ));
+    assert!(text.contains("<|im_start|>user\n<tool_response>\nOBSERVATION:\n12:"));
+    let trained: Vec<bool> = records[0].turns.iter().map(|t| t.train).collect();
+    assert_eq!(trained.iter().filter(|&&t| t).count(), 5);
+    assert!(records[0].turns.iter().all(|t| t.train == (t.role == "assistant")));
+}
+
+#[test]
+fn data_hermes_records_keep_their_train_flags() {
+    let records = conversations("bugfix.hermes.jsonl");
+    assert_eq!(records.len(), 7);
+    let r = &records[0];
+    assert_eq!(r.id, "fixture__pop-0");
+    assert!(r.turns.iter().all(|t| t.train == (t.role == "assistant")));
+    assert!(r.turns[2].content.starts_with("<think>\n"));
+}
+
+#[test]
+fn data_bad_record_error_names_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.jsonl");
+    let good = std::fs::read_to_string(fixture("bugfix.hermes.jsonl")).expect("fixture");
+    let first = good.lines().next().expect("a line");
+    std::fs::write(&path, format!("{first}\n{{\"messages\": []}}\n")).expect("write");
+    let err = data::read_conversations(&path).expect_err("missing instance_id").to_string();
+    assert!(err.contains("bad.jsonl:2") && err.contains("instance_id"), "{err}");
+}
+
+#[test]
+fn config_unknown_key_is_named() {
+    let err = Config::from_toml("[model]\nwidht = 64\n").expect_err("typo").to_string();
+    assert!(err.contains("widht"), "{err}");
+}
+
+#[test]
+fn config_bad_value_type_is_named() {
+    let err = Config::from_toml("[train]\nlr = \"fast\"\n").expect_err("string lr").to_string();
+    assert!(err.contains("lr"), "{err}");
+}
+
+#[test]
+fn config_inconsistent_heads_name_both_keys() {
+    let err = Config::from_toml("[model]\nwidth = 60\nheads = 8\n")
+        .expect_err("8 does not divide 60")
+        .to_string();
+    assert!(err.contains("model.heads") && err.contains("model.width"), "{err}");
+}
+
+#[test]
+fn config_partial_file_keeps_tiny_defaults() {
+    let config = Config::from_toml("[train]\nsteps = 7\n").expect("valid");
+    assert_eq!(config.train.steps, 7);
+    assert_eq!(config.model, Config::named("tiny").expect("tiny").model);
+    assert_eq!(Config::from_toml(&config.to_toml()).expect("round trip"), config);
+}
+
+#[test]
+fn training_loss_falls_on_the_fixture() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = micro(40);
+    config.train.val_percent = 20;
+    let request =
+        TrainRequest { data: fixture("bugfix.hermes.jsonl"), out: dir.path().into(), config };
+    let mut losses = Vec::new();
+    let summary = train(&request, &mut |m| losses.push(m.loss)).expect("training runs");
+    assert_eq!(summary.steps, 40);
+    assert!(summary.val_records > 0 && summary.train_records > 0, "{summary:?}");
+    let first = losses[..3].iter().sum::<f64>() / 3.0;
+    let last = losses[losses.len() - 5..].iter().sum::<f64>() / 5.0;
+    // A byte model starts near ln(259) = 5.56 nats per token.
+    assert!(first > 4.5, "first losses {first}");
+    assert!(last < 0.6 * first, "loss fell only from {first} to {last}: {losses:?}");
+    let metrics = std::fs::read_to_string(dir.path().join("metrics.jsonl")).expect("metrics");
+    assert_eq!(metrics.lines().count(), 40);
+    assert!(metrics.lines().last().expect("a line").contains("\"val_loss\""));
+    assert!(dir.path().join("loss.png").metadata().expect("plot").len() > 1000);
+
+    // Greedy sampling from the trained model is deterministic.
+    let opts = SampleOptions { max_tokens: 40, ..SampleOptions::default() };
+    let a = sample(dir.path(), "fix the bug", &opts).expect("samples");
+    let b = sample(dir.path(), "fix the bug", &opts).expect("samples");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn training_resumed_from_a_checkpoint_equals_an_uninterrupted_run() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let full = base.path().join("full");
+    let resumed = base.path().join("resumed");
+    let mut config = micro(8);
+    config.train.checkpoint_every = 4;
+    config.train.grad_accum = 2;
+    config.train.eval_every = 4;
+    let data = fixture("bugfix.openai.jsonl");
+    let run =
+        |out: &Path| TrainRequest { data: data.clone(), out: out.into(), config: config.clone() };
+    train(&run(&full), &mut |_| {}).expect("uninterrupted run");
+
+    // The interrupted run: as if killed after the step-4 checkpoint, with a torn metrics line.
+    copy_dir(&full, &resumed);
+    std::fs::remove_dir_all(resumed.join("checkpoints/step-000008")).expect("remove");
+    let metrics = std::fs::read_to_string(full.join("metrics.jsonl")).expect("metrics");
+    let kept: Vec<&str> = metrics.lines().take(6).collect();
+    std::fs::write(
+        resumed.join("metrics.jsonl"),
+        format!("{}\n{{\"step\": 7, \"lr", kept.join("\n")),
+    )
+    .expect("write");
+    let summary = train(&run(&resumed), &mut |_| {}).expect("resumed run");
+    assert_eq!(summary.resumed_from, Some(4));
+
+    for file in ["model.safetensors", "optimizer.safetensors", "state.json"] {
+        let a = std::fs::read(full.join("checkpoints/step-000008").join(file)).expect("full");
+        let b = std::fs::read(resumed.join("checkpoints/step-000008").join(file)).expect("resumed");
+        assert!(a == b, "{file} differs after resuming");
+    }
+    assert_eq!(
+        std::fs::read_to_string(full.join("metrics.jsonl")).expect("full"),
+        std::fs::read_to_string(resumed.join("metrics.jsonl")).expect("resumed"),
+    );
+}
+
+#[test]
+fn training_refuses_to_resume_with_another_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = micro(2);
+    let request =
+        TrainRequest { data: fixture("bugfix.hermes.jsonl"), out: dir.path().into(), config };
+    train(&request, &mut |_| {}).expect("first run");
+    let mut other = request.clone();
+    other.config.model.width = 64;
+    let err = train(&other, &mut |_| {}).expect_err("different model").to_string();
+    assert!(err.contains("different configuration"), "{err}");
+}
+
+#[test]
+fn axolotl_config_reproduces_the_sera_recipe() {
+    let yaml = axolotl_config(&AxolotlRequest {
+        base_model: "Qwen/Qwen3-8B".into(),
+        data: "runs/demo/dataset/train.hermes.jsonl".into(),
+        output_dir: "outputs/sera-qwen3-8b".into(),
+    });
+    insta::assert_snapshot!(yaml);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
