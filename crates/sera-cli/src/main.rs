@@ -98,6 +98,35 @@ enum Command {
                             sera rollout --instances i.jsonl --repo ../repo --teacher openai --base-url http://localhost:8000/v1 \\\n      --model Qwen/Qwen3-32B --concurrency 32 --out t.jsonl"
     )]
     Rollout(RolloutArgs),
+
+    /// Train a small decoder on an exported dataset, or write an axolotl config for real models.
+    ///
+    /// Reads `hermes` or `openai` records (--data), renders them as ChatML with a byte-level
+    /// tokenizer, trains on assistant turns only, and writes to --out: metrics.jsonl (one line
+    /// per step, with validation loss on evaluation steps), loss.png and checkpoints/step-N/
+    /// (safetensors weights and optimizer state). Rerunning the same command resumes from the
+    /// newest checkpoint and continues exactly as an uninterrupted run. The model is a
+    /// Qwen3-style decoder sized by --config: `tiny` (3.3M parameters, context 512), `micro`, or
+    /// a TOML file with [model] and [train] tables (keys left out keep tiny's values).
+    /// Records are split into training and validation by a hash of their instance id.
+    ///
+    /// `sera train export-axolotl` writes the axolotl YAML that reproduces SERA's recipe
+    /// (Qwen3 full fine-tuning, 32K context, DeepSpeed ZeRO-3) for training at scale.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:\n  sera train --data dataset/hermes/train.jsonl --steps 300 --out runs/demo/train\n  \
+                            sera train --data hermes.jsonl --config my-model.toml --out runs/t\n  \
+                            sera train export-axolotl --base-model Qwen/Qwen3-8B --data hermes.jsonl --out sera.yaml"
+    )]
+    Train(TrainArgs),
+
+    /// Generate a reply from a checkpoint of `sera train`.
+    ///
+    /// Wraps --prompt as a user turn in ChatML and continues the assistant's turn until
+    /// `<|im_end|>` or --max-tokens. Greedy by default; --temperature above 0 samples with --seed.
+    #[command(after_help = "Examples:\n  sera sample --checkpoint runs/demo/train --prompt 'Fix the failing test'\n  \
+                            sera sample --checkpoint runs/t/checkpoints/step-000100 --prompt hi --temperature 0.8 --seed 3")]
+    Sample(SampleArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -319,6 +348,91 @@ impl RolloutArgs {
     }
 }
 
+#[derive(Debug, clap::Args)]
+struct TrainArgs {
+    #[command(subcommand)]
+    command: Option<TrainCommand>,
+    /// The dataset: `hermes` or `openai` records as JSONL (from `sera export`).
+    #[arg(long, value_name = "FILE")]
+    data: Option<std::path::PathBuf>,
+    /// A preset (`tiny`, `micro`) or a TOML file with [model] and [train] tables.
+    #[arg(long, value_name = "NAME|FILE", default_value = "tiny")]
+    config: String,
+    /// Optimizer steps [default: the config's].
+    #[arg(long, value_name = "N")]
+    steps: Option<usize>,
+    /// Seed of initialisation and data order [default: the config's].
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// The run directory: metrics.jsonl, loss.png, checkpoints/.
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
+    /// Print a progress line every N steps.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    log_every: usize,
+}
+
+#[derive(Debug, Subcommand)]
+enum TrainCommand {
+    /// Write an axolotl YAML config reproducing SERA's SFT recipe for a base model.
+    ExportAxolotl {
+        /// The Hugging Face model to fine-tune, e.g. Qwen/Qwen3-8B.
+        #[arg(long, value_name = "NAME")]
+        base_model: String,
+        /// The `hermes` JSONL dataset, as axolotl will find it.
+        #[arg(long, value_name = "FILE")]
+        data: std::path::PathBuf,
+        /// Where to write the YAML.
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+}
+
+impl TrainArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        if let Some(TrainCommand::ExportAxolotl { base_model, data, out }) = self.command {
+            sera_pipeline::train::export_axolotl(&base_model, &data, &out)?;
+            eprintln!("wrote {}", out.display());
+            return Ok(());
+        }
+        let (Some(data), Some(out)) = (self.data, self.out) else {
+            return Err(sera_pipeline::Error::Usage(
+                "sera train needs --data FILE and --out DIR (or the export-axolotl subcommand)".into(),
+            ));
+        };
+        let options = sera_pipeline::train::TrainOptions {
+            data,
+            out,
+            config: self.config,
+            steps: self.steps,
+            seed: self.seed,
+            log_every: self.log_every,
+        };
+        let summary = sera_pipeline::train::train(&options, &mut |line| eprintln!("{line}"))?;
+        eprintln!("{summary}");
+        Ok(())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct SampleArgs {
+    /// A checkpoint directory, or a run directory (its newest checkpoint).
+    #[arg(long, value_name = "DIR")]
+    checkpoint: std::path::PathBuf,
+    /// The user message to answer.
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    /// Most tokens (bytes) to generate.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_tokens: usize,
+    /// 0 decodes greedily; above 0 samples at this temperature.
+    #[arg(long, value_name = "T", default_value_t = 0.0)]
+    temperature: f64,
+    /// Seed of sampling.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -337,6 +451,15 @@ fn main() -> ExitCode {
         }
         Command::Mutate(args) => args.run(),
         Command::Rollout(args) => args.run(),
+        Command::Train(args) => args.run(),
+        Command::Sample(args) => sera_pipeline::train::sample(
+            &args.checkpoint,
+            &args.prompt,
+            args.max_tokens,
+            args.temperature,
+            args.seed,
+        )
+        .map(|text| println!("{text}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

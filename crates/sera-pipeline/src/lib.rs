@@ -13,5 +13,6 @@ pub mod rollout;
 pub mod validate;
 pub mod mutate;
 pub mod taxonomy;
+pub mod train;
 
 pub use error::{Error, Result};
