@@ -4,12 +4,16 @@
 //!
 //! Each benchmark lives in its own module and is listed in [`BENCHES`].
 
+mod train;
+
 use std::path::Path;
 
 type Bench = fn(&Path, &[String]) -> anyhow::Result<()>;
 
 /// (name, one-line description, entry point).
-const BENCHES: &[(&str, &str, Bench)] = &[];
+const BENCHES: &[(&str, &str, Bench)] = &[
+    ("train", "sera-train tokens/s for `tiny` vs the same model in PyTorch, 2 CPU threads", train::run),
+];
 
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let Some(name) = args.first() else {
