@@ -4,6 +4,7 @@
 //!
 //! Each benchmark lives in its own module and is listed in [`BENCHES`].
 
+mod index;
 mod train;
 
 use std::path::Path;
@@ -12,6 +13,7 @@ type Bench = fn(&Path, &[String]) -> anyhow::Result<()>;
 
 /// (name, one-line description, entry point).
 const BENCHES: &[(&str, &str, Bench)] = &[
+    ("index", "sera index on a large Rust tree (MB/s) and vs code2flow on Python", index::run),
     ("train", "sera-train tokens/s for `tiny` vs the same model in PyTorch, 2 CPU threads", train::run),
 ];
 
