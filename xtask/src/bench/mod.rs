@@ -5,6 +5,7 @@
 //! Each benchmark lives in its own module and is listed in [`BENCHES`].
 
 mod index;
+mod rollout;
 mod train;
 
 use std::path::Path;
@@ -15,6 +16,7 @@ type Bench = fn(&Path, &[String]) -> anyhow::Result<()>;
 const BENCHES: &[(&str, &str, Bench)] = &[
     ("index", "sera index on a large Rust tree (MB/s) and vs code2flow on Python", index::run),
     ("train", "sera-train tokens/s for `tiny` vs the same model in PyTorch, 2 CPU threads", train::run),
+    ("rollout", "agent-loop overhead per step, and 32 rollouts in flight against the test server", rollout::run),
 ];
 
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
