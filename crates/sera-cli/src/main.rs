@@ -98,6 +98,51 @@ enum Command {
                             sera rollout --instances i.jsonl --repo ../repo --teacher openai --base-url http://localhost:8000/v1 \\\n      --model Qwen/Qwen3-32B --concurrency 32 --out t.jsonl"
     )]
     Rollout(RolloutArgs),
+    /// Soft verification: line recall of a target patch in a candidate patch.
+    #[command(
+        after_help = "Examples:\n  sera verify recall --target gold.diff --candidate agent.diff\n  \
+                            sera verify recall --batch pairs.jsonl --out recall.jsonl"
+    )]
+    Verify {
+        #[command(subcommand)]
+        command: VerifyCommand,
+    },
+
+    /// Import trajectories recorded by SWE-agent, mini-swe-agent or SERA's datasets.
+    ///
+    /// Reads SWE-agent `.traj` files (their `history` with OpenAI tool calls), mini-swe-agent
+    /// `*.traj.json` files (format mini-swe-agent-1.1; the ```bash block of each answer becomes a
+    /// bash tool call) or JSONL rows of SERA's released datasets (`messages` holding the SWE-agent
+    /// history as a JSON string, with instance_id, rollout_patch, target_patch, func_name,
+    /// func_path, problem_statement), and writes sera-rs trajectory records that `sera export`
+    /// reads. Folders are searched for the source's files. Recall of the target patch in the
+    /// rollout's patch is computed where both are present. Bad records (malformed JSON, unknown
+    /// roles, tool calls with invalid arguments, unparseable patches) are reported with file and
+    /// line and skipped.
+    #[command(
+        after_help = "Examples:\n  sera import --from swe-agent trajectories/ --out imported.jsonl\n  \
+                            sera import --from sera sera-4.5a.jsonl --out imported.jsonl && \\\n    \
+                            sera export --trajectories imported.jsonl --format hermes --out hermes.jsonl"
+    )]
+    Import(ImportArgs),
+
+    /// Export trajectories as fine-tuning data: openai, hermes, xml or raw.
+    ///
+    /// Keeps submitted rollouts whose patch has at most --max-patch-lines changed lines and whose
+    /// tool outputs average at most --max-observation-tokens tokens; measures each record with
+    /// ChatML framing (`<|im_start|>ROLE\nCONTENT<|im_end|>\n`) and cuts one that exceeds
+    /// --max-tokens after its last assistant turn before the overflow, keeping it if at least
+    /// --min-truncation-ratio of its messages remain; records that fit come first, truncated ones
+    /// follow by falling ratio. Duplicate conversations are dropped. Tokens are counted with the
+    /// embedded o200k vocabulary unless --tokenizer names a Hugging Face tokenizer.json (e.g.
+    /// Qwen3's, for exact lengths). With --out-dir, writes a dataset folder: FORMAT/train.jsonl
+    /// and FORMAT/val.jsonl per format (split by a hash of the instance id), a dataset card
+    /// README.md and stats.json. Bad records are reported with file and line and skipped.
+    #[command(
+        after_help = "Examples:\n  sera export --trajectories trajectories.jsonl --format hermes --out hermes.jsonl\n  \
+                            sera export --trajectories t.jsonl --format openai,hermes --out-dir dataset --tokenizer qwen3/tokenizer.json"
+    )]
+    Export(ExportArgs),
 
     /// Train a small decoder on an exported dataset, or write an axolotl config for real models.
     ///
@@ -433,6 +478,165 @@ struct SampleArgs {
     seed: u64,
 }
 
+#[derive(Debug, Subcommand)]
+enum VerifyCommand {
+    /// Line recall of the target's changed lines in the candidate: prints {"recall": R}.
+    ///
+    /// Changed lines are the diff lines starting with + or - (not ---/+++ headers, not blank
+    /// after the sign), compared whole as multisets. R is null when the target changes no line.
+    /// With --batch, reads JSONL pairs ({"id", "target", "candidate"}, or SERA rows with
+    /// target_patch and rollout_patch) and writes one result per pair to --out.
+    Recall(RecallArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RecallArgs {
+    /// The target patch (gold fix, or SVG P1).
+    #[arg(long, value_name = "FILE", required_unless_present = "batch", conflicts_with = "batch")]
+    target: Option<std::path::PathBuf>,
+    /// The candidate patch (the agent's, or SVG P2).
+    #[arg(long, value_name = "FILE", required_unless_present = "batch", conflicts_with = "batch")]
+    candidate: Option<std::path::PathBuf>,
+    /// JSONL pairs to score in parallel.
+    #[arg(long, value_name = "FILE", requires = "out")]
+    batch: Option<std::path::PathBuf>,
+    /// Where batch results go as JSONL; `-` is standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<std::path::PathBuf>,
+}
+
+impl RecallArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        match (self.batch, self.out, self.target, self.candidate) {
+            (Some(batch), Some(out), _, _) => {
+                let report = sera_pipeline::export::recall_batch(&batch, &out, 4096)?;
+                eprintln!("{report}");
+            }
+            (None, _, Some(target), Some(candidate)) => {
+                println!("{}", sera_pipeline::export::recall_json(&target, &candidate)?);
+            }
+            _ => {
+                return Err(sera_pipeline::Error::Usage(
+                    "give --target and --candidate, or --batch and --out".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    /// The recording tool.
+    #[arg(long = "from", value_name = "SOURCE", value_parser = ["swe-agent", "mini-swe-agent", "sera"])]
+    source: String,
+    /// Files or folders to import.
+    #[arg(value_name = "FILE", required = true)]
+    inputs: Vec<std::path::PathBuf>,
+    /// Where to write the trajectories as JSONL; `-` is standard output.
+    #[arg(long, value_name = "FILE")]
+    out: std::path::PathBuf,
+}
+
+impl ImportArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        let source = self.source.parse().map_err(sera_pipeline::Error::Usage)?;
+        let report = sera_pipeline::export::import(source, &self.inputs, &self.out)?;
+        eprintln!("{report}");
+        Ok(())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// Trajectories as JSONL (from `sera rollout` or `sera import`); repeat for several files.
+    #[arg(long, value_name = "FILE", required = true)]
+    trajectories: Vec<std::path::PathBuf>,
+    /// openai, hermes, xml or raw; with --out-dir, a comma-separated list.
+    #[arg(long, value_name = "FORMAT", default_value = "hermes")]
+    format: String,
+    /// Write every kept record of the one format to this JSONL file; `-` is standard output.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "out_dir",
+        conflicts_with = "out_dir"
+    )]
+    out: Option<std::path::PathBuf>,
+    /// Write a dataset folder: splits per format, README.md (dataset card) and stats.json.
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<std::path::PathBuf>,
+    /// Token limit of a record with ChatML framing.
+    #[arg(long, value_name = "N", default_value_t = 32_768)]
+    max_tokens: usize,
+    /// A Hugging Face tokenizer.json to count tokens with [default: embedded o200k vocabulary].
+    #[arg(long, value_name = "FILE")]
+    tokenizer: Option<std::path::PathBuf>,
+    /// Drop trajectories whose patch has more added plus removed lines.
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    max_patch_lines: usize,
+    /// Drop trajectories whose tool outputs average more tokens.
+    #[arg(long, value_name = "N", default_value_t = 600)]
+    max_observation_tokens: usize,
+    /// Keep truncated records down to this share of their messages.
+    #[arg(long, value_name = "RATIO", default_value_t = 0.88)]
+    min_truncation_ratio: f64,
+    /// At most this many records: all that fit first, then truncated ones by falling ratio.
+    #[arg(long, value_name = "N")]
+    max_records: Option<usize>,
+    /// Share of instances in the validation split (with --out-dir).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.05)]
+    val_fraction: f64,
+    /// Keep duplicate conversations.
+    #[arg(long)]
+    no_dedup: bool,
+    /// Also export rollouts that did not end by submitting.
+    #[arg(long)]
+    keep_unsubmitted: bool,
+}
+
+impl ExportArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        use sera_pipeline::export::{ExportOptions, parse_formats};
+        let formats = parse_formats(&self.format)?;
+        let output = match (self.out_dir, self.out) {
+            (Some(dir), _) => sera_pipeline::export::Output::Dir(dir),
+            (None, Some(file)) if formats.len() == 1 => sera_pipeline::export::Output::File(file),
+            (None, Some(_)) => {
+                return Err(sera_pipeline::Error::Usage(
+                    "--out takes one format; use --out-dir for several".into(),
+                ));
+            }
+            (None, None) => {
+                return Err(sera_pipeline::Error::Usage("give --out FILE or --out-dir DIR".into()));
+            }
+        };
+        if !(0.0..=1.0).contains(&self.val_fraction)
+            || !(0.0..=1.0).contains(&self.min_truncation_ratio)
+        {
+            return Err(sera_pipeline::Error::Usage(
+                "--val-fraction and --min-truncation-ratio lie in 0..=1".into(),
+            ));
+        }
+        let config = sera_pipeline::export::ExportConfig {
+            formats,
+            max_tokens: self.max_tokens,
+            max_patch_lines: self.max_patch_lines,
+            max_avg_observation_tokens: self.max_observation_tokens,
+            min_truncation_ratio: self.min_truncation_ratio,
+            max_records: self.max_records,
+            require_submitted: !self.keep_unsubmitted,
+            dedup: !self.no_dedup,
+            val_fraction: self.val_fraction,
+            ..sera_pipeline::export::ExportConfig::default()
+        };
+        let options = ExportOptions { config, tokenizer: self.tokenizer, output };
+        let report = sera_pipeline::export::export(&self.trajectories, &options)?;
+        eprintln!("{report}");
+        Ok(())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -451,6 +655,9 @@ fn main() -> ExitCode {
         }
         Command::Mutate(args) => args.run(),
         Command::Rollout(args) => args.run(),
+        Command::Verify { command: VerifyCommand::Recall(args) } => args.run(),
+        Command::Import(args) => args.run(),
+        Command::Export(args) => args.run(),
         Command::Train(args) => args.run(),
         Command::Sample(args) => sera_pipeline::train::sample(
             &args.checkpoint,

@@ -137,11 +137,16 @@ pub fn recall(target: &str, candidate: &str) -> Recall {
 
 /// One pair of a batch: the target and candidate diff texts, with an optional id to carry
 /// through to the result.
+///
+/// SERA rows read as pairs too: `instance_id`, `target_patch` and `rollout_patch` are accepted
+/// as aliases.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pair {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "instance_id")]
     pub id: Option<String>,
+    #[serde(alias = "target_patch")]
     pub target: String,
+    #[serde(alias = "rollout_patch", alias = "candidate_patch")]
     pub candidate: String,
 }
 
