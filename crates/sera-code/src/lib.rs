@@ -49,6 +49,11 @@ mod sample;
 mod syntax;
 mod walk;
 
+// The README's example is compiled and run as a doctest, so that it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use index::{IndexConfig, IndexError, RepoIndex, index, index_with};
 pub use lang::{
     Definition, LanguageSupport, Outline, ParseFailure, RepoLayout, SourceFile, builtin_languages,
