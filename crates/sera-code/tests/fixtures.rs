@@ -92,3 +92,15 @@ fn indexing_twice_gives_identical_records() {
     let second = serde_json::to_string(&index(&root).entities).expect("serialize");
     assert_eq!(first, second);
 }
+
+#[test]
+fn one_thread_and_many_threads_give_identical_records() {
+    let (_dir, root) = fixture("py-demo");
+    let on = |threads: usize| {
+        let pool =
+            rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+        let index = pool.install(|| index(&root));
+        serde_json::to_string(&index.entities).expect("serialize")
+    };
+    assert_eq!(on(1), on(4));
+}

@@ -87,10 +87,23 @@ impl Grammar for Rust {
                 macro_calls(node, scopes);
                 true
             }
-            // Attributes, macro definitions, `use` trees and literals hold no definitions or
-            // calls of the code itself; skipping them saves most of the walk on such nodes.
-            "attribute_item" | "macro_definition" | "use_declaration" | "line_comment"
-            | "block_comment" | "string_literal" | "raw_string_literal" | "char_literal" => false,
+            // These hold no functions and no calls of the code itself (type definitions,
+            // attributes, macro definitions, `use` trees, literals); not walking them saves a
+            // good part of the walk. `const` and `static` items are walked: a block in their
+            // initialiser may define functions.
+            "attribute_item"
+            | "macro_definition"
+            | "use_declaration"
+            | "extern_crate_declaration"
+            | "struct_item"
+            | "enum_item"
+            | "union_item"
+            | "type_item"
+            | "line_comment"
+            | "block_comment"
+            | "string_literal"
+            | "raw_string_literal"
+            | "char_literal" => false,
             _ => true,
         }
     }
