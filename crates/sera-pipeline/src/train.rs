@@ -31,7 +31,8 @@ pub fn train(opts: &TrainOptions, log: &mut dyn FnMut(&str)) -> Result<String> {
     if let Some(seed) = opts.seed {
         config.train.seed = seed;
     }
-    let request = sera_train::TrainRequest { data: opts.data.clone(), out: opts.out.clone(), config };
+    let request =
+        sera_train::TrainRequest { data: opts.data.clone(), out: opts.out.clone(), config };
     let start = Instant::now();
     let mut positions = 0usize;
     let log_every = opts.log_every;
@@ -55,7 +56,8 @@ pub fn train(opts: &TrainOptions, log: &mut dyn FnMut(&str)) -> Result<String> {
             format!("final loss {:.4}{val}", m.loss)
         })
         .unwrap_or_else(|| "no steps run".into());
-    let resumed = summary.resumed_from.map(|s| format!(" (resumed from step {s})")).unwrap_or_default();
+    let resumed =
+        summary.resumed_from.map(|s| format!(" (resumed from step {s})")).unwrap_or_default();
     Ok(format!(
         "trained {} steps{resumed} on {} records ({} windows; {} validation records): {last}\ncheckpoint: {}\nmetrics: {}  plot: {}",
         summary.steps,

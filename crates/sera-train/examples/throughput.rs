@@ -30,7 +30,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.train.micro_batch = rows;
     config.train.grad_accum = 1;
     config.train.steps = steps + 1;
-    config.train.warmup_steps = 1;
+    // A constant learning rate, as the PyTorch baseline uses, so that their losses can be
+    // compared as a sanity check that both train the same model.
+    config.train.warmup_steps = 0;
+    config.train.min_lr_ratio = 1.0;
     let mut rng = SplitMix64::new(1);
     let samples: Vec<Sample> = (0..rows * 4)
         .map(|_| Sample {
@@ -38,7 +41,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             train: vec![true; len + 1],
         })
         .collect();
-    let splits = Splits { train: samples, val: Vec::new(), train_records: rows * 4, val_records: 0 };
+    let splits =
+        Splits { train: samples, val: Vec::new(), train_records: rows * 4, val_records: 0 };
     let mut trainer = Trainer::new(&config, &splits)?;
     let first = trainer.step();
     let start = Instant::now();

@@ -24,6 +24,9 @@ use crate::error::{Error, Result};
 /// Named tensors: name, shape and row-major values.
 pub type Tensors = Vec<(String, Vec<usize>, Vec<f32>)>;
 
+/// Tensors of one file by name: shape and row-major values.
+type TensorMap = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
 /// Everything a checkpoint holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
@@ -115,18 +118,13 @@ pub fn load(dir: &Path, names: &[(String, Vec<usize>)]) -> Result<Checkpoint> {
     let weights_map = read_tensors(&model_path)?;
     let opt_path = dir.join("optimizer.safetensors");
     let opt_map = read_tensors(&opt_path)?;
-    let take = |map: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
-                path: &Path,
-                name: &str,
-                dims: &[usize]| {
-        match map.get(name) {
-            Some((d, values)) if d == dims => Ok(values.clone()),
-            Some((d, _)) => Err(Error::checkpoint(
-                path,
-                format!("{name} has shape {d:?}, the model wants {dims:?}"),
-            )),
-            None => Err(Error::checkpoint(path, format!("no tensor {name}"))),
-        }
+    let take = |map: &TensorMap, path: &Path, name: &str, dims: &[usize]| match map.get(name) {
+        Some((d, values)) if d == dims => Ok(values.clone()),
+        Some((d, _)) => Err(Error::checkpoint(
+            path,
+            format!("{name} has shape {d:?}, the model wants {dims:?}"),
+        )),
+        None => Err(Error::checkpoint(path, format!("no tensor {name}"))),
     };
     let mut ckpt = Checkpoint { config, step, weights: Vec::new(), m: Vec::new(), v: Vec::new() };
     for (name, dims) in names {
@@ -157,7 +155,7 @@ fn write_tensors(path: &Path, tensors: &Tensors) -> Result<()> {
     serialize_to_file(views, &None, path).map_err(|e| Error::checkpoint(path, format!("{e:?}")))
 }
 
-fn read_tensors(path: &Path) -> Result<BTreeMap<String, (Vec<usize>, Vec<f32>)>> {
+fn read_tensors(path: &Path) -> Result<TensorMap> {
     let buffer = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let tensors =
         SafeTensors::deserialize(&buffer).map_err(|e| Error::checkpoint(path, format!("{e:?}")))?;

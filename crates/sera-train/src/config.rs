@@ -220,14 +220,13 @@ impl Config {
                 return fail(format!("{key} = {value} must be a positive number"));
             }
         }
-        for (key, value) in [
-            ("train.beta1", t.beta1),
-            ("train.beta2", t.beta2),
-            ("train.min_lr_ratio", t.min_lr_ratio),
-        ] {
-            if !(0.0..1.0).contains(&value) && !(key == "train.min_lr_ratio" && value == 1.0) {
+        for (key, value) in [("train.beta1", t.beta1), ("train.beta2", t.beta2)] {
+            if !(0.0..1.0).contains(&value) {
                 return fail(format!("{key} = {value} must lie in [0, 1)"));
             }
+        }
+        if !(0.0..=1.0).contains(&t.min_lr_ratio) {
+            return fail(format!("train.min_lr_ratio = {} must lie in [0, 1]", t.min_lr_ratio));
         }
         if !(t.weight_decay >= 0.0 && t.grad_clip >= 0.0) {
             return fail("train.weight_decay and train.grad_clip must not be negative".into());

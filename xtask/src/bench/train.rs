@@ -48,12 +48,8 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     for round in 1..=o.rounds {
-        let r = measure(
-            command(&example)
-                .arg("tiny")
-                .args(&shape)
-                .env("RAYON_NUM_THREADS", &threads),
-        )?;
+        let r =
+            measure(command(&example).arg("tiny").args(&shape).env("RAYON_NUM_THREADS", &threads))?;
         println!("  round {round} sera-train: {}", r.line);
         ours.push(r);
         let r = measure(
