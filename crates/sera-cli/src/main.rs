@@ -137,7 +137,8 @@ enum Command {
     /// embedded o200k vocabulary unless --tokenizer names a Hugging Face tokenizer.json (e.g.
     /// Qwen3's, for exact lengths). With --out-dir, writes a dataset folder: FORMAT/train.jsonl
     /// and FORMAT/val.jsonl per format (split by a hash of the instance id), a dataset card
-    /// README.md and stats.json. Bad records are reported with file and line and skipped.
+    /// README.md and stats.json. With --from, the inputs are another tool's files, imported on
+    /// the fly. Bad records are reported with file and line and skipped.
     #[command(
         after_help = "Examples:\n  sera export --trajectories trajectories.jsonl --format hermes --out hermes.jsonl\n  \
                             sera export --trajectories t.jsonl --format openai,hermes --out-dir dataset --tokenizer qwen3/tokenizer.json"
@@ -593,6 +594,9 @@ struct ExportArgs {
     /// Also export rollouts that did not end by submitting.
     #[arg(long)]
     keep_unsubmitted: bool,
+    /// Read --trajectories as another tool's files and import them on the fly (see `sera import`).
+    #[arg(long = "from", value_name = "SOURCE", value_parser = ["swe-agent", "mini-swe-agent", "sera"])]
+    source: Option<String>,
 }
 
 impl ExportArgs {
@@ -631,7 +635,9 @@ impl ExportArgs {
             ..sera_pipeline::export::ExportConfig::default()
         };
         let options = ExportOptions { config, tokenizer: self.tokenizer, output };
-        let report = sera_pipeline::export::export(&self.trajectories, &options)?;
+        let source =
+            self.source.map(|s| s.parse()).transpose().map_err(sera_pipeline::Error::Usage)?;
+        let report = sera_pipeline::export::export_from(source, &self.trajectories, &options)?;
         eprintln!("{report}");
         Ok(())
     }

@@ -310,3 +310,38 @@ fn python_consumer_files_are_up_to_date() {
         assert!(old == fresh, "{} is stale: rerun with SERA_BLESS=1", path.display());
     }
 }
+
+#[test]
+fn export_from_a_source_equals_import_then_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = data("trajectories/sera/rows.jsonl");
+    let imported = dir.path().join("imported.jsonl");
+    let output = sera()
+        .args(["import", "--from", "sera"])
+        .arg(&rows)
+        .arg("--out")
+        .arg(&imported)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let (two_steps, one_step) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    let output = sera()
+        .args(["export", "--trajectories"])
+        .arg(&imported)
+        .arg("--out")
+        .arg(&two_steps)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let output = sera()
+        .args(["export", "--from", "sera", "--trajectories"])
+        .arg(&rows)
+        .arg("--out")
+        .arg(&one_step)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let one = std::fs::read_to_string(&one_step).unwrap();
+    assert_eq!(one.lines().count(), 1);
+    assert_eq!(one, std::fs::read_to_string(&two_steps).unwrap());
+}

@@ -37,6 +37,31 @@ pub struct Problem {
     pub message: String,
 }
 
+/// Longest problem message kept: serde's messages quote the offending value, which can be a
+/// whole conversation.
+const MAX_MESSAGE: usize = 300;
+
+impl Problem {
+    /// A problem whose message is cut to a readable length.
+    pub fn new(
+        file: &str,
+        line: Option<usize>,
+        kind: &'static str,
+        message: impl Into<String>,
+    ) -> Problem {
+        let mut message = message.into();
+        if message.len() > MAX_MESSAGE {
+            let mut cut = MAX_MESSAGE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str("...");
+        }
+        Problem { file: file.to_string(), line, kind, message }
+    }
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.line {

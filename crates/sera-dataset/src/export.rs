@@ -197,11 +197,9 @@ pub fn for_each_chunk(
                 // The terminator is not part of the record; a torn line then reads as truncated.
                 let text = text.trim_end_matches(['\n', '\r']);
                 let origin = Origin { file: file.clone(), line: Some(line) };
-                let parsed = serde_json::from_str::<Trajectory>(text).map_err(|err| Problem {
-                    file: file.to_string(),
-                    line: Some(line),
-                    kind: if err.is_eof() { "truncated_json" } else { "bad_record" },
-                    message: err.to_string(),
+                let parsed = serde_json::from_str::<Trajectory>(text).map_err(|err| {
+                    let kind = if err.is_eof() { "truncated_json" } else { "bad_record" };
+                    Problem::new(&file, Some(line), kind, err.to_string())
                 });
                 (origin, parsed)
             })

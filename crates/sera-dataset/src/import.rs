@@ -472,7 +472,7 @@ fn json_kind(err: &serde_json::Error) -> &'static str {
 }
 
 fn problem(origin: &Origin, kind: &'static str, message: String) -> Problem {
-    Problem { file: origin.file.to_string(), line: origin.line, kind, message }
+    Problem::new(&origin.file, origin.line, kind, message)
 }
 
 #[cfg(test)]

@@ -72,12 +72,12 @@ pub fn recall_batch(pairs: &Path, out: &Path, chunk_size: usize) -> Result<Batch
             }
             match serde_json::from_str::<Pair>(line.trim_end_matches(['\n', '\r'])) {
                 Ok(pair) => chunk.push(pair),
-                Err(err) => report.problems.push(Problem {
-                    file: pairs.display().to_string(),
-                    line: Some(number),
-                    kind: if err.is_eof() { "truncated_json" } else { "bad_record" },
-                    message: err.to_string(),
-                }),
+                Err(err) => report.problems.push(Problem::new(
+                    &pairs.display().to_string(),
+                    Some(number),
+                    if err.is_eof() { "truncated_json" } else { "bad_record" },
+                    err.to_string(),
+                )),
             }
         }
         if chunk.is_empty() && line.is_empty() {
@@ -193,12 +193,27 @@ impl std::fmt::Display for ExportReport {
 
 /// Exports the trajectory JSONL files `inputs`.
 pub fn export(inputs: &[PathBuf], options: &ExportOptions) -> Result<ExportReport> {
+    export_from(None, inputs, options)
+}
+
+/// Exports `inputs`: trajectory JSONL files, or with a `source` another tool's files imported
+/// on the fly (`sera export --from SOURCE`).
+pub fn export_from(
+    source: Option<Source>,
+    inputs: &[PathBuf],
+    options: &ExportOptions,
+) -> Result<ExportReport> {
     let tokenizer = match &options.tokenizer {
         Some(path) => Tokenizer::from_file(path).map_err(dataset_error)?,
         None => Tokenizer::embedded(),
     };
-    let stats = sera_dataset::export(inputs, &tokenizer, &options.config, &options.output)
-        .map_err(dataset_error)?;
+    let stats = match source {
+        Some(source) => {
+            import_and_export(source, inputs, &tokenizer, &options.config, &options.output)?
+        }
+        None => sera_dataset::export(inputs, &tokenizer, &options.config, &options.output)
+            .map_err(dataset_error)?,
+    };
     if stats.read > 0 && stats.read == stats.problems.len() {
         return Err(Error::Data(format!(
             "{}\nerror: no good trajectory in the input",
@@ -208,8 +223,9 @@ pub fn export(inputs: &[PathBuf], options: &ExportOptions) -> Result<ExportRepor
     Ok(ExportReport { stats })
 }
 
-/// Imports `inputs` and exports them in one pass, without an intermediate file (what
-/// `cargo xtask bench export` measures).
+/// Imports `inputs` and exports them in one pass, without an intermediate file
+/// (`sera export --from SOURCE`, what `cargo xtask bench export` measures). Recall is filled in
+/// as in [`import`].
 pub fn import_and_export(
     source: Source,
     inputs: &[PathBuf],
@@ -219,9 +235,19 @@ pub fn import_and_export(
 ) -> Result<ExportStats> {
     let files = expand_inputs(source, inputs)?;
     let mut exporter = Exporter::new(tokenizer, config, output).map_err(dataset_error)?;
-    sera_dataset::import::import_files(source, &files, config.chunk_size, |chunk: Vec<Item>| {
-        exporter.push(chunk)
-    })
+    sera_dataset::import::import_files(
+        source,
+        &files,
+        config.chunk_size,
+        |mut chunk: Vec<Item>| {
+            for (_, item) in &mut chunk {
+                if let Ok(trajectory) = item {
+                    fill_recall(trajectory);
+                }
+            }
+            exporter.push(chunk)
+        },
+    )
     .map_err(dataset_error)?;
     exporter.finish().map_err(dataset_error)
 }
@@ -229,6 +255,16 @@ pub fn import_and_export(
 /// Parses a comma-separated list of formats.
 pub fn parse_formats(text: &str) -> Result<Vec<Format>> {
     text.split(',').map(|name| name.trim().parse::<Format>().map_err(Error::Usage)).collect()
+}
+
+/// Recall of the target patch in the trajectory's own patch, where both are known and the
+/// source gave none.
+fn fill_recall(trajectory: &mut sera_core::Trajectory) {
+    if trajectory.recall.is_none()
+        && let (Some(target), Some(patch)) = (&trajectory.target_patch, &trajectory.patch)
+    {
+        trajectory.recall = recall::recall(&target.render(), &patch.render()).value();
+    }
 }
 
 fn dataset_error(err: DatasetError) -> Error {
