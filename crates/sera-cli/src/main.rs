@@ -310,8 +310,12 @@ impl ValidateArgs {
 #[derive(Debug, clap::Args)]
 struct RolloutArgs {
     /// Procedural instances as JSONL, from `sera validate`.
-    #[arg(long, value_name = "FILE")]
-    instances: std::path::PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "functions")]
+    instances: Option<std::path::PathBuf>,
+    /// SVG mode instead: functions as JSONL, from `sera index` (needs a model teacher and
+    /// --repo). Start functions are drawn from them with --seed.
+    #[arg(long, value_name = "FILE", conflicts_with = "instances")]
+    functions: Option<std::path::PathBuf>,
     /// Who plays the agent: `oracle` (needs no model) or `openai` (a chat-completions server).
     #[arg(long, value_name = "TEACHER", default_value = "oracle", value_parser = ["oracle", "openai"])]
     teacher: String,
@@ -358,6 +362,18 @@ struct RolloutArgs {
     /// Where clean baselines are cached [default: ~/.cache/sera/baselines].
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<std::path::PathBuf>,
+    /// SVG: start functions to draw (SERA: 5,000).
+    #[arg(long, value_name = "N", default_value_t = 5000)]
+    starts: usize,
+    /// SVG: rollout-1 attempts per start function, each with a new bug class.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    attempts: usize,
+    /// SVG: keep T2 when the recall of P1 in P2 is at least this (an empty P2 is never kept).
+    #[arg(long, value_name = "R", default_value_t = 0.0)]
+    threshold: f64,
+    /// SVG: a JSON list of demonstration issues for the issue writer [default: a built-in pool].
+    #[arg(long, value_name = "FILE")]
+    demonstrations: Option<std::path::PathBuf>,
 }
 
 impl RolloutArgs {
@@ -374,20 +390,47 @@ impl RolloutArgs {
             }
             _ => TeacherChoice::Oracle,
         };
+        let isolation = if self.isolation == "none" { Isolation::None } else { Isolation::Bwrap };
+        if let Some(functions) = &self.functions {
+            let Some(repo) = self.repo else {
+                return Err(sera_pipeline::Error::Usage(
+                    "SVG mode (--functions) needs --repo DIR, the repository that was indexed"
+                        .into(),
+                ));
+            };
+            let options = sera_pipeline::rollout::SvgOptions {
+                teacher,
+                repo,
+                starts: self.starts,
+                concurrency: self.concurrency.max(1),
+                seed: self.seed,
+                isolation,
+                step_limit: self.step_limit,
+                command_timeout: std::time::Duration::from_secs(self.command_timeout),
+                attempts: self.attempts,
+                threshold: self.threshold,
+                demonstrations: self.demonstrations,
+                ..Default::default()
+            };
+            let report = sera_pipeline::rollout::run_svg(functions, &self.out, &options)?;
+            eprintln!("{}", report.summary());
+            return Ok(());
+        }
+        let instances = self.instances.unwrap_or_default();
         let options = RolloutOptions {
             teacher,
             repo: self.repo,
             concurrency: self.concurrency.max(1),
             seed: self.seed,
-            isolation: if self.isolation == "none" { Isolation::None } else { Isolation::Bwrap },
+            isolation,
             step_limit: self.step_limit,
             command_timeout: std::time::Duration::from_secs(self.command_timeout),
             verify: !self.no_verify,
             cache_dir: self.cache_dir,
         };
-        let report = sera_pipeline::rollout::run(&self.instances, &self.out, &options)?;
+        let report = sera_pipeline::rollout::run(&instances, &self.out, &options)?;
         if report.torn_input {
-            eprintln!("warning: {}: dropped a torn last line", self.instances.display());
+            eprintln!("warning: {}: dropped a torn last line", instances.display());
         }
         eprintln!("{}", report.summary());
         Ok(())

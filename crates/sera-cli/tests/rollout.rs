@@ -162,3 +162,116 @@ fn an_instance_whose_repository_cannot_be_found_is_a_usage_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("i.jsonl:1: instance i-1 names repository `no-such-repo`"), "{stderr}");
 }
+
+/// A copy of `tests/data/py-demo` and its index, as `sera index` writes it.
+fn py_demo_with_index(work: &Path) -> (tempfile::TempDir, PathBuf) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("read_dir") {
+            let entry = entry.expect("entry");
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).expect("copy");
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/py-demo"), dir.path());
+    let functions = work.join("functions.jsonl");
+    let output =
+        sera().arg("index").arg(dir.path()).arg("--out").arg(&functions).output().expect("runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    (dir, functions)
+}
+
+#[test]
+fn svg_mode_with_the_oracle_is_refused_with_a_clear_message() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let (repo, functions) = py_demo_with_index(work.path());
+    let output = sera()
+        .args(["rollout", "--teacher", "oracle", "--functions"])
+        .arg(&functions)
+        .arg("--repo")
+        .arg(repo.path())
+        .arg("--out")
+        .arg(work.path().join("t.jsonl"))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the oracle teacher cannot do SVG rollout 1"), "{stderr}");
+}
+
+#[test]
+fn svg_mode_keeps_an_accepted_t1_and_a_recalled_t2() {
+    const ISSUE: &str =
+        "Adding zero units of an item is accepted in some code paths and rejected in others.";
+    let work = tempfile::tempdir().expect("tempdir");
+    let (repo, functions) = py_demo_with_index(work.path());
+    let server = TestServer::start(|body, _| {
+        let text: String = body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["content"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        if body.get("tools").is_none() {
+            return if text.contains("Is the final change a valid fix") {
+                Scripted::text("<answer>yes</answer>")
+            } else {
+                Scripted::text(&format!("<issue>{ISSUE}</issue>"))
+            };
+        }
+        let turn = body["messages"]
+            .as_array()
+            .map_or(0, |m| m.iter().filter(|m| m["role"] == "assistant").count());
+        if turn == 0 {
+            Scripted::tool_call(
+                "str_replace_editor",
+                json!({"command": "str_replace", "path": "/testbed/inventory/core.py",
+                       "old_str": "        if quantity <= 0:\n            raise ValueError",
+                       "new_str": "        if quantity < 1:\n            raise ValueError"}),
+            )
+        } else {
+            Scripted::tool_call("submit", json!({}))
+        }
+    })
+    .expect("server");
+    let out = work.path().join("svg.jsonl");
+    let output = sera()
+        .args([
+            "rollout",
+            "--teacher",
+            "openai",
+            "--starts",
+            "1",
+            "--threshold",
+            "0.5",
+            "--base-url",
+        ])
+        .arg(server.base_url())
+        .arg("--functions")
+        .arg(&functions)
+        .arg("--repo")
+        .arg(repo.path())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("accepted 1")
+            && stderr.contains("kept T1 1 · kept T2 1 · mean recall 1.000"),
+        "{stderr}"
+    );
+    let kept = trajectories(&out);
+    assert_eq!(kept.len(), 2);
+    assert_eq!(kept[0]["kind"], json!("svg_first"));
+    assert_eq!(kept[1]["kind"], json!("svg_second"));
+    assert_eq!(kept[1]["recall"], json!(1.0));
+    assert_eq!(kept[1]["metadata"]["problem_statement"], json!(ISSUE));
+}

@@ -308,3 +308,303 @@ fn status_name(status: ExitStatus) -> String {
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
 }
+
+/// Options of `sera rollout --functions` (SVG mode). Plain data; start from
+/// `SvgOptions::default()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SvgOptions {
+    pub teacher: TeacherChoice,
+    /// The clean repository the functions were indexed from.
+    pub repo: PathBuf,
+    /// The repository's name in records [default: its directory name].
+    pub repo_name: Option<String>,
+    pub commit: Option<String>,
+    /// Start functions drawn from the index (SERA: 5,000).
+    pub starts: usize,
+    pub concurrency: usize,
+    pub seed: u64,
+    pub isolation: Isolation,
+    pub step_limit: usize,
+    pub command_timeout: Duration,
+    /// Rollout-1 attempts per start function, each with a new bug class.
+    pub attempts: usize,
+    /// Keep T2 when the recall of P1 in P2 is at least this (SERA: 0.5 for specialisation, 0
+    /// for the largest general datasets; an empty P2 is never kept).
+    pub threshold: f64,
+    /// A JSON list of demonstration issues; the built-in pool when `None`.
+    pub demonstrations: Option<PathBuf>,
+    /// Where trajectories that are not kept go [default: `svg-discarded.jsonl` next to the
+    /// output; nowhere when the output is standard output].
+    pub discarded: Option<PathBuf>,
+}
+
+impl Default for SvgOptions {
+    fn default() -> Self {
+        SvgOptions {
+            teacher: TeacherChoice::Oracle,
+            repo: PathBuf::from("."),
+            repo_name: None,
+            commit: None,
+            starts: 5000,
+            concurrency: 1,
+            seed: 0,
+            isolation: Isolation::Bwrap,
+            step_limit: 115,
+            command_timeout: Duration::from_secs(300),
+            attempts: 3,
+            threshold: 0.0,
+            demonstrations: None,
+            discarded: None,
+        }
+    }
+}
+
+/// What SVG mode did, for the summary on stderr.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SvgReport {
+    pub starts: usize,
+    pub first_rollouts: usize,
+    /// Start functions with a rollout 1 the self-check accepted.
+    pub accepted: usize,
+    pub dropped_empty: usize,
+    pub dropped_duplicate: usize,
+    pub second_rollouts: usize,
+    pub kept_first: usize,
+    pub kept_second: usize,
+    pub mean_recall: Option<f64>,
+}
+
+impl SvgReport {
+    /// One line for stderr.
+    pub fn summary(&self) -> String {
+        let recall = self.mean_recall.map_or("n/a".to_string(), |r| format!("{r:.3}"));
+        format!(
+            "svg: starts {} · rollout-1 attempts {} · accepted {} · empty P1 {} · duplicate P1 {} · rollout 2 {} · \
+             kept T1 {} · kept T2 {} · mean recall {recall}",
+            self.starts,
+            self.first_rollouts,
+            self.accepted,
+            self.dropped_empty,
+            self.dropped_duplicate,
+            self.second_rollouts,
+            self.kept_first,
+            self.kept_second
+        )
+    }
+}
+
+/// SVG mode: start functions from an index (`sera index` output) in, kept T1 and T2
+/// trajectories out (the others to the discarded file), in start order.
+pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<SvgReport> {
+    use sera_rollout::svg::{self, StartFunction, SvgConfig};
+
+    let teacher: Arc<dyn Teacher> = match &options.teacher {
+        TeacherChoice::Oracle => Arc::new(Oracle),
+        TeacherChoice::OpenAi(config) => Arc::new(OpenAiTeacher::new(config.clone())),
+    };
+    teacher.supports(sera_core::RolloutKind::SvgFirst).map_err(Error::Usage)?;
+    if !options.repo.is_dir() {
+        return Err(Error::Data(format!(
+            "{}: repository not found or not a directory",
+            options.repo.display()
+        )));
+    }
+    let pool_text = match &options.demonstrations {
+        Some(path) => std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?,
+        None => svg::DEFAULT_DEMONSTRATIONS.to_string(),
+    };
+    let pool = svg::parse_demonstrations(&pool_text).map_err(|err| {
+        let source = options
+            .demonstrations
+            .as_ref()
+            .map_or("built-in pool".to_string(), |p| p.display().to_string());
+        Error::Data(format!("{source}: {err}"))
+    })?;
+    let read: jsonl::Records<sera_core::Entity> = jsonl::read(functions)?;
+    let repo_name = options.repo_name.clone().unwrap_or_else(|| {
+        let canonical = options.repo.canonicalize().unwrap_or_else(|_| options.repo.clone());
+        canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    });
+    let starts: Vec<StartFunction> =
+        sera_code::sample_start_functions(&read.records, options.starts, options.seed)
+            .into_iter()
+            .map(|entity| StartFunction {
+                repo: repo_name.clone(),
+                commit: options.commit.clone(),
+                function: entity.qualified_name.clone(),
+                file: entity.file.clone(),
+            })
+            .collect();
+    let sandbox =
+        Sandbox::new(SandboxConfig { isolation: options.isolation, ..SandboxConfig::default() })
+            .map_err(|err| Error::Environment(err.to_string()))?;
+    let config = SvgConfig {
+        rollout: RolloutConfig {
+            command_timeout: options.command_timeout,
+            limits: sera_rollout::LoopConfig {
+                step_limit: options.step_limit,
+                ..Default::default()
+            },
+            seed: options.seed,
+            ..RolloutConfig::default()
+        },
+        attempts: options.attempts,
+    };
+    let registry = sera_taxonomy::Registry::builtin();
+    let workers = options.concurrency.max(1);
+    let mut report = SvgReport { starts: starts.len(), ..SvgReport::default() };
+
+    // Rollout 1 with its self-check, for every start at once.
+    let firsts = parallel_map(&starts, workers, |start| {
+        svg::first_rollout(&sandbox, &options.repo, start, &registry, teacher.as_ref(), &config)
+            .map_err(|err| rollout_error(err, functions))
+    })?;
+
+    // Drop empty and duplicate P1, in start order so the outcome does not depend on timing.
+    let mut dedup = sera_verify::dedup::Dedup::new();
+    let mut second_inputs: Vec<Option<(usize, sera_core::Patch)>> =
+        Vec::with_capacity(starts.len());
+    for first in &firsts {
+        report.first_rollouts += first.attempts.len();
+        let accepted = first.accepted.map(|i| (i, &first.attempts[i]));
+        let Some((index, t1)) = accepted else {
+            second_inputs.push(None);
+            continue;
+        };
+        report.accepted += 1;
+        match &t1.patch {
+            None => {
+                report.dropped_empty += 1;
+                second_inputs.push(None);
+            }
+            Some(p1) if dedup.check(&p1.render()).is_err() => {
+                report.dropped_duplicate += 1;
+                second_inputs.push(None);
+            }
+            Some(p1) => second_inputs.push(Some((index, p1.clone()))),
+        }
+    }
+
+    // The synthetic issue and rollout 2.
+    let jobs: Vec<(usize, &Option<(usize, sera_core::Patch)>)> =
+        second_inputs.iter().enumerate().collect();
+    let seconds =
+        parallel_map(&jobs, workers, |(start_index, input)| -> Result<Option<Trajectory>> {
+            let Some((accepted, p1)) = input else { return Ok(None) };
+            let start = &starts[*start_index];
+            let t1 = &firsts[*start_index].attempts[*accepted];
+            let mut rng = sera_core::SplitMix64::derive(
+                options.seed,
+                &format!("{}/demonstration", start.id()),
+            );
+            let demonstration = rng.choose(&pool).cloned().unwrap_or_default();
+            let issue = match svg::write_issue(teacher.as_ref(), t1, &demonstration, &config) {
+                Ok(issue) => issue,
+                // No issue, no rollout 2; rollout 1 may still be kept.
+                Err(_) => return Ok(None),
+            };
+            let mut t2 = svg::second_rollout(
+                &sandbox,
+                &options.repo,
+                start,
+                &issue,
+                p1,
+                teacher.as_ref(),
+                &config,
+            )
+            .map_err(|err| rollout_error(err, functions))?;
+            let candidate = t2.patch.as_ref().map(|p| p.render()).unwrap_or_default();
+            t2.recall = sera_verify::recall::recall(&p1.render(), &candidate).value();
+            Ok(Some(t2))
+        })?;
+
+    // Keep rules, and output in start order.
+    let mut writer = jsonl::Writer::create(out)?;
+    let discarded_path = options
+        .discarded
+        .clone()
+        .or_else(|| (out != Path::new("-")).then(|| out.with_file_name("svg-discarded.jsonl")));
+    let mut discarded = discarded_path.as_deref().map(jsonl::Writer::create).transpose()?;
+    let mut recall_sum = 0.0;
+    let mut recall_count = 0;
+    for (first, second) in firsts.into_iter().zip(seconds) {
+        for (index, mut t1) in first.attempts.into_iter().enumerate() {
+            let keep = first.accepted == Some(index) && t1.exit_status == ExitStatus::Submitted;
+            t1.metadata.insert("keep".into(), serde_json::json!(keep));
+            report.kept_first += usize::from(keep);
+            write_kept(&mut writer, discarded.as_mut(), &t1, keep)?;
+        }
+        if let Some(mut t2) = second {
+            report.second_rollouts += 1;
+            if let Some(recall) = t2.recall {
+                recall_sum += recall;
+                recall_count += 1;
+            }
+            let keep = t2.exit_status == ExitStatus::Submitted
+                && t2.patch.is_some()
+                && t2.recall.is_some_and(|r| r >= options.threshold);
+            t2.metadata.insert("keep".into(), serde_json::json!(keep));
+            report.kept_second += usize::from(keep);
+            write_kept(&mut writer, discarded.as_mut(), &t2, keep)?;
+        }
+    }
+    writer.finish()?;
+    if let Some(discarded) = discarded {
+        discarded.finish()?;
+    }
+    report.mean_recall = (recall_count > 0).then(|| recall_sum / recall_count as f64);
+    Ok(report)
+}
+
+fn write_kept(
+    out: &mut jsonl::Writer,
+    discarded: Option<&mut jsonl::Writer>,
+    t: &Trajectory,
+    keep: bool,
+) -> Result<()> {
+    match (keep, discarded) {
+        (true, _) => out.write(t),
+        (false, Some(discarded)) => discarded.write(t),
+        (false, None) => Ok(()),
+    }
+}
+
+/// `f` over `items` on `workers` threads; results in input order; the first error (in input
+/// order) wins, and work stops being taken once one is seen.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Result<R>>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, items.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(item) = items.get(index) else { break };
+                    let result = f(item);
+                    let failed = result.is_err();
+                    *slots[index].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                    if failed {
+                        next.store(usize::MAX / 2, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(items.len());
+    for slot in slots {
+        match slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(result) => out.push(result?),
+            // Not run because an earlier item failed; that error was returned above.
+            None => {
+                return Err(Error::Environment(
+                    "a rollout worker stopped before finishing its work".into(),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -2,7 +2,9 @@
 //! (`bash`, `str_replace_editor`, `submit`), the observation formats, the step loop with its
 //! limits and exit statuses, and the [`Teacher`] seam with its two backends, [`Oracle`] (acts
 //! out a procedural instance's gold fix for real) and [`OpenAiTeacher`] (any OpenAI-compatible
-//! chat-completions server).
+//! chat-completions server). The [`svg`] module runs SERA's loop for a model teacher:
+//! rollout 1 from a bug-class prompt on the clean repository with its self-check, the synthetic
+//! issue written in the style of a demonstration, and rollout 2 on a fresh copy.
 //!
 //! It deliberately does not verify anything: a [`Trajectory`] leaves here with its patch and
 //! target patch, and `sera-pipeline` grades it with `sera-verify` (hard: the instance's tests;
@@ -31,6 +33,7 @@ mod oracle;
 mod parse;
 pub mod prompts;
 mod sandboxed;
+pub mod svg;
 mod teacher;
 #[cfg(feature = "test-support")]
 pub mod test_server;

@@ -16,6 +16,9 @@ use serde_json::{Value, json};
 use crate::parse;
 use crate::teacher::{Reply, Task, Teacher, TeacherError};
 
+/// Output-token cap of calls without tools (the SVG self-check and issue writer).
+pub const JUDGE_MAX_TOKENS: u32 = 4096;
+
 /// How to reach and sample the teacher. Plain data; start from [`OpenAiConfig::new`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenAiConfig {
@@ -201,6 +204,13 @@ impl Teacher for OpenAiTeacher {
     }
 
     fn reply(&self, task: &Task<'_>, messages: &[Message]) -> Result<Reply, TeacherError> {
+        if task.tools.is_empty() {
+            // A call without tools is a judge or issue-writer call: SERA capped those at 4,096
+            // output tokens.
+            let cap =
+                self.config.max_tokens.map_or(JUDGE_MAX_TOKENS, |max| max.min(JUDGE_MAX_TOKENS));
+            return self.complete(messages, task.tools, Some(&json!({"max_tokens": cap})));
+        }
         self.complete(messages, task.tools, None)
     }
 }
