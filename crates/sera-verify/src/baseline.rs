@@ -22,6 +22,10 @@ pub struct Baseline {
     pub tests: BTreeMap<String, TestStatus>,
     /// Tests whose status differed between the two clean runs (or that ran in only one).
     pub flaky: Vec<String>,
+    /// The stage ([`TestRunner::stages`](crate::TestRunner::stages)) each test runs in, for
+    /// tests not in the first stage.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub later_stage: BTreeMap<String, usize>,
     /// The slower of the two clean test runs, in seconds: the base of per-candidate timeouts.
     pub test_seconds: f64,
     /// The clean build (from an empty build directory), in seconds; 0 without a build step.
@@ -56,9 +60,15 @@ impl Baseline {
             test_command: test_command.to_vec(),
             tests,
             flaky,
+            later_stage: BTreeMap::new(),
             test_seconds,
             build_seconds,
         }
+    }
+
+    /// The stage a test runs in (0 for the first).
+    pub fn stage_of(&self, test: &str) -> usize {
+        self.later_stage.get(test).copied().unwrap_or(0)
     }
 
     /// Tests that pass on the clean repository (and are not flaky).
@@ -66,6 +76,10 @@ impl Baseline {
         self.tests.iter().filter(|(_, s)| s.is_pass()).map(|(name, _)| name.as_str())
     }
 }
+
+/// Changes whenever the meaning of a cached baseline does (test keys, stages), so that an
+/// older cache entry is never read.
+const FORMAT: &str = "sera-baseline-2";
 
 /// Directory names never part of a repository's identity: build output and caches.
 const NOT_CONTENT: &[&str] =
@@ -82,7 +96,8 @@ pub fn cache_key(
     let mut files = Vec::new();
     collect(repo, repo, &mut files)?;
     files.sort();
-    let mut parts: Vec<String> = vec![commit.unwrap_or("").to_string(), test_command.join("\u{0}")];
+    let mut parts: Vec<String> =
+        vec![FORMAT.to_string(), commit.unwrap_or("").to_string(), test_command.join("\u{0}")];
     for relative in files {
         let path = repo.join(&relative);
         let bytes = std::fs::read(&path).map_err(|source| VerifyError::Cache { path, source })?;

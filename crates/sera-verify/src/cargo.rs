@@ -6,8 +6,10 @@
 //! read merged, in order. The same test name can exist in several binaries, so keys are
 //! `binary::name` with the binary named without its hash: `ledger` (library unit tests),
 //! `integration` (tests/integration.rs), `ledger:src/main.rs` (unit tests of another target),
-//! `ledger-doc` (doc tests).
+//! `ledger-doc` (doc tests, named without their line number, which moves with every edit above
+//! them).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use sera_core::TestStatus;
@@ -36,16 +38,72 @@ impl TestRunner for Cargo {
     }
 
     fn build_command(&self, test_command: &[String]) -> Option<Vec<String>> {
+        // Doc tests are compiled when they run; cargo refuses `--doc --no-run`.
+        if test_command.iter().any(|word| word == "--doc") {
+            return None;
+        }
         let at = test_command.iter().position(|word| word == "test")?;
         let mut build = test_command.to_vec();
         build.insert(at + 1, "--no-run".to_string());
         Some(build)
     }
 
+    /// Library unit tests first (`--lib`, when the package has `src/lib.rs`), then unit and
+    /// integration tests (`--tests`), then doc tests (`--doc`). Each stage builds only what it
+    /// runs: the library's unit-test harness alone compiles in about half the time of every
+    /// test target, and rustdoc compiles every doc test on its own, which makes them most of a
+    /// small crate's test time. Most candidates are decided by the first stage. Only a command
+    /// that selects no targets itself is split.
+    fn stages(&self, repo: &Path, test_command: &[String]) -> Vec<Vec<String>> {
+        self.stages_for(test_command, repo.join("src/lib.rs").is_file())
+    }
+
     fn parse(&self, log: &str) -> ParsedLog {
         parse(log)
     }
 }
+
+impl Cargo {
+    /// The stages of `test_command`, with a `--lib` stage first when `has_lib`.
+    pub fn stages_for(&self, test_command: &[String], has_lib: bool) -> Vec<Vec<String>> {
+        let selects = |word: &String| {
+            let word = word.split('=').next().unwrap_or(word);
+            TARGET_FLAGS.contains(&word)
+        };
+        let Some(at) = test_command.iter().position(|word| word == "test") else {
+            return vec![test_command.to_vec()];
+        };
+        let end = test_command.iter().position(|word| word == "--").unwrap_or(test_command.len());
+        if test_command[..end].iter().any(selects) {
+            return vec![test_command.to_vec()];
+        }
+        let flags: &[&str] =
+            if has_lib { &["--lib", "--tests", "--doc"] } else { &["--tests", "--doc"] };
+        flags
+            .iter()
+            .map(|flag| {
+                let mut stage = test_command.to_vec();
+                stage.insert(at + 1, flag.to_string());
+                stage
+            })
+            .collect()
+    }
+}
+
+/// cargo options that choose which targets to test.
+const TARGET_FLAGS: &[&str] = &[
+    "--lib",
+    "--bin",
+    "--bins",
+    "--test",
+    "--tests",
+    "--bench",
+    "--benches",
+    "--example",
+    "--examples",
+    "--all-targets",
+    "--doc",
+];
 
 /// Where a line of libtest output is.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -118,7 +176,46 @@ fn parse(log: &str) -> ParsedLog {
         }
     }
     finish(&mut excerpt, &mut parsed);
-    parsed
+    stable_doc_test_names(parsed)
+}
+
+/// Doc tests are named by the line they start on (`src/lib.rs - f (line 12)`), which moves
+/// whenever a candidate adds or removes a line above them; left as is, every doc test below a
+/// change would look like a test that vanished. Their keys drop the line: `src/lib.rs - f`, or
+/// `src/lib.rs - f (example 2)` for the second example of the same item, in line order.
+fn stable_doc_test_names(parsed: ParsedLog) -> ParsedLog {
+    let mut groups: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+    for key in parsed.tests.keys() {
+        if let Some((base, line)) = doc_test_line(key) {
+            groups.entry(base.to_string()).or_default().push((line, key.clone()));
+        }
+    }
+    let mut renames: BTreeMap<String, String> = BTreeMap::new();
+    for (base, mut members) in groups {
+        members.sort();
+        let single = members.len() == 1;
+        for (ordinal, (_, key)) in members.into_iter().enumerate() {
+            let name =
+                if single { base.clone() } else { format!("{base} (example {})", ordinal + 1) };
+            renames.insert(key, name);
+        }
+    }
+    let rename = |key: String| renames.get(&key).cloned().unwrap_or(key);
+    ParsedLog {
+        tests: parsed.tests.into_iter().map(|(k, v)| (rename(k), v)).collect(),
+        failures: parsed.failures.into_iter().map(|(k, v)| (rename(k), v)).collect(),
+    }
+}
+
+/// `ledger-doc::src/lib.rs - f (line 12)` → (`ledger-doc::src/lib.rs - f`, 12).
+fn doc_test_line(key: &str) -> Option<(&str, u64)> {
+    let (binary, _) = key.split_once("::")?;
+    if !binary.ends_with("-doc") {
+        return None;
+    }
+    let (base, rest) = key.rsplit_once(" (line ")?;
+    let line = rest.strip_suffix(')')?.parse().ok()?;
+    Some((base, line))
 }
 
 /// `test a::b ... ok` → (`a::b`, Passed). Doc tests read `test src/lib.rs - f (line 3) ... ok`.
@@ -208,6 +305,39 @@ mod tests {
 
     fn check_line(line: &str, expected: Option<(&str, TestStatus)>) {
         assert_eq!(result_line(line), expected.map(|(n, s)| (n.to_string(), s)), "{line}");
+    }
+
+    #[test]
+    fn default_command_is_staged_and_explicit_targets_are_not() {
+        let words = |line: &str| line.split(' ').map(String::from).collect::<Vec<_>>();
+        let stages = Cargo.stages_for(&words("cargo test --offline -- --test-threads 1"), true);
+        let expected = ["--lib", "--tests", "--doc"]
+            .map(|flag| words(&format!("cargo test {flag} --offline -- --test-threads 1")));
+        assert_eq!(stages, expected);
+        assert_eq!(
+            Cargo.stages_for(&words("cargo test"), false),
+            [words("cargo test --tests"), words("cargo test --doc")]
+        );
+        assert_eq!(Cargo.stages_for(&words("cargo test --lib"), true), [words("cargo test --lib")]);
+        let one = words("cargo test --test=integration");
+        let stages = Cargo.stages_for(&one, true);
+        assert_eq!(stages, vec![one]);
+        assert_eq!(Cargo.build_command(&words("cargo test --doc")), None);
+    }
+
+    #[test]
+    fn doc_tests_are_keyed_without_their_line() {
+        let log = "   Doc-tests ledger\n\nrunning 3 tests\ntest src/lib.rs - f (line 30) ... ok\n\
+                   test src/lib.rs - g (line 12) ... FAILED\ntest src/lib.rs - f (line 9) ... ok\n";
+        let keys: Vec<String> = parse(log).tests.into_keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "ledger-doc::src/lib.rs - f (example 1)",
+                "ledger-doc::src/lib.rs - f (example 2)",
+                "ledger-doc::src/lib.rs - g"
+            ]
+        );
     }
 
     #[test]

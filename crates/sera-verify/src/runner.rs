@@ -20,7 +20,8 @@ pub struct ParsedLog {
     pub failures: BTreeMap<String, String>,
 }
 
-/// One test tool. Implement the four methods to add a language; `build_command` is optional.
+/// One test tool. Implement the four required methods to add a language; `build_command` and
+/// `stages` have defaults.
 pub trait TestRunner: Send + Sync {
     /// Short name recorded in reports: `cargo`, `pytest`.
     fn name(&self) -> &'static str;
@@ -36,6 +37,14 @@ pub trait TestRunner: Send + Sync {
     fn build_command(&self, test_command: &[String]) -> Option<Vec<String>> {
         let _ = test_command;
         None
+    }
+
+    /// The test command split into stages run in order (default: one stage, the command).
+    /// A candidate that the earlier stages already decide as kept (a test fails, another
+    /// passes) is not run through the later ones, so cheap, telling tests belong first.
+    fn stages(&self, repo: &Path, test_command: &[String]) -> Vec<Vec<String>> {
+        let _ = repo;
+        vec![test_command.to_vec()]
     }
 
     /// Reads the output of the test command (stdout and stderr merged, in order).

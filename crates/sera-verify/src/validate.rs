@@ -4,6 +4,11 @@
 //! unviable), run the suite with a timeout derived from the clean baseline, compare with the
 //! baseline, reset the files the patch touched. A candidate is kept iff at least one test goes
 //! from passing to failing, at least one passes in both, and nothing timed out.
+//!
+//! The suite runs in the runner's stages (for cargo: unit and integration tests, then doc
+//! tests). A candidate the first stages already keep skips the rest, and its FAIL_TO_PASS and
+//! PASS_TO_PASS lists cover those stages' tests; every other candidate runs the whole suite,
+//! so "not caught" always means no test at all caught it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -169,7 +174,8 @@ pub struct Validator {
     repo: PathBuf,
     runner: Box<dyn TestRunner>,
     test_command: Vec<String>,
-    build_command: Option<Vec<String>>,
+    /// The test command in stages ([`TestRunner::stages`]).
+    stages: Vec<Vec<String>>,
     baseline: Baseline,
     baseline_cached: bool,
     test_timeout: Duration,
@@ -208,6 +214,7 @@ impl Validator {
             return Err(VerifyError::BadCommand(String::new()));
         }
         let build_command = runner.build_command(&test_command);
+        let stages = runner.stages(repo, &test_command);
         let key = baseline::cache_key(repo, config.commit.as_deref(), &test_command)?;
         let scratch = sandbox.scratch(repo)?;
 
@@ -230,46 +237,63 @@ impl Validator {
         let baseline = match cached {
             Some(baseline) => baseline,
             None => {
-                let mut runs = Vec::with_capacity(2);
+                let mut runs: Vec<BTreeMap<String, TestStatus>> = Vec::with_capacity(2);
+                let mut later_stage = BTreeMap::new();
+                let mut seconds: f64 = 0.0;
                 for _ in 0..2 {
-                    let run = suite_run(
-                        &scratch,
-                        runner.as_ref(),
-                        &test_command,
-                        config.baseline_timeout,
-                    )?;
-                    let problem = if run.output.timed_out {
-                        Some(format!("timed out after {:.0} s", run.output.duration.as_secs_f64()))
-                    } else if !run.complete {
-                        Some(format!("the run ended early ({})", run.output.status_line()))
-                    } else if run.report.tests.is_empty() {
-                        Some("no test ran".to_string())
-                    } else {
-                        None
-                    };
-                    if let Some(problem) = problem {
+                    let mut tests = BTreeMap::new();
+                    let mut run_seconds = 0.0;
+                    for (index, stage) in stages.iter().enumerate() {
+                        let run =
+                            suite_run(&scratch, runner.as_ref(), stage, config.baseline_timeout)?;
+                        let problem = if run.output.timed_out {
+                            Some(format!(
+                                "timed out after {:.0} s",
+                                run.output.duration.as_secs_f64()
+                            ))
+                        } else if !run.complete {
+                            Some(format!("the run ended early ({})", run.output.status_line()))
+                        } else {
+                            None
+                        };
+                        if let Some(problem) = problem {
+                            return Err(VerifyError::BaselineTests {
+                                repo: repo.to_path_buf(),
+                                command: stage.join(" "),
+                                detail: format!(
+                                    "{problem}; the output ends with:\n{}",
+                                    tail(&run.output.stdout, 30)
+                                ),
+                            });
+                        }
+                        run_seconds += run.output.duration.as_secs_f64();
+                        for (name, status) in run.report.tests {
+                            if index > 0 && !tests.contains_key(&name) {
+                                later_stage.insert(name.clone(), index);
+                            }
+                            tests.insert(name, status);
+                        }
+                    }
+                    if tests.is_empty() {
                         return Err(VerifyError::BaselineTests {
                             repo: repo.to_path_buf(),
                             command: test_command.join(" "),
-                            detail: format!(
-                                "{problem}; the output ends with:\n{}",
-                                tail(&run.output.stdout, 30)
-                            ),
+                            detail: "no test ran".into(),
                         });
                     }
-                    runs.push(run);
+                    seconds = seconds.max(run_seconds);
+                    runs.push(tests);
                 }
-                let seconds =
-                    runs.iter().map(|r| r.output.duration.as_secs_f64()).fold(0.0, f64::max);
-                let baseline = Baseline::from_runs(
+                let mut baseline = Baseline::from_runs(
                     key,
                     runner.name(),
                     &test_command,
-                    &runs[0].report.tests,
-                    &runs[1].report.tests,
+                    &runs[0],
+                    &runs[1],
                     seconds,
                     build_seconds,
                 );
+                baseline.later_stage = later_stage;
                 if let Some(dir) = &config.cache_dir {
                     baseline::store(dir, &baseline)?;
                 }
@@ -296,7 +320,7 @@ impl Validator {
                 .max(Duration::from_secs(60)),
             runner,
             test_command,
-            build_command,
+            stages,
             baseline,
             baseline_cached,
             jobs: config.jobs.max(1),
@@ -351,53 +375,78 @@ impl Validator {
     }
 
     fn check_applied(&self, scratch: &Scratch, mutant: &Mutant) -> Result<Outcome, VerifyError> {
-        if let Some(build) = &self.build_command {
-            let out = run_build(scratch, build, self.build_timeout)?;
-            if out.timed_out {
+        let mut tests = BTreeMap::new();
+        let mut failures = BTreeMap::new();
+        let last = self.stages.len().saturating_sub(1);
+        for (index, stage) in self.stages.iter().enumerate() {
+            // Each stage builds only what it runs: a candidate decided by the unit tests never
+            // pays for building the integration tests.
+            if let Some(build) = self.runner.build_command(stage) {
+                let out = run_build(scratch, &build, self.build_timeout)?;
+                if out.timed_out {
+                    return Ok(reject(
+                        mutant,
+                        RejectReason::Timeout,
+                        format!("build {}", out.status_line()),
+                        Vec::new(),
+                    ));
+                }
+                if !out.success() {
+                    return Ok(reject(
+                        mutant,
+                        RejectReason::Unviable,
+                        compiler_errors(&out.combined()),
+                        Vec::new(),
+                    ));
+                }
+            }
+            let run = suite_run(scratch, self.runner.as_ref(), stage, self.test_timeout)?;
+            if run.output.timed_out {
                 return Ok(reject(
                     mutant,
                     RejectReason::Timeout,
-                    format!("build {}", out.status_line()),
+                    format!("tests {}", run.output.status_line()),
                     Vec::new(),
                 ));
             }
-            if !out.success() {
-                return Ok(reject(
-                    mutant,
-                    RejectReason::Unviable,
-                    compiler_errors(&out.combined()),
-                    Vec::new(),
-                ));
+            let expected = self.baseline.tests.keys().any(|k| self.baseline.stage_of(k) == index);
+            if !run.complete || (expected && run.report.tests.is_empty()) {
+                let detail = format!(
+                    "`{}` ended with {} and reported {} tests; output ends with:\n{}",
+                    stage.join(" "),
+                    run.output.status_line(),
+                    run.report.tests.len(),
+                    tail(&run.output.stdout, 20)
+                );
+                return Ok(reject(mutant, RejectReason::NoTestOutput, detail, Vec::new()));
+            }
+            tests.extend(run.report.tests);
+            failures.extend(run.failures);
+            let (fail_to_pass, pass_to_pass) = compare_through(&self.baseline, index, &tests);
+            if (!fail_to_pass.is_empty() && !pass_to_pass.is_empty()) || index == last {
+                return Ok(self.decide(mutant, fail_to_pass, pass_to_pass, &tests, &failures));
             }
         }
-        let run = self.run_tests(scratch)?;
-        if run.output.timed_out {
-            return Ok(reject(
-                mutant,
-                RejectReason::Timeout,
-                format!("tests {}", run.output.status_line()),
-                Vec::new(),
-            ));
-        }
-        if !run.complete || run.report.tests.is_empty() {
-            let detail = format!(
-                "the test run ended with {} and reported {} tests; output ends with:\n{}",
-                run.output.status_line(),
-                run.report.tests.len(),
-                tail(&run.output.stdout, 20)
-            );
-            return Ok(reject(mutant, RejectReason::NoTestOutput, detail, Vec::new()));
-        }
+        Err(VerifyError::BadCommand(self.test_command.join(" ")))
+    }
 
-        let (fail_to_pass, pass_to_pass) = compare(&self.baseline, &run.report.tests);
+    /// The outcome of a candidate from its FAIL_TO_PASS and PASS_TO_PASS lists.
+    fn decide(
+        &self,
+        mutant: &Mutant,
+        fail_to_pass: Vec<String>,
+        pass_to_pass: Vec<String>,
+        tests: &BTreeMap<String, TestStatus>,
+        failures: &BTreeMap<String, String>,
+    ) -> Outcome {
         if fail_to_pass.is_empty() {
             let flaky_failed: Vec<&String> = self
                 .baseline
                 .flaky
                 .iter()
-                .filter(|name| run.report.tests.get(*name).is_none_or(|s| !s.is_pass()))
+                .filter(|name| tests.get(*name).is_none_or(|s| !s.is_pass()))
                 .collect();
-            return Ok(if flaky_failed.is_empty() {
+            return if flaky_failed.is_empty() {
                 reject(
                     mutant,
                     RejectReason::NotCaught,
@@ -412,16 +461,16 @@ impl Validator {
                     format!("only flaky tests failed: {}", names.join(", ")),
                     Vec::new(),
                 )
-            });
+            };
         }
         if pass_to_pass.is_empty() {
             let detail = format!("all {} passing tests fail", fail_to_pass.len());
-            return Ok(reject(mutant, RejectReason::NoPassToPass, detail, fail_to_pass));
+            return reject(mutant, RejectReason::NoPassToPass, detail, fail_to_pass);
         }
         let statement =
-            problem_statement(&mutant.repo, &self.test_command, &fail_to_pass, &run.failures);
+            problem_statement(&mutant.repo, &self.test_command, &fail_to_pass, failures);
         let command_line = self.test_command.join(" ");
-        Ok(Outcome::Kept(Box::new(Instance {
+        Outcome::Kept(Box::new(Instance {
             id: stable_id("i", &[&mutant.id, &command_line]),
             repo: mutant.repo.clone(),
             commit: mutant.commit.clone(),
@@ -436,7 +485,7 @@ impl Validator {
             pass_to_pass,
             problem_statement: statement,
             test_command: self.test_command.clone(),
-        })))
+        }))
     }
 
     /// Validates every candidate on `jobs` parallel scratches. `on_outcome` is called on the
@@ -521,9 +570,18 @@ pub fn compare(
     baseline: &Baseline,
     bugged: &BTreeMap<String, TestStatus>,
 ) -> (Vec<String>, Vec<String>) {
+    compare_through(baseline, usize::MAX, bugged)
+}
+
+/// [`compare`] over the tests of stages `0..=stage` only.
+fn compare_through(
+    baseline: &Baseline,
+    stage: usize,
+    bugged: &BTreeMap<String, TestStatus>,
+) -> (Vec<String>, Vec<String>) {
     let mut fail_to_pass = Vec::new();
     let mut pass_to_pass = Vec::new();
-    for name in baseline.passing() {
+    for name in baseline.passing().filter(|name| baseline.stage_of(name) <= stage) {
         match bugged.get(name) {
             Some(status) if status.is_pass() => pass_to_pass.push(name.to_string()),
             _ => fail_to_pass.push(name.to_string()),
@@ -662,6 +720,7 @@ mod tests {
             test_command: Vec::new(),
             tests: tests.iter().map(|(n, s)| (n.to_string(), *s)).collect(),
             flaky: flaky.iter().map(|s| s.to_string()).collect(),
+            later_stage: BTreeMap::new(),
             test_seconds: 1.0,
             build_seconds: 0.0,
         }
