@@ -7,6 +7,7 @@
 mod index;
 mod rollout;
 mod train;
+mod validate;
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ const BENCHES: &[(&str, &str, Bench)] = &[
     ("index", "sera index on a large Rust tree (MB/s) and vs code2flow on Python", index::run),
     ("train", "sera-train tokens/s for `tiny` vs the same model in PyTorch, 2 CPU threads", train::run),
     ("rollout", "agent-loop overhead per step, and 32 rollouts in flight against the test server", rollout::run),
+    ("validate", "sera validate vs cargo-mutants on the same mutants of a crates.io crate", validate::run),
 ];
 
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
