@@ -10,7 +10,9 @@
 //!
 //! Each measurement is the fastest of up to `--runs` runs (fewer when a tool's runs already took
 //! 20 s), after one warm-up run of sera that brings the files into the page cache for both tools.
-//! MB/s counts the bytes sera actually parsed (its summary line), not files it skipped.
+//! MB/s counts the bytes sera actually parsed (its summary line), not files it skipped. Besides
+//! wall-clock time the bench prints CPU time (all threads) and the load average: on a busy
+//! machine the wall-clock figures of a parallel tool suffer most, and CPU time shows the work.
 //!
 //! Options: `--rust DIR`, `--python DIR` (repeatable; replaces the defaults), `--runs N`.
 
@@ -52,9 +54,14 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     }
     println!(
         "  sera index: {:.2} s  ->  {:.1} MB/s, {:.0} functions/s  (target: >= 10 MB/s on 2 cores)",
-        time.as_secs_f64(),
-        summary.megabytes / time.as_secs_f64(),
-        summary.functions as f64 / time.as_secs_f64()
+        time.wall.as_secs_f64(),
+        summary.megabytes / time.wall.as_secs_f64(),
+        summary.functions as f64 / time.wall.as_secs_f64()
+    );
+    println!(
+        "              {:.2} CPU s  ->  {:.1} MB per CPU-second",
+        time.cpu.as_secs_f64(),
+        summary.megabytes / time.cpu.as_secs_f64()
     );
 
     let python =
@@ -66,17 +73,21 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         let (sera_time, summary) = time_sera(&sera, &package, &out, options.runs)?;
         println!("  {}", summary.line);
         println!(
-            "  sera index: {:.3} s  ({:.1} MB/s, {:.0} functions/s)",
-            sera_time.as_secs_f64(),
-            summary.megabytes / sera_time.as_secs_f64(),
-            summary.functions as f64 / sera_time.as_secs_f64()
+            "  sera index: {:.3} s, {:.2} CPU s  ({:.1} MB/s, {:.0} functions/s)",
+            sera_time.wall.as_secs_f64(),
+            sera_time.cpu.as_secs_f64(),
+            summary.megabytes / sera_time.wall.as_secs_f64(),
+            summary.functions as f64 / sera_time.wall.as_secs_f64()
         );
         let json = scratch.join("code2flow.json");
         match time_code2flow(&package, &json, options.runs)? {
             Ok(time) => println!(
-                "  code2flow:  {:.3} s  ->  sera is {:.1}x faster  (target: >= 20x)",
-                time.as_secs_f64(),
-                time.as_secs_f64() / sera_time.as_secs_f64()
+                "  code2flow:  {:.3} s, {:.2} CPU s  ->  sera is {:.1}x faster  (target: >= 20x); \
+                 {:.1}x less CPU time",
+                time.wall.as_secs_f64(),
+                time.cpu.as_secs_f64(),
+                time.wall.as_secs_f64() / sera_time.wall.as_secs_f64(),
+                time.cpu.as_secs_f64() / sera_time.cpu.as_secs_f64().max(0.01)
             ),
             Err(failure) => println!("  code2flow failed on this package, no ratio: {failure}"),
         }
@@ -135,22 +146,58 @@ struct Summary {
 /// How long a tool may keep repeating its runs before the fastest so far is taken.
 const REPEAT_BUDGET: Duration = Duration::from_secs(20);
 
+/// The fastest of several runs: wall-clock time, and CPU time (user and system, all threads).
+/// Each is the minimum over the runs, taken separately.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl Timing {
+    const NONE: Timing = Timing { wall: Duration::MAX, cpu: Duration::MAX };
+
+    fn best(self, other: Timing) -> Timing {
+        Timing { wall: self.wall.min(other.wall), cpu: self.cpu.min(other.cpu) }
+    }
+}
+
+/// Runs `command` to completion, timing it.
+fn timed(command: &mut Command) -> anyhow::Result<(Output, Timing)> {
+    let cpu_before = children_cpu();
+    let start = Instant::now();
+    let output = command.output().with_context(|| format!("running {command:?}"))?;
+    let wall = start.elapsed();
+    let cpu = children_cpu().saturating_sub(cpu_before);
+    Ok((output, Timing { wall, cpu }))
+}
+
+/// CPU time of this process's waited-for children so far, from `/proc/self/stat` (`cutime` and
+/// `cstime`, in ticks of 1/100 s, Linux's USER_HZ); zero where there is no `/proc`.
+fn children_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return Duration::ZERO };
+    // Fields after the command name, which is in parentheses and may hold spaces; `cutime`
+    // and `cstime` are fields 16 and 17, so 14th and 15th after the name.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks: u64 = fields.iter().skip(13).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
+    Duration::from_millis(ticks * 10)
+}
+
 fn time_sera(
     sera: &Path,
     repo: &Path,
     out: &Path,
     runs: usize,
-) -> anyhow::Result<(Duration, Summary)> {
+) -> anyhow::Result<(Timing, Summary)> {
     // Warm-up: the page cache, for sera and for code2flow after it.
-    let warm = run_sera(sera, repo, out)?;
-    let mut best = Duration::MAX;
+    let (warm, _) = run_sera(sera, repo, out)?;
+    let mut best = Timing::NONE;
     let mut spent = Duration::ZERO;
     for _ in 0..runs {
-        let start = Instant::now();
-        run_sera(sera, repo, out)?;
-        let elapsed = start.elapsed();
-        best = best.min(elapsed);
-        spent += elapsed;
+        let (_, timing) = run_sera(sera, repo, out)?;
+        best = best.best(timing);
+        spent += timing.wall;
         if spent > REPEAT_BUDGET {
             break;
         }
@@ -158,18 +205,12 @@ fn time_sera(
     Ok((best, parse_summary(&warm)?))
 }
 
-fn run_sera(sera: &Path, repo: &Path, out: &Path) -> anyhow::Result<String> {
-    let output = command(sera)
-        .arg("index")
-        .arg(repo)
-        .arg("--out")
-        .arg(out)
-        .output()
-        .context("running sera")?;
+fn run_sera(sera: &Path, repo: &Path, out: &Path) -> anyhow::Result<(String, Timing)> {
+    let (output, timing) = timed(command(sera).arg("index").arg(repo).arg("--out").arg(out))?;
     if !output.status.success() {
         bail!("sera index {} failed: {}", repo.display(), String::from_utf8_lossy(&output.stderr));
     }
-    Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+    Ok((String::from_utf8_lossy(&output.stderr).into_owned(), timing))
 }
 
 /// Reads `indexed N files (12.3 MB): F functions ...`, the first line of sera's summary.
@@ -202,24 +243,22 @@ fn time_code2flow(
     package: &Path,
     json: &Path,
     runs: usize,
-) -> anyhow::Result<Result<Duration, String>> {
-    let mut best = Duration::MAX;
+) -> anyhow::Result<Result<Timing, String>> {
+    let mut best = Timing::NONE;
     let mut spent = Duration::ZERO;
     for _ in 0..runs {
         let _ = std::fs::remove_file(json);
-        let start = Instant::now();
-        let output = command("code2flow")
-            .args(["--language", "py", "--quiet", "--output"])
-            .arg(json)
-            .arg(package)
-            .output()
-            .context("running code2flow")?;
-        let elapsed = start.elapsed();
+        let (output, timing) = timed(
+            command("code2flow")
+                .args(["--language", "py", "--quiet", "--output"])
+                .arg(json)
+                .arg(package),
+        )?;
         if !output.status.success() || !json.exists() {
             return Ok(Err(last_line(&output)));
         }
-        best = best.min(elapsed);
-        spent += elapsed;
+        best = best.best(timing);
+        spent += timing.wall;
         if spent > REPEAT_BUDGET {
             break;
         }
