@@ -22,6 +22,7 @@ pub fn schemas() -> Vec<(&'static str, String)> {
         one::<sera_core::TestReport>("test_report"),
         one::<sera_core::Trajectory>("trajectory"),
         one::<sera_core::Verdict>("verdict"),
+        one::<sera_pipeline::config::PipelineConfig>("pipeline"),
     ]
 }
 

@@ -7,6 +7,7 @@
 
 mod bench;
 mod codegen;
+mod pipeline;
 mod tidy;
 
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("codegen") => codegen::write(&root),
         Some("bench") => bench::run(&root, &args[1..]),
+        Some("pipeline") => pipeline::run(&root, &args[1..]),
         Some("tidy") => {
             let problems = tidy::check(&root)?;
             if problems.is_empty() {
@@ -30,7 +32,8 @@ fn main() -> anyhow::Result<()> {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <codegen | tidy | bench>");
+            eprintln!("usage: cargo xtask <pipeline | codegen | tidy | bench>");
+            eprintln!("  pipeline  run the embedded demo pipeline (extra arguments go to `sera run`)");
             eprintln!("  codegen   write the JSON schemas of the records to schemas/");
             eprintln!("  tidy      check crate docs, process spawning and whitespace");
             eprintln!("  bench     run a benchmark against its baseline (list: cargo xtask bench)");

@@ -21,6 +21,19 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole procedural pipeline into a resumable run directory.
+    ///
+    /// Reads pipeline.toml (or --config): the repository, seed, limits, teacher, thresholds and
+    /// export formats. Stages run in order (index, mutate, validate, rollout, verify, export) in
+    /// `<run.dir>/<run.name>/`, and manifest.json records which are done. Validation and
+    /// rollouts append their records one by one, so after a crash or `kill -9` the same command
+    /// resumes where it stopped, losing at most the record in flight, and ends with the same
+    /// files as an uninterrupted run. --shard I/N does the I-th of N disjoint parts of the work
+    /// (by a stable hash of the mutant id) in its own run directory.
+    #[command(after_help = "Examples:\n  sera run --config pipeline.toml\n  \
+                            sera run --config pipeline.toml --shard 3/8")]
+    Run(RunArgs),
+
     /// Index a repository: one JSON object per function or method.
     ///
     /// Walks REPO honouring .gitignore and hidden-file rules, parses Rust (.rs) and Python (.py,
@@ -35,6 +48,23 @@ enum Command {
     #[command(after_help = "Examples:\n  sera index . --out functions.jsonl\n  \
                             sera index ../repo | jq -r .qualified_name")]
     Index(IndexArgs),
+
+    /// Validate mutants against a repository's tests: keep those its tests catch.
+    ///
+    /// Runs the test suite twice on the clean repository (the baseline, cached per repository
+    /// content, commit and test command; tests whose result differs are flaky and excluded),
+    /// then for each mutant in a sandboxed scratch copy: apply it, build (a build failure makes
+    /// it unviable), run the tests with a timeout of 5x the baseline (at least 20 s), and keep
+    /// it iff at least one test fails that passes on clean code (FAIL_TO_PASS) and at least one
+    /// still passes (PASS_TO_PASS). Kept mutants become instances with the bug patch, the gold
+    /// fix, both test lists and an issue text; rejected ones go to rejected.jsonl next to
+    /// --out with their reason. A funnel summary goes to stderr.
+    #[command(
+        after_help = "Examples:\n  sera validate . --mutants mutants.jsonl --out instances.jsonl\n  \
+                            sera validate ../pkg --mutants m.jsonl --out i.jsonl --jobs 2 \\\n      \
+                            --test-command 'python3 -m pytest -v -rA tests/unit'"
+    )]
+    Validate(ValidateArgs),
 
     /// List the bug classes: 51 built in, index 0 a generic "possible bug".
     ///
@@ -67,22 +97,6 @@ enum Command {
                             sera mutate . --classes null-safety-and-optional-value-handling --out -")]
     Mutate(MutateArgs),
 
-    /// Validate mutants against a repository's tests: keep those its tests catch.
-    ///
-    /// Runs the test suite twice on the clean repository (the baseline, cached per repository
-    /// content, commit and test command; tests whose result differs are flaky and excluded),
-    /// then for each mutant in a sandboxed scratch copy: apply it, build (a build failure makes
-    /// it unviable), run the tests with a timeout of 5x the baseline (at least 20 s), and keep
-    /// it iff at least one test fails that passes on clean code (FAIL_TO_PASS) and at least one
-    /// still passes (PASS_TO_PASS). Kept mutants become instances with the bug patch, the gold
-    /// fix, both test lists and an issue text; rejected ones go to rejected.jsonl next to
-    /// --out with their reason. A funnel summary goes to stderr.
-    #[command(
-        after_help = "Examples:\n  sera validate . --mutants mutants.jsonl --out instances.jsonl\n  \
-                            sera validate ../pkg --mutants m.jsonl --out i.jsonl --jobs 2 \\\n      \
-                            --test-command 'python3 -m pytest -v -rA tests/unit'"
-    )]
-    Validate(ValidateArgs),
     /// Let a teacher solve instances in a sandbox: one graded trajectory per instance.
     ///
     /// For each instance: a scratch copy of the repository with the bug applied, the agent
@@ -98,6 +112,7 @@ enum Command {
                             sera rollout --instances i.jsonl --repo ../repo --teacher openai --base-url http://localhost:8000/v1 \\\n      --model Qwen/Qwen3-32B --concurrency 32 --out t.jsonl"
     )]
     Rollout(RolloutArgs),
+
     /// Soft verification: line recall of a target patch in a candidate patch.
     #[command(
         after_help = "Examples:\n  sera verify recall --target gold.diff --candidate agent.diff\n  \
@@ -170,8 +185,10 @@ enum Command {
     ///
     /// Wraps --prompt as a user turn in ChatML and continues the assistant's turn until
     /// `<|im_end|>` or --max-tokens. Greedy by default; --temperature above 0 samples with --seed.
-    #[command(after_help = "Examples:\n  sera sample --checkpoint runs/demo/train --prompt 'Fix the failing test'\n  \
-                            sera sample --checkpoint runs/t/checkpoints/step-000100 --prompt hi --temperature 0.8 --seed 3")]
+    #[command(
+        after_help = "Examples:\n  sera sample --checkpoint runs/demo/train --prompt 'Fix the failing test'\n  \
+                            sera sample --checkpoint runs/t/checkpoints/step-000100 --prompt hi --temperature 0.8 --seed 3"
+    )]
     Sample(SampleArgs),
 }
 
@@ -201,56 +218,6 @@ impl IndexArgs {
             skip_generated: !self.include_generated,
         };
         let report = sera_pipeline::index::run(&self.repo, &self.out, &config)?;
-        eprintln!("{report}");
-        Ok(())
-    }
-}
-
-#[derive(Debug, Subcommand)]
-enum TaxonomyCommand {
-    /// Print every bug class: index, slug and name, or everything as JSON.
-    List {
-        /// Print a JSON array with each class's index, slug, name, area, description,
-        /// template and origin.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Debug, clap::Args)]
-struct MutateArgs {
-    /// The repository's root folder.
-    repo: std::path::PathBuf,
-    /// Where to write the mutants as JSONL; `-` is standard output.
-    #[arg(long, value_name = "FILE")]
-    out: std::path::PathBuf,
-    /// Seed of the sampling; the same seed and sources give byte-identical output.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    seed: u64,
-    /// At most this many mutants in all [default: no limit].
-    #[arg(long, value_name = "N")]
-    limit: Option<usize>,
-    /// At most this many mutants per function, so the sample spreads over the code; 0 for no cap.
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    per_function: usize,
-    /// Only these operators, comma-separated (e.g. remove-guard,flip-comparison).
-    #[arg(long, value_name = "SLUGS", value_delimiter = ',')]
-    operators: Option<Vec<String>>,
-    /// Only operators tagged with one of these bug classes, comma-separated (see `sera taxonomy list`).
-    #[arg(long, value_name = "SLUGS", value_delimiter = ',')]
-    classes: Option<Vec<String>>,
-}
-
-impl MutateArgs {
-    fn run(self) -> sera_pipeline::Result<()> {
-        let options = sera_pipeline::mutate::MutateOptions {
-            seed: self.seed,
-            limit: self.limit,
-            per_function: self.per_function,
-            operators: self.operators,
-            classes: self.classes,
-        };
-        let report = sera_pipeline::mutate::run(&self.repo, &self.out, &options)?;
         eprintln!("{report}");
         Ok(())
     }
@@ -307,6 +274,56 @@ impl ValidateArgs {
     }
 }
 
+#[derive(Debug, Subcommand)]
+enum TaxonomyCommand {
+    /// Print every bug class: index, slug and name, or everything as JSON.
+    List {
+        /// Print a JSON array with each class's index, slug, name, area, description,
+        /// template and origin.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct MutateArgs {
+    /// The repository's root folder.
+    repo: std::path::PathBuf,
+    /// Where to write the mutants as JSONL; `-` is standard output.
+    #[arg(long, value_name = "FILE")]
+    out: std::path::PathBuf,
+    /// Seed of the sampling; the same seed and sources give byte-identical output.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
+    /// At most this many mutants in all [default: no limit].
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// At most this many mutants per function, so the sample spreads over the code; 0 for no cap.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    per_function: usize,
+    /// Only these operators, comma-separated (e.g. remove-guard,flip-comparison).
+    #[arg(long, value_name = "SLUGS", value_delimiter = ',')]
+    operators: Option<Vec<String>>,
+    /// Only operators tagged with one of these bug classes, comma-separated (see `sera taxonomy list`).
+    #[arg(long, value_name = "SLUGS", value_delimiter = ',')]
+    classes: Option<Vec<String>>,
+}
+
+impl MutateArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        let options = sera_pipeline::mutate::MutateOptions {
+            seed: self.seed,
+            limit: self.limit,
+            per_function: self.per_function,
+            operators: self.operators,
+            classes: self.classes,
+        };
+        let report = sera_pipeline::mutate::run(&self.repo, &self.out, &options)?;
+        eprintln!("{report}");
+        Ok(())
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct RolloutArgs {
     /// Procedural instances as JSONL, from `sera validate`.
@@ -341,6 +358,10 @@ struct RolloutArgs {
     /// The environment variable holding the API key (openai teacher).
     #[arg(long, value_name = "VAR", default_value = "OPENAI_API_KEY")]
     api_key_env: String,
+    /// Carry tools in the text (Hermes `<tool_call>` blocks) instead of the API's `tools`; done
+    /// by itself when the server says it has no tool parser (openai teacher).
+    #[arg(long)]
+    tools_in_text: bool,
     /// Rollouts in flight at once.
     #[arg(long, value_name = "N", default_value_t = 1)]
     concurrency: usize,
@@ -386,6 +407,7 @@ impl RolloutArgs {
                 config.temperature = self.temperature;
                 config.max_tokens = self.max_tokens;
                 config.api_key_env = self.api_key_env;
+                config.tools_in_text = self.tools_in_text;
                 TeacherChoice::OpenAi(config)
             }
             _ => TeacherChoice::Oracle,
@@ -435,91 +457,6 @@ impl RolloutArgs {
         eprintln!("{}", report.summary());
         Ok(())
     }
-}
-
-#[derive(Debug, clap::Args)]
-struct TrainArgs {
-    #[command(subcommand)]
-    command: Option<TrainCommand>,
-    /// The dataset: `hermes` or `openai` records as JSONL (from `sera export`).
-    #[arg(long, value_name = "FILE")]
-    data: Option<std::path::PathBuf>,
-    /// A preset (`tiny`, `micro`) or a TOML file with [model] and [train] tables.
-    #[arg(long, value_name = "NAME|FILE", default_value = "tiny")]
-    config: String,
-    /// Optimizer steps [default: the config's].
-    #[arg(long, value_name = "N")]
-    steps: Option<usize>,
-    /// Seed of initialisation and data order [default: the config's].
-    #[arg(long, value_name = "N")]
-    seed: Option<u64>,
-    /// The run directory: metrics.jsonl, loss.png, checkpoints/.
-    #[arg(long, value_name = "DIR")]
-    out: Option<std::path::PathBuf>,
-    /// Print a progress line every N steps.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    log_every: usize,
-}
-
-#[derive(Debug, Subcommand)]
-enum TrainCommand {
-    /// Write an axolotl YAML config reproducing SERA's SFT recipe for a base model.
-    ExportAxolotl {
-        /// The Hugging Face model to fine-tune, e.g. Qwen/Qwen3-8B.
-        #[arg(long, value_name = "NAME")]
-        base_model: String,
-        /// The `hermes` JSONL dataset, as axolotl will find it.
-        #[arg(long, value_name = "FILE")]
-        data: std::path::PathBuf,
-        /// Where to write the YAML.
-        #[arg(long, value_name = "FILE")]
-        out: std::path::PathBuf,
-    },
-}
-
-impl TrainArgs {
-    fn run(self) -> sera_pipeline::Result<()> {
-        if let Some(TrainCommand::ExportAxolotl { base_model, data, out }) = self.command {
-            sera_pipeline::train::export_axolotl(&base_model, &data, &out)?;
-            eprintln!("wrote {}", out.display());
-            return Ok(());
-        }
-        let (Some(data), Some(out)) = (self.data, self.out) else {
-            return Err(sera_pipeline::Error::Usage(
-                "sera train needs --data FILE and --out DIR (or the export-axolotl subcommand)".into(),
-            ));
-        };
-        let options = sera_pipeline::train::TrainOptions {
-            data,
-            out,
-            config: self.config,
-            steps: self.steps,
-            seed: self.seed,
-            log_every: self.log_every,
-        };
-        let summary = sera_pipeline::train::train(&options, &mut |line| eprintln!("{line}"))?;
-        eprintln!("{summary}");
-        Ok(())
-    }
-}
-
-#[derive(Debug, clap::Args)]
-struct SampleArgs {
-    /// A checkpoint directory, or a run directory (its newest checkpoint).
-    #[arg(long, value_name = "DIR")]
-    checkpoint: std::path::PathBuf,
-    /// The user message to answer.
-    #[arg(long, value_name = "TEXT")]
-    prompt: String,
-    /// Most tokens (bytes) to generate.
-    #[arg(long, value_name = "N", default_value_t = 256)]
-    max_tokens: usize,
-    /// 0 decodes greedily; above 0 samples at this temperature.
-    #[arg(long, value_name = "T", default_value_t = 0.0)]
-    temperature: f64,
-    /// Seed of sampling.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    seed: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -677,13 +614,124 @@ impl ExportArgs {
             val_fraction: self.val_fraction,
             ..sera_pipeline::export::ExportConfig::default()
         };
-        let options = ExportOptions { config, tokenizer: self.tokenizer, output };
         let source =
             self.source.map(|s| s.parse()).transpose().map_err(sera_pipeline::Error::Usage)?;
+        let options = ExportOptions { config, tokenizer: self.tokenizer, output };
         let report = sera_pipeline::export::export_from(source, &self.trajectories, &options)?;
         eprintln!("{report}");
         Ok(())
     }
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The pipeline configuration.
+    #[arg(long, default_value = "pipeline.toml", value_name = "FILE")]
+    config: std::path::PathBuf,
+    /// Do only shard I of N (0-based), e.g. `2/8`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl RunArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        use sera_pipeline::run::{RunOptions, Shard};
+        let shard = self.shard.as_deref().map(Shard::parse).transpose()?.unwrap_or(Shard::ALL);
+        let config = sera_pipeline::config::PipelineConfig::load(&self.config)?;
+        let options = RunOptions { shard, progress: !self.quiet };
+        let outcome = sera_pipeline::run::run(&config, &options, &mut |line| eprintln!("{line}"))?;
+        eprintln!("\n{}", sera_pipeline::run::summary(&outcome));
+        Ok(())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct TrainArgs {
+    #[command(subcommand)]
+    command: Option<TrainCommand>,
+    /// The dataset: `hermes` or `openai` records as JSONL (from `sera export`).
+    #[arg(long, value_name = "FILE")]
+    data: Option<std::path::PathBuf>,
+    /// A preset (`tiny`, `micro`) or a TOML file with [model] and [train] tables.
+    #[arg(long, value_name = "NAME|FILE", default_value = "tiny")]
+    config: String,
+    /// Optimizer steps [default: the config's].
+    #[arg(long, value_name = "N")]
+    steps: Option<usize>,
+    /// Seed of initialisation and data order [default: the config's].
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// The run directory: metrics.jsonl, loss.png, checkpoints/.
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
+    /// Print a progress line every N steps.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    log_every: usize,
+}
+
+#[derive(Debug, Subcommand)]
+enum TrainCommand {
+    /// Write an axolotl YAML config reproducing SERA's SFT recipe for a base model.
+    ExportAxolotl {
+        /// The Hugging Face model to fine-tune, e.g. Qwen/Qwen3-8B.
+        #[arg(long, value_name = "NAME")]
+        base_model: String,
+        /// The `hermes` JSONL dataset, as axolotl will find it.
+        #[arg(long, value_name = "FILE")]
+        data: std::path::PathBuf,
+        /// Where to write the YAML.
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+}
+
+impl TrainArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        if let Some(TrainCommand::ExportAxolotl { base_model, data, out }) = self.command {
+            sera_pipeline::train::export_axolotl(&base_model, &data, &out)?;
+            eprintln!("wrote {}", out.display());
+            return Ok(());
+        }
+        let (Some(data), Some(out)) = (self.data, self.out) else {
+            return Err(sera_pipeline::Error::Usage(
+                "sera train needs --data FILE and --out DIR (or the export-axolotl subcommand)"
+                    .into(),
+            ));
+        };
+        let options = sera_pipeline::train::TrainOptions {
+            data,
+            out,
+            config: self.config,
+            steps: self.steps,
+            seed: self.seed,
+            log_every: self.log_every,
+        };
+        let summary = sera_pipeline::train::train(&options, &mut |line| eprintln!("{line}"))?;
+        eprintln!("{summary}");
+        Ok(())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct SampleArgs {
+    /// A checkpoint directory, or a run directory (its newest checkpoint).
+    #[arg(long, value_name = "DIR")]
+    checkpoint: std::path::PathBuf,
+    /// The user message to answer.
+    #[arg(long, value_name = "TEXT")]
+    prompt: String,
+    /// Most tokens (bytes) to generate.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_tokens: usize,
+    /// 0 decodes greedily; above 0 samples at this temperature.
+    #[arg(long, value_name = "T", default_value_t = 0.0)]
+    temperature: f64,
+    /// Seed of sampling.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
 }
 
 fn main() -> ExitCode {
@@ -696,6 +744,7 @@ fn main() -> ExitCode {
         }
     };
     let result: sera_pipeline::Result<()> = match cli.command {
+        Command::Run(args) => args.run(),
         Command::Index(args) => args.run(),
         Command::Validate(args) => args.run(),
         Command::Taxonomy { command: TaxonomyCommand::List { json } } => {

@@ -74,12 +74,14 @@ impl Writer {
         Ok(Writer { out: BufWriter::new(out), path: path.display().to_string() })
     }
 
-    /// Writes one record followed by a newline.
+    /// Writes one record followed by a newline, and hands the whole line to the kernel at once,
+    /// so that a crash leaves complete records and at most one torn last line.
     pub fn write<T: Serialize>(&mut self, record: &T) -> Result<()> {
         let fail = |err: std::io::Error| Error::Environment(format!("{}: {err}", self.path));
         serde_json::to_writer(&mut self.out, record)
             .map_err(|err| Error::Environment(format!("{}: {err}", self.path)))?;
-        self.out.write_all(b"\n").map_err(fail)
+        self.out.write_all(b"\n").map_err(fail)?;
+        self.out.flush().map_err(fail)
     }
 
     /// Flushes buffered records.

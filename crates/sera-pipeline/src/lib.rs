@@ -9,11 +9,14 @@
 mod error;
 pub mod export;
 pub mod index;
+pub mod config;
 pub mod jsonl;
-pub mod rollout;
-pub mod validate;
 pub mod mutate;
+pub mod rollout;
+pub mod run;
+pub mod rundir;
 pub mod taxonomy;
 pub mod train;
+pub mod validate;
 
 pub use error::{Error, Result};

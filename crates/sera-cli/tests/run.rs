@@ -1,0 +1,191 @@
+//! `sera run`: the whole procedural pipeline on the fixture crate, uninterrupted and killed.
+//!
+//! One test, because both halves need the same expensive uninterrupted run: it checks what an
+//! end-to-end run leaves in its directory, then kills a second run at seeded random moments
+//! (through sera-sandbox, the one crate allowed to run processes) until it finishes, and checks
+//! that the resumed run ends with the same records as the uninterrupted one.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use sera_core::SplitMix64;
+use sera_sandbox::{CommandSpec, Isolation, Limits, Sandbox, SandboxConfig};
+use serde_json::Value;
+
+const CONFIG: &str = r#"
+[run]
+name = "e2e"
+seed = 7
+
+[repo]
+path = "repo"
+
+[mutate]
+limit = 6
+per_function = 1
+
+[rollout]
+concurrency = 1
+
+[train]
+model = "micro"
+steps = 6
+"#;
+
+/// A folder holding a copy of the fixture crate as `repo/` and `pipeline.toml`.
+fn project(parent: &Path, name: &str) -> PathBuf {
+    let dir = parent.join(name);
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/rust-demo");
+    copy_dir(&fixture, &dir.join("repo"));
+    std::fs::rename(dir.join("repo/Cargo_test.toml"), dir.join("repo/Cargo.toml")).unwrap();
+    std::fs::write(dir.join("pipeline.toml"), CONFIG).unwrap();
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// What must be equal between two runs of the same config. Records of deterministic stages are
+/// compared byte for byte; of trajectories, everything but the observations' text, which holds
+/// real command output with wall-clock timings and test-thread interleavings.
+fn fingerprint(run: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for file in ["functions.jsonl", "mutants.jsonl", "instances.jsonl"] {
+        out.push((file.to_string(), std::fs::read_to_string(run.join(file)).unwrap()));
+    }
+    let stats = export_counts(run);
+    out.push(("export".into(), format!("{} {}", stats["kept"], stats["dropped"])));
+    let rejected: Vec<String> = read_jsonl(&run.join("rejected.jsonl"))
+        .iter()
+        .map(|r| format!("{} {}", r["mutant_id"], r["reason"]))
+        .collect();
+    out.push(("rejected".into(), rejected.join("\n")));
+    let trajectories: Vec<String> = read_jsonl(&run.join("trajectories.jsonl"))
+        .iter()
+        .map(|t| {
+            let actions: Vec<String> = t["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["role"] == "assistant")
+                .map(|m| format!("{} {}", m["content"], m["tool_calls"]))
+                .collect();
+            format!(
+                "{} {} {} {} {} {}\n{}",
+                t["id"],
+                t["instance_id"],
+                t["exit_status"],
+                t["resolved"],
+                t["recall"],
+                t["patch"],
+                actions.join("\n")
+            )
+        })
+        .collect();
+    out.push(("trajectories".into(), trajectories.join("\n")));
+    out
+}
+
+/// The export stage's statistics.
+fn export_counts(run: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("dataset/stats.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn pipeline_runs_end_to_end_and_a_killed_run_resumes_to_the_same_records() {
+    let tmp = tempfile::tempdir().unwrap();
+
+    // The uninterrupted run.
+    let whole = project(tmp.path(), "whole");
+    Command::cargo_bin("sera")
+        .unwrap()
+        .current_dir(&whole)
+        .args(["run", "--quiet"])
+        .timeout(Duration::from_secs(900))
+        .assert()
+        .success();
+    let run = whole.join("runs/e2e");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    for stage in ["index", "mutate", "validate", "rollout", "verify", "export", "train"] {
+        assert_eq!(manifest["stages"][stage]["status"], "done", "{stage}: {manifest}");
+    }
+    let instances = read_jsonl(&run.join("instances.jsonl"));
+    let trajectories = read_jsonl(&run.join("trajectories.jsonl"));
+    assert!(!instances.is_empty(), "the fixture's tests catch some of 6 mutants");
+    assert_eq!(trajectories.len(), instances.len());
+    assert!(trajectories.iter().all(|t| t["exit_status"] == "submitted" && t["resolved"] == true));
+    let verified = read_jsonl(&run.join("verified.jsonl"));
+    assert_eq!(verified.len(), trajectories.len());
+    let exported = ["train", "val"]
+        .iter()
+        .map(|split| run.join(format!("dataset/hermes/{split}.jsonl")))
+        .filter(|path| path.exists())
+        .map(|path| read_jsonl(&path).len())
+        .sum::<usize>();
+    let stats = export_counts(&run);
+    let dropped: u64 = stats["dropped"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    assert!(exported > 0, "{stats}");
+    assert_eq!(exported as u64 + dropped, verified.len() as u64, "{stats}");
+    assert!(run.join("dataset/README.md").exists());
+    assert_eq!(read_jsonl(&run.join("train/metrics.jsonl")).len(), 6);
+    assert!(std::fs::read_to_string(run.join("run.toml")).unwrap().contains("seed = 7"));
+
+    // A rerun of a finished run does nothing and changes nothing.
+    let before = fingerprint(&run);
+    Command::cargo_bin("sera")
+        .unwrap()
+        .current_dir(&whole)
+        .args(["run", "--quiet"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("validate: done earlier, skipped"));
+    assert_eq!(fingerprint(&run), before);
+
+    // The killed run: each attempt is SIGKILLed with its process group at a seeded random
+    // moment, later and later, until one finishes.
+    let killed = project(tmp.path(), "killed");
+    // `sera run` sandboxes its own commands; the outer layer is only there to kill it.
+    let sandbox = Sandbox::new(SandboxConfig {
+        isolation: Isolation::None,
+        limits: Limits { memory_bytes: None, processes: None, file_size_bytes: None },
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let scratch = sandbox.scratch(&killed).unwrap();
+    let mut rng = SplitMix64::new(2026);
+    let mut kills = 0;
+    for attempt in 0..40u64 {
+        let seconds = 2 + rng.below(6) + 3 * attempt;
+        let spec = CommandSpec::new(env!("CARGO_BIN_EXE_sera"))
+            .args(["run", "--quiet"])
+            .timeout(Duration::from_secs(seconds));
+        let output = scratch.run(&spec).unwrap();
+        if output.timed_out {
+            kills += 1;
+            continue;
+        }
+        assert!(output.success(), "attempt {attempt}: {}", output.combined());
+        break;
+    }
+    assert!(kills >= 2, "the run was killed only {kills} times");
+    assert_eq!(fingerprint(&scratch.path().join("runs/e2e")), before);
+}

@@ -1,0 +1,306 @@
+//! `pipeline.toml`: everything `sera run` needs, with defaults for everything but the repository.
+//!
+//! Unknown keys are errors that name the key and its line, so a typo never silently falls back to
+//! a default. The JSON schema in `schemas/pipeline.schema.json` is generated from these types.
+
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The whole pipeline configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    pub run: RunSection,
+    pub repo: RepoSection,
+    #[serde(default)]
+    pub mutate: MutateSection,
+    #[serde(default)]
+    pub validate: ValidateSection,
+    #[serde(default)]
+    pub rollout: RolloutSection,
+    #[serde(default)]
+    pub verify: VerifySection,
+    #[serde(default)]
+    pub export: ExportSection,
+    #[serde(default)]
+    pub train: TrainSection,
+}
+
+/// `[run]`: where the run directory goes and how the run is seeded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// The run's name; its directory is `<dir>/<name>`.
+    pub name: String,
+    /// The parent of run directories, relative to the config file.
+    #[serde(default = "default_runs_dir")]
+    pub dir: PathBuf,
+    /// The seed of every random choice in the run.
+    #[serde(default)]
+    pub seed: u64,
+    /// `procedural` (mutate, validate, solve) is the only mode `sera run` drives today.
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Procedural,
+}
+
+/// `[repo]`: the repository to learn from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepoSection {
+    /// Path to the repository, relative to the config file.
+    pub path: PathBuf,
+}
+
+/// `[mutate]`: how many candidate bugs to draw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct MutateSection {
+    /// At most this many mutants in all; none for no limit.
+    pub limit: Option<usize>,
+    /// At most this many mutants per function.
+    pub per_function: usize,
+    /// Only these operators (slugs); empty for all.
+    pub operators: Vec<String>,
+    /// Only operators tagged with one of these bug classes (slugs); empty for all.
+    pub classes: Vec<String>,
+}
+
+impl Default for MutateSection {
+    fn default() -> Self {
+        MutateSection { limit: Some(200), per_function: 8, operators: Vec::new(), classes: Vec::new() }
+    }
+}
+
+/// `[validate]`: running the tests on each mutant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValidateSection {
+    /// Parallel jobs, each with its own scratch copy.
+    pub jobs: usize,
+    /// `bwrap` (the default) or `none` (no isolation; only for code you trust).
+    pub isolation: String,
+    /// The test command; detected from the repository when absent.
+    pub test_command: Option<String>,
+}
+
+impl Default for ValidateSection {
+    fn default() -> Self {
+        ValidateSection { jobs: 1, isolation: "bwrap".into(), test_command: None }
+    }
+}
+
+/// `[rollout]`: the teacher that solves the instances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RolloutSection {
+    /// `oracle` (embedded, needs no model) or `openai` (any OpenAI-compatible server).
+    pub teacher: String,
+    /// For `openai`: the server, e.g. `http://localhost:8000/v1`.
+    pub base_url: Option<String>,
+    /// For `openai`: the model name the server knows.
+    pub model: Option<String>,
+    /// Rollouts in flight at once.
+    pub concurrency: usize,
+    /// The step cap of one rollout.
+    pub step_limit: usize,
+}
+
+impl Default for RolloutSection {
+    fn default() -> Self {
+        RolloutSection {
+            teacher: "oracle".into(),
+            base_url: None,
+            model: None,
+            concurrency: 1,
+            step_limit: 115,
+        }
+    }
+}
+
+/// `[verify]`: which trajectories are kept as training data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifySection {
+    /// Keep only trajectories whose patch passes the instance's tests.
+    pub require_resolved: bool,
+    /// Keep only trajectories whose line recall of the gold fix is at least this.
+    pub recall_threshold: f64,
+}
+
+impl Default for VerifySection {
+    fn default() -> Self {
+        VerifySection { require_resolved: true, recall_threshold: 0.0 }
+    }
+}
+
+/// `[export]`: the dataset written under `dataset/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportSection {
+    /// Any of `openai`, `hermes`, `xml`, `raw`.
+    pub formats: Vec<String>,
+    /// Records longer than this many tokens are truncated or dropped.
+    pub max_tokens: usize,
+    /// A Hugging Face `tokenizer.json`; the embedded default when absent.
+    pub tokenizer: Option<PathBuf>,
+    /// The share of records that go to the validation split.
+    pub val_fraction: f64,
+}
+
+impl Default for ExportSection {
+    fn default() -> Self {
+        ExportSection {
+            formats: vec!["hermes".into(), "openai".into()],
+            max_tokens: 32_768,
+            tokenizer: None,
+            val_fraction: 0.1,
+        }
+    }
+}
+
+/// `[train]`: a short training run of the built-in trainer on the exported data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSection {
+    pub enabled: bool,
+    /// A named model size (`tiny`) or a TOML file.
+    pub model: String,
+    pub steps: usize,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        TrainSection { enabled: true, model: "tiny".into(), steps: 40 }
+    }
+}
+
+fn default_runs_dir() -> PathBuf {
+    PathBuf::from("runs")
+}
+
+impl PipelineConfig {
+    /// Reads and checks a config file; relative paths in it are resolved against its folder.
+    pub fn load(path: &Path) -> Result<PipelineConfig> {
+        let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut config = Self::parse(&text, &path.display().to_string())?;
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    /// Parses config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<PipelineConfig> {
+        let config: PipelineConfig = toml::from_str(text)
+            .map_err(|err| Error::Usage(format!("{origin}: {}", err.to_string().trim_end())))?;
+        config.check(origin)?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |path: &mut PathBuf| {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        };
+        resolve(&mut self.run.dir);
+        resolve(&mut self.repo.path);
+        if let Some(tokenizer) = &mut self.export.tokenizer {
+            resolve(tokenizer);
+        }
+    }
+
+    /// Checks what types alone cannot say, before any work starts.
+    fn check(&self, origin: &str) -> Result<()> {
+        let bad = |message: String| Err(Error::Usage(format!("{origin}: {message}")));
+        if self.run.name.is_empty() || self.run.name.contains(['/', '\\']) {
+            return bad(format!("[run] name {:?} must be a plain, non-empty name", self.run.name));
+        }
+        if !matches!(self.validate.isolation.as_str(), "bwrap" | "none") {
+            return bad(format!(
+                "[validate] isolation {:?} is not one of `bwrap`, `none`",
+                self.validate.isolation
+            ));
+        }
+        match self.rollout.teacher.as_str() {
+            "oracle" => {}
+            "openai" if self.rollout.base_url.is_none() || self.rollout.model.is_none() => {
+                return bad("[rollout] teacher `openai` needs `base_url` and `model`".into());
+            }
+            "openai" => {}
+            other => return bad(format!("[rollout] teacher {other:?} is not one of `oracle`, `openai`")),
+        }
+        for format in &self.export.formats {
+            if !matches!(format.as_str(), "openai" | "hermes" | "xml" | "raw") {
+                return bad(format!(
+                    "[export] format {format:?} is not one of `openai`, `hermes`, `xml`, `raw`"
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.verify.recall_threshold) {
+            return bad(format!(
+                "[verify] recall_threshold {} must be between 0 and 1",
+                self.verify.recall_threshold
+            ));
+        }
+        if !(0.0..1.0).contains(&self.export.val_fraction) {
+            return bad(format!(
+                "[export] val_fraction {} must be at least 0 and below 1",
+                self.export.val_fraction
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_error(text: &str, expected: &[&str]) {
+        let err = PipelineConfig::parse(text, "pipeline.toml").unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        let message = err.to_string();
+        for part in expected {
+            assert!(message.contains(part), "{message:?} lacks {part:?}");
+        }
+    }
+
+    #[test]
+    fn minimal_config_takes_defaults() {
+        let config =
+            PipelineConfig::parse("[run]\nname = \"demo\"\n[repo]\npath = \"repo\"\n", "x").unwrap();
+        assert_eq!(config.rollout.teacher, "oracle");
+        assert_eq!(config.rollout.step_limit, 115);
+        assert_eq!(config.export.formats, ["hermes", "openai"]);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        check_error(
+            "[run]\nname = \"demo\"\n[repo]\npath = \"repo\"\n[mutate]\nlimt = 3\n",
+            &["pipeline.toml", "line 6", "limt"],
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let base = "[run]\nname = \"demo\"\n[repo]\npath = \"r\"\n";
+        check_error(&format!("{base}[rollout]\nteacher = \"gpt\"\n"), &["teacher \"gpt\""]);
+        check_error(&format!("{base}[rollout]\nteacher = \"openai\"\n"), &["needs `base_url`"]);
+        check_error(&format!("{base}[export]\nformats = [\"csv\"]\n"), &["format \"csv\""]);
+        check_error(&format!("{base}[verify]\nrecall_threshold = 2.0\n"), &["recall_threshold 2"]);
+        check_error("[run]\nname = \"a/b\"\n[repo]\npath = \"r\"\n", &["plain, non-empty"]);
+        check_error("[run]\nname = \"x\"\n", &["missing field `repo`"]);
+    }
+}

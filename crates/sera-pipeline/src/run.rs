@@ -1,0 +1,484 @@
+//! `sera run`: the procedural pipeline over one run directory, resumable at record granularity.
+//!
+//! Stages run in order (index, mutate, validate, rollout, verify, export, train, report) and
+//! `manifest.json` records which are done. The cheap, deterministic stages write their file whole
+//! (to a temporary name, then renamed). The expensive ones (validate, rollout) are resumable per
+//! record: each run of the stage function writes a `work/*.part.jsonl` file record by record; its
+//! complete records are absorbed into the stage's append-only file, and the next run only does
+//! what is not there yet. After a stage finishes its file is put in input order, so a run that was
+//! killed and resumed ends with the same records, in the same order, as one that was not.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use sera_core::{ExitStatus, Instance, Mutant, Trajectory};
+
+use crate::config::PipelineConfig;
+use crate::rundir::{AppendLog, Manifest, StageEntry, StageStatus, in_shard, record_key, write_atomic};
+use crate::{Error, Result, export, index, jsonl, mutate, rollout, train, validate};
+
+/// Which part of the work this process does: `index` of `count` disjoint shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// All of the work.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Parses `I/N` with `0 <= I < N`.
+    pub fn parse(text: &str) -> Result<Shard> {
+        let bad = || Error::Usage(format!("--shard {text:?}: expected I/N with 0 <= I < N"));
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        let shard = Shard {
+            index: index.trim().parse().map_err(|_| bad())?,
+            count: count.trim().parse().map_err(|_| bad())?,
+        };
+        if shard.count == 0 || shard.index >= shard.count {
+            return Err(bad());
+        }
+        Ok(shard)
+    }
+}
+
+/// How to run, beyond the config file.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub shard: Shard,
+    /// Progress bars on stderr.
+    pub progress: bool,
+}
+
+/// The stages in order, as named in the manifest.
+pub const STAGES: &[&str] =
+    &["index", "mutate", "validate", "rollout", "verify", "export", "train", "report"];
+
+/// What a finished run says about itself.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// The run directory of `config` for `shard`.
+pub fn run_dir(config: &PipelineConfig, shard: Shard) -> PathBuf {
+    let name = if shard.count > 1 {
+        format!("{}-shard-{}-of-{}", config.run.name, shard.index, shard.count)
+    } else {
+        config.run.name.clone()
+    };
+    config.run.dir.join(name)
+}
+
+/// Runs (or resumes) the pipeline of `config`. `log` receives one line per event worth a
+/// person's attention; the same lines go to `logs/run.log`.
+pub fn run(
+    config: &PipelineConfig,
+    options: &RunOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<RunOutcome> {
+    let repo = &config.repo.path;
+    if !repo.is_dir() {
+        return Err(Error::Data(format!("[repo] path {}: not a directory", repo.display())));
+    }
+    let isolation = isolation(config)?;
+    // Fail before any work when the sandbox cannot be had (no bwrap, say).
+    sera_sandbox::Sandbox::new(sera_sandbox::SandboxConfig {
+        isolation,
+        ..sera_sandbox::SandboxConfig::default()
+    })
+    .map_err(|err| Error::Environment(err.to_string()))?;
+
+    let dir = run_dir(config, options.shard);
+    let mut run = Run::open(dir, config, log)?;
+    run.stage("index", |run| {
+        let report = run.whole_file("functions.jsonl", |out| {
+            index::run(repo, out, &index::IndexConfig::default())
+        })?;
+        Ok(vec![
+            ("files".into(), report.files_indexed as u64),
+            ("functions".into(), report.functions as u64),
+            ("test_functions".into(), report.test_functions as u64),
+            ("skipped_files".into(), report.skipped.len() as u64),
+        ])
+    })?;
+    run.stage("mutate", |run| {
+        let options = mutate::MutateOptions {
+            seed: config.run.seed,
+            limit: config.mutate.limit,
+            per_function: config.mutate.per_function,
+            operators: non_empty(&config.mutate.operators),
+            classes: non_empty(&config.mutate.classes),
+        };
+        run.whole_file("mutants.jsonl", |out| mutate::run(repo, out, &options))?;
+        Ok(vec![("mutants".into(), count_lines(&run.path("mutants.jsonl"))?)])
+    })?;
+    run.stage("validate", |run| {
+        let mutants: Vec<Mutant> = jsonl::read::<Mutant>(&run.path("mutants.jsonl"))?
+            .records
+            .into_iter()
+            .filter(|m| in_shard(&m.id, options.shard.index, options.shard.count))
+            .collect();
+        let order: Vec<&str> = mutants.iter().map(|m| m.id.as_str()).collect();
+        let mut kept = AppendLog::open(&run.path("instances.jsonl"), "mutant_id")?;
+        let mut rejected = AppendLog::open(&run.path("rejected.jsonl"), "mutant_id")?;
+        let part_kept = run.path("work/instances.part.jsonl");
+        let part_rejected = run.path("work/rejected.part.jsonl");
+        kept.absorb(&part_kept, "mutant_id")?;
+        rejected.absorb(&part_rejected, "mutant_id")?;
+        let todo: Vec<&Mutant> =
+            mutants.iter().filter(|m| !kept.contains(&m.id) && !rejected.contains(&m.id)).collect();
+        if !todo.is_empty() {
+            if todo.len() < mutants.len() {
+                (run.log)(&format!("validate: resuming, {} of {} mutants left", todo.len(), mutants.len()));
+            }
+            let todo_path = run.path("work/mutants.todo.jsonl");
+            write_records(&todo_path, &todo)?;
+            let options = validate::ValidateOptions {
+                jobs: config.validate.jobs.max(1),
+                isolation,
+                test_command: config.validate.test_command.clone(),
+                rejected: Some(part_rejected.clone()),
+                cache_dir: Some(run.path("cache")),
+                progress: options.progress,
+            };
+            let mut report = validate::run(repo, &todo_path, &part_kept, &options)?;
+            // Rejected mutants end up in rejected.jsonl, not in the part file the report names.
+            report.rejected_path = None;
+            (run.log)(&format!("validate: {}", report.to_string().replace('\n', "\n  ")));
+            kept.absorb(&part_kept, "mutant_id")?;
+            rejected.absorb(&part_rejected, "mutant_id")?;
+        }
+        let (kept, rejected) = (kept.len() as u64, rejected.len() as u64);
+        reorder(&run.path("instances.jsonl"), "mutant_id", &order)?;
+        reorder(&run.path("rejected.jsonl"), "mutant_id", &order)?;
+        Ok(vec![
+            ("candidates".into(), mutants.len() as u64),
+            ("kept".into(), kept),
+            ("rejected".into(), rejected),
+        ])
+    })?;
+    run.stage("rollout", |run| {
+        let instances: Vec<Instance> = jsonl::read(&run.path("instances.jsonl"))?.records;
+        let order: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+        let mut done = AppendLog::open(&run.path("trajectories.jsonl"), "instance_id")?;
+        let part = run.path("work/trajectories.part.jsonl");
+        done.absorb(&part, "instance_id")?;
+        let todo: Vec<&Instance> = instances.iter().filter(|i| !done.contains(&i.id)).collect();
+        if !todo.is_empty() {
+            let todo_path = run.path("work/instances.todo.jsonl");
+            write_records(&todo_path, &todo)?;
+            let options = rollout::RolloutOptions {
+                teacher: teacher(config)?,
+                repo: Some(repo.clone()),
+                concurrency: config.rollout.concurrency.max(1),
+                seed: config.run.seed,
+                isolation,
+                step_limit: config.rollout.step_limit,
+                cache_dir: Some(run.path("cache")),
+                ..rollout::RolloutOptions::default()
+            };
+            let report = rollout::run(&todo_path, &part, &options)?;
+            (run.log)(&format!("rollout: {}", report.summary()));
+            done.absorb(&part, "instance_id")?;
+        }
+        let rollouts = done.len() as u64;
+        reorder(&run.path("trajectories.jsonl"), "instance_id", &order)?;
+        Ok(vec![("instances".into(), instances.len() as u64), ("trajectories".into(), rollouts)])
+    })?;
+    run.stage("verify", |run| {
+        let trajectories: Vec<Trajectory> = jsonl::read(&run.path("trajectories.jsonl"))?.records;
+        let verified: Vec<&Trajectory> =
+            trajectories.iter().filter(|t| keeps(config, t)).collect();
+        let tmp = run.path("verified.jsonl.tmp");
+        write_records(&tmp, &verified)?;
+        std::fs::rename(&tmp, run.path("verified.jsonl"))
+            .map_err(|err| Error::io(&run.path("verified.jsonl"), err))?;
+        let submitted =
+            trajectories.iter().filter(|t| t.exit_status == ExitStatus::Submitted).count();
+        let resolved = trajectories.iter().filter(|t| t.resolved == Some(true)).count();
+        Ok(vec![
+            ("trajectories".into(), trajectories.len() as u64),
+            ("submitted".into(), submitted as u64),
+            ("resolved".into(), resolved as u64),
+            ("verified".into(), verified.len() as u64),
+        ])
+    })?;
+    run.stage("export", |run| {
+        let formats = export::parse_formats(&config.export.formats.join(","))?;
+        let options = export::ExportOptions {
+            config: export::ExportConfig {
+                formats,
+                max_tokens: config.export.max_tokens,
+                val_fraction: config.export.val_fraction,
+                ..export::ExportConfig::default()
+            },
+            tokenizer: config.export.tokenizer.clone(),
+            output: export::Output::Dir(run.path("dataset")),
+        };
+        let report = export::export(&[run.path("verified.jsonl")], &options)?;
+        (run.log)(&report.to_string());
+        let mut counts: Vec<(String, u64)> =
+            report.stats.kept.iter().map(|(split, n)| (format!("kept_{split}"), *n as u64)).collect();
+        counts.push(("read".into(), report.stats.read as u64));
+        counts.push(("tokens".into(), report.stats.tokens.total as u64));
+        Ok(counts)
+    })?;
+    if config.train.enabled {
+        run.stage("train", |run| {
+            let data = ["hermes", "openai"]
+                .iter()
+                .map(|format| run.path(&format!("dataset/{format}/train.jsonl")))
+                .find(|path| path.exists())
+                .ok_or_else(|| {
+                    Error::Usage(
+                        "[train] needs `hermes` or `openai` among the [export] formats".into(),
+                    )
+                })?;
+            let options = train::TrainOptions {
+                data,
+                out: run.path("train"),
+                config: config.train.model.clone(),
+                steps: Some(config.train.steps),
+                seed: Some(config.run.seed),
+                log_every: 10,
+            };
+            let log = &mut run.log;
+            let summary = train::train(&options, &mut |line| log(&format!("train: {line}")))?;
+            (run.log)(&format!("train: {}", summary.replace('\n', "\n  ")));
+            Ok(vec![("steps".into(), config.train.steps as u64)])
+        })?;
+    }
+    let manifest = run.manifest.clone();
+    Ok(RunOutcome { dir: run.dir, manifest })
+}
+
+/// The one-screen summary printed at the end of a run: each stage's counts and where to look.
+pub fn summary(outcome: &RunOutcome) -> String {
+    let mut out = format!("run directory: {}\n", outcome.dir.display());
+    for stage in STAGES {
+        let Some(entry) = outcome.manifest.stages.get(*stage) else { continue };
+        let counts: Vec<String> = entry.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out.push_str(&format!("  {stage:<9} {}\n", counts.join(", ")));
+    }
+    for (what, path) in [
+        ("instances", "instances.jsonl"),
+        ("trajectories", "trajectories.jsonl"),
+        ("dataset", "dataset/README.md"),
+        ("training", "train/metrics.jsonl"),
+        ("report", "report.html"),
+        ("log", "logs/run.log"),
+    ] {
+        let full = outcome.dir.join(path);
+        if full.exists() {
+            out.push_str(&format!("{what:>12}: {}\n", full.display()));
+        }
+    }
+    out
+}
+
+/// The isolation backend the config asks for.
+fn isolation(config: &PipelineConfig) -> Result<sera_sandbox::Isolation> {
+    match config.validate.isolation.as_str() {
+        "bwrap" => Ok(sera_sandbox::Isolation::Bwrap),
+        "none" => Ok(sera_sandbox::Isolation::None),
+        other => Err(Error::Usage(format!("[validate] isolation {other:?} is not `bwrap` or `none`"))),
+    }
+}
+
+fn teacher(config: &PipelineConfig) -> Result<rollout::TeacherChoice> {
+    match (config.rollout.teacher.as_str(), &config.rollout.base_url, &config.rollout.model) {
+        ("oracle", _, _) => Ok(rollout::TeacherChoice::Oracle),
+        ("openai", Some(url), Some(model)) => {
+            Ok(rollout::TeacherChoice::OpenAi(rollout::OpenAiConfig::new(url, model)))
+        }
+        (other, _, _) => Err(Error::Usage(format!("[rollout] teacher {other:?} is not usable"))),
+    }
+}
+
+/// The keep rule of the verify stage: submitted, resolved where required, recall high enough.
+fn keeps(config: &PipelineConfig, trajectory: &Trajectory) -> bool {
+    let threshold = config.verify.recall_threshold;
+    trajectory.exit_status == ExitStatus::Submitted
+        && trajectory.patch.as_ref().is_some_and(|patch| !patch.is_empty())
+        && (!config.verify.require_resolved || trajectory.resolved == Some(true))
+        && trajectory.recall.map_or(threshold == 0.0, |recall| recall >= threshold)
+}
+
+fn non_empty(items: &[String]) -> Option<Vec<String>> {
+    (!items.is_empty()).then(|| items.to_vec())
+}
+
+/// An open run directory and its manifest.
+struct Run<'a> {
+    dir: PathBuf,
+    manifest: Manifest,
+    log: Box<dyn FnMut(&str) + 'a>,
+}
+
+impl<'a> Run<'a> {
+    fn open(dir: PathBuf, config: &PipelineConfig, log: &'a mut dyn FnMut(&str)) -> Result<Run<'a>> {
+        for sub in ["", "work", "logs"] {
+            let path = dir.join(sub);
+            std::fs::create_dir_all(&path).map_err(|err| Error::io(&path, err))?;
+        }
+        let resolved = toml::to_string(config).expect("the config always serializes");
+        let run_toml = format!(
+            "# The resolved configuration of this run, written by sera {}.\n{resolved}",
+            env!("CARGO_PKG_VERSION")
+        );
+        let run_toml_path = dir.join("run.toml");
+        match std::fs::read_to_string(&run_toml_path) {
+            Ok(existing) if existing != run_toml => {
+                return Err(Error::Usage(format!(
+                    "{} holds a run with a different configuration; give this run another \
+                     [run] name, or delete that directory to start over",
+                    dir.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                write_atomic(&run_toml_path, run_toml.as_bytes())?;
+            }
+            Err(err) => return Err(Error::io(&run_toml_path, err)),
+        }
+        let manifest = Manifest::load(&dir)?;
+        let log_path = dir.join("logs/run.log");
+        let mut log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|err| Error::io(&log_path, err))?;
+        let log = Box::new(move |line: &str| {
+            use std::io::Write as _;
+            log(line);
+            // The log is for people; losing a line of it must not fail the run.
+            let _ = writeln!(log_file, "{line}");
+        });
+        Ok(Run { dir, manifest, log })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Runs `body` unless the manifest says the stage is done, and records its counts.
+    fn stage(
+        &mut self,
+        name: &str,
+        body: impl FnOnce(&mut Run<'a>) -> Result<Vec<(String, u64)>>,
+    ) -> Result<()> {
+        if self.manifest.stages.get(name).is_some_and(|s| s.status == StageStatus::Done) {
+            (self.log)(&format!("{name}: done earlier, skipped"));
+            return Ok(());
+        }
+        self.set_status(name, StageStatus::Running, None)?;
+        let started = Instant::now();
+        match body(self) {
+            Ok(counts) => {
+                let shown: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                (self.log)(&format!(
+                    "{name}: {} ({:.1} s)",
+                    shown.join(", "),
+                    started.elapsed().as_secs_f64()
+                ));
+                self.set_status(name, StageStatus::Done, Some(counts))
+            }
+            Err(err) => {
+                self.set_status(name, StageStatus::Failed, None)?;
+                Err(err)
+            }
+        }
+    }
+
+    fn set_status(
+        &mut self,
+        name: &str,
+        status: StageStatus,
+        counts: Option<Vec<(String, u64)>>,
+    ) -> Result<()> {
+        let entry = self
+            .manifest
+            .stages
+            .entry(name.to_string())
+            .or_insert(StageEntry { status: StageStatus::Pending, counts: Default::default() });
+        entry.status = status;
+        if let Some(counts) = counts {
+            entry.counts = counts.into_iter().collect();
+        }
+        self.manifest.save(&self.dir)
+    }
+
+    /// Runs a stage that writes one whole file: to a temporary name first, renamed when done,
+    /// so a crash never leaves a half-written file under the real name.
+    fn whole_file<T>(&self, name: &str, write: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+        let tmp = self.path(&format!("work/{name}.tmp"));
+        let result = write(&tmp)?;
+        let path = self.path(name);
+        std::fs::rename(&tmp, &path).map_err(|err| Error::io(&path, err))?;
+        Ok(result)
+    }
+}
+
+fn write_records<T: serde::Serialize>(path: &Path, records: &[T]) -> Result<()> {
+    let mut writer = jsonl::Writer::create(path)?;
+    for record in records {
+        writer.write(record)?;
+    }
+    writer.finish()
+}
+
+fn count_lines(path: &Path) -> Result<u64> {
+    let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
+    Ok(text.lines().filter(|line| !line.trim().is_empty()).count() as u64)
+}
+
+/// Rewrites the JSONL file at `path` with its records in the order their `key` has in `order`
+/// (records with unknown keys last, in file order), atomically.
+fn reorder(path: &Path, key: &str, order: &[&str]) -> Result<()> {
+    let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
+    let rank: HashMap<&str, usize> = order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut lines: Vec<(usize, &str)> = text
+        .split_inclusive('\n')
+        .map(|line| {
+            let position = record_key(line, key)
+                .and_then(|id| rank.get(id.as_str()).copied())
+                .unwrap_or(usize::MAX);
+            (position, line)
+        })
+        .collect();
+    lines.sort_by_key(|(position, _)| *position);
+    let sorted: String = lines.into_iter().map(|(_, line)| line).collect();
+    if sorted != text {
+        write_atomic(path, sorted.as_bytes())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_parses_and_rejects_nonsense() {
+        assert_eq!(Shard::parse("1/4").unwrap(), Shard { index: 1, count: 4 });
+        for bad in ["4/4", "x/2", "1", "0/0", "-1/3"] {
+            assert_eq!(Shard::parse(bad).unwrap_err().exit_code(), 1, "{bad}");
+        }
+    }
+
+    #[test]
+    fn reorder_puts_records_in_input_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        std::fs::write(&path, "{\"k\":\"b\"}\n{\"k\":\"c\"}\n{\"k\":\"a\"}\n").unwrap();
+        reorder(&path, "k", &["a", "b", "c"]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"k\":\"a\"}\n{\"k\":\"b\"}\n{\"k\":\"c\"}\n"
+        );
+    }
+}

@@ -1,0 +1,74 @@
+//! `cargo xtask pipeline`: the embedded default run, offline, on the demo repository.
+//!
+//! Copies `tests/data/rust-demo` (the `ledger` crate) to `target/sera-demo/repo`, writes a
+//! pipeline config next to it, and runs `sera run` on it: index, mutate, validate in the
+//! sandbox, oracle rollouts, verification and export into `runs/demo/`. Extra arguments go to
+//! `sera run` (for example `--config other.toml` to run your own).
+
+use std::path::Path;
+use std::process::Command;
+
+const CONFIG: &str = r#"# The embedded default of `cargo xtask pipeline`: procedural mode, oracle teacher.
+[run]
+name = "demo"
+dir = {runs:?}
+seed = 0
+
+[repo]
+path = "repo"
+
+[mutate]
+limit = 16
+per_function = 2
+
+[validate]
+jobs = 2
+
+[rollout]
+teacher = "oracle"
+concurrency = 2
+"#;
+
+pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let demo = root.join("target/sera-demo");
+    let repo = demo.join("repo");
+    if repo.exists() {
+        std::fs::remove_dir_all(&repo)?;
+    }
+    copy_dir(&root.join("tests/data/rust-demo"), &repo)?;
+    std::fs::rename(repo.join("Cargo_test.toml"), repo.join("Cargo.toml"))?;
+    let config = demo.join("pipeline.toml");
+    let runs = root.join("runs").display().to_string();
+    std::fs::write(&config, CONFIG.replace("{runs:?}", &format!("{runs:?}")))?;
+
+    let mut sera_args = vec!["run".to_string()];
+    if args.iter().any(|a| a == "--config") {
+        sera_args.extend(args.iter().cloned());
+    } else {
+        sera_args.extend(["--config".to_string(), config.display().to_string()]);
+        sera_args.extend(args.iter().cloned());
+    }
+    println!("running sera {}", sera_args.join(" "));
+    #[allow(clippy::disallowed_methods)] // xtask is a developer tool; see the crate docs.
+    let status = Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args(["run", "--quiet", "--package", "sera-cli", "--bin", "sera", "--"])
+        .args(&sera_args)
+        .status()?;
+    anyhow::ensure!(status.success(), "sera run failed ({status})");
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
