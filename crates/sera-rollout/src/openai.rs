@@ -8,6 +8,8 @@
 //! (honouring `Retry-After`); a context-length rejection ends the rollout as a context overflow;
 //! other client errors (bad model name, bad key) fail at once.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sera_core::{Message, Role};
@@ -38,6 +40,11 @@ pub struct OpenAiConfig {
     /// First backoff; doubled per retry, capped at [`OpenAiConfig::max_backoff`].
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+    /// Put the tool schemas in the system prompt and tool calls and results in the text
+    /// (Hermes style) instead of using the API's `tools`. Switched on by itself when the
+    /// server says it cannot parse tool calls (vLLM without `--enable-auto-tool-choice`,
+    /// llama.cpp without `--jinja`).
+    pub tools_in_text: bool,
 }
 
 impl OpenAiConfig {
@@ -53,6 +60,7 @@ impl OpenAiConfig {
             max_retries: 6,
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
+            tools_in_text: false,
         }
     }
 
@@ -76,6 +84,8 @@ pub struct OpenAiTeacher {
     config: OpenAiConfig,
     api_key: Option<String>,
     agent: ureq::Agent,
+    /// Set once the server has refused native tools; shared by every rollout in flight.
+    text_tools: Arc<AtomicBool>,
 }
 
 impl OpenAiTeacher {
@@ -89,7 +99,8 @@ impl OpenAiTeacher {
             .max_idle_connections_per_host(256)
             .build()
             .into();
-        OpenAiTeacher { config, api_key, agent }
+        let text_tools = Arc::new(AtomicBool::new(config.tools_in_text));
+        OpenAiTeacher { config, api_key, agent, text_tools }
     }
 
     /// Uses `key` as the API key whatever the environment holds.
@@ -110,12 +121,18 @@ impl OpenAiTeacher {
         tools: &[Value],
         overrides: Option<&Value>,
     ) -> Result<Reply, TeacherError> {
+        let text_mode = !tools.is_empty() && self.text_tools.load(Ordering::SeqCst);
+        let wire: Vec<Value> = if text_mode {
+            text_messages(messages, tools)
+        } else {
+            messages.iter().map(wire_message).collect()
+        };
         let mut body = json!({
             "model": self.config.model,
-            "messages": messages.iter().map(wire_message).collect::<Vec<_>>(),
+            "messages": wire,
             "temperature": self.config.temperature,
         });
-        if !tools.is_empty() {
+        if !tools.is_empty() && !text_mode {
             body["tools"] = Value::Array(tools.to_vec());
             body["tool_choice"] = json!("auto");
         }
@@ -133,6 +150,13 @@ impl OpenAiTeacher {
         loop {
             let failure = match self.post(&endpoint, &payload) {
                 Ok(Answer { status: 200..=299, body, .. }) => return parse::completion(&body),
+                Ok(Answer { status, body, .. })
+                    if !text_mode && !tools.is_empty() && refuses_tools(status, &body) =>
+                {
+                    // The server cannot parse tool calls: carry them in the text from now on.
+                    self.text_tools.store(true, Ordering::SeqCst);
+                    return self.complete(messages, tools, overrides);
+                }
                 Ok(Answer { status, body, retry_after }) => {
                     if is_context_overflow(status, &body) {
                         return Err(TeacherError::ContextOverflow(format!(
@@ -258,6 +282,67 @@ fn is_context_overflow(status: u16, body: &str) -> bool {
     ]
     .iter()
     .any(|needle| lower.contains(needle))
+}
+
+/// vLLM started without a tool parser, or llama.cpp without `--jinja`, reject `tools`.
+fn refuses_tools(status: u16, body: &str) -> bool {
+    if !(400..600).contains(&status) {
+        return false;
+    }
+    let lower = body.to_ascii_lowercase();
+    [
+        "--enable-auto-tool-choice",
+        "--tool-call-parser",
+        "--jinja",
+        "tools param requires",
+        "does not support tools",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
+/// The conversation with tools carried in the text, as Qwen's and Hermes' chat templates
+/// render them: schemas in the system prompt inside `<tools>`, calls as `<tool_call>` blocks,
+/// results as user turns inside `<tool_response>`.
+fn text_messages(messages: &[Message], tools: &[Value]) -> Vec<Value> {
+    let schemas: Vec<String> = tools.iter().map(Value::to_string).collect();
+    let instructions = format!(
+        "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n\
+You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n{}\n</tools>\n\n\
+For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n\
+<tool_call>\n{{\"name\": <function-name>, \"arguments\": <args-json-object>}}\n</tool_call>",
+        schemas.join("\n")
+    );
+    let mut out: Vec<Value> = Vec::with_capacity(messages.len() + 1);
+    if messages.first().is_none_or(|m| m.role != Role::System) {
+        out.push(json!({"role": "system", "content": instructions}));
+    }
+    for message in messages {
+        match message.role {
+            Role::System => out.push(json!({"role": "system", "content": format!("{}\n\n{instructions}", message.content)})),
+            Role::Assistant => {
+                let mut text = message.content.clone();
+                for call in &message.tool_calls {
+                    let call = json!({"name": call.name, "arguments": Value::Object(call.arguments.clone())});
+                    text.push_str(&format!("\n<tool_call>\n{call}\n</tool_call>"));
+                }
+                out.push(json!({"role": "assistant", "content": text.trim_start()}));
+            }
+            Role::Tool => {
+                let response = format!("<tool_response>\n{}\n</tool_response>", message.content);
+                // Results of one turn's calls share one user message.
+                match out.last_mut() {
+                    Some(last) if last["role"] == "user" && last["content"].as_str().is_some_and(|c| c.ends_with("</tool_response>")) => {
+                        let joined = format!("{}\n{response}", last["content"].as_str().unwrap_or_default());
+                        last["content"] = json!(joined);
+                    }
+                    _ => out.push(json!({"role": "user", "content": response})),
+                }
+            }
+            Role::User => out.push(json!({"role": "user", "content": message.content})),
+        }
+    }
+    out
 }
 
 fn short(body: &str) -> String {

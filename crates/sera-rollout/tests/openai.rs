@@ -338,3 +338,53 @@ fn a_real_server_answers_when_configured() {
     );
     assert!(outcome.usage.prompt_tokens > 0);
 }
+
+#[test]
+fn a_server_without_a_tool_parser_gets_the_tools_in_the_text() {
+    let server = TestServer::start(|body, _| {
+        if body.get("tools").is_some() {
+            return Scripted::error(
+                400,
+                "\"auto\" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set",
+            );
+        }
+        let turn = body["messages"]
+            .as_array()
+            .map_or(0, |m| m.iter().filter(|m| m["role"] == "assistant").count());
+        let call = match turn {
+            0 => json!({"name": "str_replace_editor", "arguments": {"command": "str_replace", "path": "/testbed/a.txt", "old_str": "hello", "new_str": "hi"}}),
+            _ => json!({"name": "submit", "arguments": {}}),
+        };
+        Scripted::text(&format!("<think>go</think>\n<tool_call>\n{call}\n</tool_call>"))
+    })
+    .expect("server");
+    let (outcome, _dir) = rollout(&teacher(&server));
+    assert_eq!(outcome.exit_status, ExitStatus::Submitted);
+    assert!(outcome.patch.expect("patch").render().contains("+hi"));
+    let requests = server.requests();
+    assert!(requests[0].body.get("tools").is_some());
+    let last = &requests.last().expect("requests").body;
+    assert!(last.get("tools").is_none());
+    let sent = last["messages"].as_array().expect("messages");
+    let system = sent[0]["content"].as_str().unwrap_or_default();
+    assert!(
+        system.starts_with(prompts::SYSTEM_PROMPT)
+            && system.contains("<tools>\n{\"type\":\"function\""),
+        "{system}"
+    );
+    assert!(
+        sent[2]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("<tool_call>\n{\"name\":\"str_replace_editor\"")
+    );
+    assert_eq!(sent[3]["role"], json!("user"));
+    assert!(
+        sent[3]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("<tool_response>\nOBSERVATION:\n")
+    );
+    // Once switched, the teacher does not ask with native tools again.
+    assert_eq!(requests.iter().filter(|r| r.body.get("tools").is_some()).count(), 1);
+}
