@@ -324,12 +324,13 @@ impl<E: Dtype, D: Device<E>> Model<E, D> {
             let v = h.matmul(blk.wv.retaped::<T>()).reshape_like(&heads_shape);
             let q = rope(rms_norm(q, &blk.q_norm, eps), &cos, &sin, &self.swap);
             let k = rope(rms_norm(k, &blk.k_norm, eps), &cos, &sin, &self.swap);
-            let q = q.reshape_like(&heads_shape);
+            // Scaling the queries is 1/(s / head_dim) of the work of scaling the scores.
+            let q = (q * scale).reshape_like(&heads_shape);
             let k = k.reshape_like(&heads_shape);
             let q = q.permute::<_, Axes4<0, 2, 1, 3>>();
             let k = k.permute::<_, Axes4<0, 2, 3, 1>>();
             let v = v.permute::<_, Axes4<0, 2, 1, 3>>();
-            let scores = q.matmul(k) * scale + mask.clone();
+            let scores = q.matmul(k) + mask.clone();
             let attn = scores.softmax::<Axis<3>>().matmul(v);
             let attn = attn.permute::<_, Axes4<0, 2, 1, 3>>().reshape_like(&(b, s, w));
             x = x + attn.matmul(blk.wo.retaped::<T>());
