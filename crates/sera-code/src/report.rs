@@ -49,7 +49,7 @@ pub enum SkipReason {
     NotUtf8 { valid_up_to: usize },
     /// The file says it is generated (a marker such as `@generated` in its first lines).
     Generated { marker: &'static str },
-    /// The parser could not produce a tree at all.
+    /// The parser could not produce a tree at all, or took longer than its time limit (10 s).
     Unparsable { error: String },
 }
 

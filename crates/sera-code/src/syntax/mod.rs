@@ -11,6 +11,7 @@ mod rust;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use sera_core::{ByteSpan, EntityKind, LineSpan};
 use tree_sitter::{Node, Parser, Tree};
@@ -55,12 +56,28 @@ fn parse(
             }
         };
         let parser = &mut parsers[index].1;
-        // `parse` returns None only when cancelled or without a language; neither happens here,
-        // but a reset keeps a half-finished parse from leaking into the next file if it did.
+        // A cancelled parse leaves state behind; a reset keeps it from leaking into this file.
         parser.reset();
-        parser.parse(text, None).ok_or_else(|| ParseFailure(format!("the {key} parser gave up")))
+        let bytes = text.as_bytes();
+        let start = Instant::now();
+        // tree-sitter asks every few hundred steps whether to stop: error recovery on
+        // adversarial input can take far longer than any real file needs.
+        let mut too_slow = |_: &tree_sitter::ParseState| start.elapsed() > PARSE_TIME_LIMIT;
+        let options = tree_sitter::ParseOptions::new().progress_callback(&mut too_slow);
+        let tree = parser.parse_with_options(
+            &mut |at, _| bytes.get(at..).unwrap_or_default(),
+            None,
+            Some(options),
+        );
+        tree.ok_or_else(|| {
+            ParseFailure(format!("the {key} parser gave up after {} s", PARSE_TIME_LIMIT.as_secs()))
+        })
     })
 }
+
+/// How long one file may take to parse. Real files of up to the default 1 MiB size limit parse
+/// in well under a second.
+const PARSE_TIME_LIMIT: Duration = Duration::from_secs(10);
 
 /// Parses and walks one file.
 fn outline<G: Grammar>(
