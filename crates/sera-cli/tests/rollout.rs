@@ -73,9 +73,24 @@ fn oracle_rollouts_of_validated_instances_are_resolved_and_recalled() {
     let repo = rust_demo();
     let work = tempfile::tempdir().expect("tempdir");
     let instances = instances(repo.path(), work.path());
+    // The same instance twice under two ids, run two at a time: output stays in input order.
+    let line = std::fs::read_to_string(&instances).expect("read");
+    let mut twin: Value = serde_json::from_str(line.trim()).expect("instance");
+    let first_id = twin["id"].clone();
+    twin["id"] = json!("i-twin");
+    std::fs::write(&instances, format!("{}\n{twin}\n", line.trim())).expect("write");
     let out = work.path().join("trajectories.jsonl");
     let output = sera()
-        .args(["rollout", "--teacher", "oracle", "--seed", "3", "--instances"])
+        .args([
+            "rollout",
+            "--teacher",
+            "oracle",
+            "--seed",
+            "3",
+            "--concurrency",
+            "2",
+            "--instances",
+        ])
         .arg(&instances)
         .arg("--repo")
         .arg(repo.path())
@@ -88,11 +103,13 @@ fn oracle_rollouts_of_validated_instances_are_resolved_and_recalled() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(
-        stderr.contains("rollouts 1 · submitted 1 · resolved 1 · mean recall 1.000"),
+        stderr.contains("rollouts 2 · submitted 2 · resolved 2 · mean recall 1.000"),
         "{stderr}"
     );
     let records = trajectories(&out);
-    assert_eq!(records.len(), 1);
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["instance_id"], first_id);
+    assert_eq!(records[1]["instance_id"], json!("i-twin"));
     let t = &records[0];
     assert_eq!(t["exit_status"], json!("submitted"));
     assert_eq!(t["resolved"], json!(true));
