@@ -36,8 +36,8 @@ enum Command {
 
     /// Index a repository: one JSON object per function or method.
     ///
-    /// Walks REPO honouring .gitignore and hidden-file rules, parses Rust (.rs) and Python (.py,
-    /// .pyi) with tree-sitter, and writes every function and method with its qualified name
+    /// Walks REPO honouring .gitignore and hidden-file rules, parses Rust (.rs) and Python (.py)
+    /// with tree-sitter, and writes every function and method with its qualified name
     /// (`module::Type::method`, `pkg.mod.Class.method`), file, byte and line spans, whether it is
     /// test code, and the functions it calls (kept only where the callee's name is defined once
     /// in the repository). Records are sorted by file, then position.

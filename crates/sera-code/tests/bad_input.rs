@@ -115,8 +115,13 @@ fn unreadable_file_is_skipped_and_reported() {
 
 #[test]
 fn other_languages_are_counted_not_read() {
-    let dir = repo(&[("README.md", b"# x\n"), ("data.bin", b"\xff\xfe"), ("a.rs", b"fn a() {}\n")]);
+    let dir = repo(&[
+        ("README.md", b"# x\n"),
+        ("data.bin", b"\xff\xfe"),
+        ("a.rs", b"fn a() {}\n"),
+        ("stub.pyi", b"def f(x: int) -> int: ...\n"),
+    ]);
     let index = index(dir.path());
-    assert_eq!(index.report.other_files, 2);
+    assert_eq!(index.report.other_files, 3);
     assert!(index.report.skipped.is_empty());
 }

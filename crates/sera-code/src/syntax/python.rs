@@ -20,8 +20,10 @@ impl LanguageSupport for Python {
         sera_core::Language::Python
     }
 
+    /// Only `.py`: a `.pyi` stub has no bodies to mutate, and its signatures would make every
+    /// name it declares ambiguous to the call graph.
     fn extensions(&self) -> &'static [&'static str] {
-        &["py", "pyi"]
+        &["py"]
     }
 
     fn outline(&self, file: &SourceFile<'_>) -> Result<Outline, ParseFailure> {
