@@ -170,8 +170,13 @@ impl Editor {
         let Some(range) = range else {
             return Ok(make_output(&content, shown, 1));
         };
-        let pair = match range {
-            Value::Array(items) if items.len() == 2 => {
+        // Models often send the list as a string ("[10, 20]"); read it as JSON then.
+        let parsed = match range {
+            Value::String(text) => serde_json::from_str::<Value>(text).ok(),
+            other => Some(other.clone()),
+        };
+        let pair = match parsed {
+            Some(Value::Array(items)) if items.len() == 2 => {
                 items.iter().map(int_value).collect::<Option<Vec<i64>>>()
             }
             _ => None,

@@ -76,6 +76,10 @@ fn view_range_errors_name_the_bad_element() {
         "Invalid `view_range`: [3, 2]. Its second element `2` should be larger or equal than its first `3`",
     );
     check(&[view(json!([1]))], "Invalid `view_range`. It should be a list of two integers.");
+    check(
+        &[view(json!("[2, 3]"))],
+        "Here's the result of running `cat -n` on /testbed/src/a.py:\n     2\t    return x + 1\n     3\t\n",
+    );
 }
 
 #[test]
