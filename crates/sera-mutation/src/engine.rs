@@ -366,23 +366,10 @@ fn materialise(
     site: &Site,
     reparsers: &mut ReparserPair,
 ) -> Option<(Patch, String)> {
-    let old = &file.text;
-    let mut new = String::with_capacity(old.len() + site.replacement.len());
-    new.push_str(&old[..site.start]);
-    new.push_str(&site.replacement);
-    new.push_str(&old[site.end..]);
-    let parses = reparsers.get(file.language).still_parses(
-        &parsed.tree,
-        old,
-        &new,
-        site.start,
-        site.end,
-        site.replacement.len(),
-    );
-    if !parses {
+    if !reparsers.get(file.language).still_parses(parsed, &file.text, site) {
         return None;
     }
-    let patch = windowed_patch(&file.path, old, &new, site);
+    let patch = windowed_patch(&file.path, &file.text, site);
     let text = patch.render();
     (!patch.is_empty()).then_some((patch, text))
 }
@@ -393,7 +380,7 @@ const WINDOW_MARGIN: usize = 16;
 
 /// `Patch::between` on a window of lines around the splice, renumbered to the whole file.
 /// Diffing whole files would cost time proportional to the file for every mutant.
-fn windowed_patch(path: &str, old: &str, new: &str, site: &Site) -> Patch {
+fn windowed_patch(path: &str, old: &str, site: &Site) -> Patch {
     let bytes = old.as_bytes();
     // Window start: the beginning of the line WINDOW_MARGIN lines above the change.
     let mut lo = site.start;
@@ -419,9 +406,12 @@ fn windowed_patch(path: &str, old: &str, new: &str, site: &Site) -> Patch {
             }
         }
     }
-    let new_hi = hi + site.replacement.len() - (site.end - site.start);
+    let mut new = String::with_capacity(hi - lo + site.replacement.len());
+    new.push_str(&old[lo..site.start]);
+    new.push_str(&site.replacement);
+    new.push_str(&old[site.end..hi]);
     let offset = bytes[..lo].iter().filter(|&&b| b == b'\n').count();
-    let mut patch = Patch::between(path, &old[lo..hi], &new[lo..new_hi]);
+    let mut patch = Patch::between(path, &old[lo..hi], &new);
     for file in &mut patch.files {
         for hunk in &mut file.hunks {
             hunk.old_start += offset;
@@ -451,7 +441,7 @@ mod tests {
             };
             let new = format!("{}{}{}", &old[..start], replacement, &old[end..]);
             assert_eq!(
-                windowed_patch("a.txt", &old, &new, &site),
+                windowed_patch("a.txt", &old, &site),
                 Patch::between("a.txt", &old, &new),
                 "{start}..{end}"
             );

@@ -53,39 +53,108 @@ pub(crate) fn sites(parsed: &Parsed, text: &str) -> Vec<Site> {
 /// A parser kept per thread and reused for every re-parse on it.
 pub(crate) struct Reparser {
     parser: Parser,
+    language: Language,
 }
 
 impl Reparser {
     pub fn new(language: Language) -> Reparser {
-        Reparser { parser: parser(language) }
+        Reparser { parser: parser(language), language }
     }
 
-    /// Whether `new_text`, the result of replacing `old_text[start..end]` with `inserted` bytes,
-    /// still parses without errors. The edit is given to tree-sitter so that only the changed
-    /// region is re-parsed; that keeps the check cheap on large files.
-    pub fn still_parses(
-        &mut self,
-        original: &Tree,
-        old_text: &str,
-        new_text: &str,
+    /// Whether the file still parses without errors after `text[start..end]` is replaced.
+    ///
+    /// Re-parsing a whole large file for each of thousands of mutants would dominate the run,
+    /// so the check parses only the innermost statement or block around the change, on its
+    /// own. Those parse the same standalone as in place (Rust ones inside `fn _f()`, Python
+    /// ones as whole lines under `if 1:`), and a change that keeps one parsing cannot break the
+    /// rest of the file. Where the original region does not parse standalone, the whole file is
+    /// re-parsed incrementally instead.
+    pub fn still_parses(&mut self, parsed: &Parsed, text: &str, site: &Site) -> bool {
+        let (start, end, replacement) = (site.start, site.end, site.replacement.as_str());
+        if let Some((lo, hi, prefix, suffix)) = self.region(parsed, text, start, end) {
+            let mut region = String::with_capacity(hi - lo + replacement.len() + 16);
+            region.push_str(prefix);
+            region.push_str(&text[lo..start]);
+            region.push_str(replacement);
+            region.push_str(&text[end..hi]);
+            region.push_str(suffix);
+            if self.parses_cleanly(&region) {
+                return true;
+            }
+            let original = format!("{prefix}{}{suffix}", &text[lo..hi]);
+            if self.parses_cleanly(&original) {
+                return false;
+            }
+        }
+        self.whole_file_parses(parsed, text, start, end, replacement)
+    }
+
+    /// The byte range of the innermost statement or block around `start..end` (from the start
+    /// of its first line for Python), with the text that makes it parse standalone around it.
+    fn region(
+        &self,
+        parsed: &Parsed,
+        text: &str,
         start: usize,
         end: usize,
-        inserted: usize,
+    ) -> Option<(usize, usize, &'static str, &'static str)> {
+        let bytes = text.as_bytes();
+        let line_start =
+            |at: usize| bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let mut node = parsed.tree.root_node().descendant_for_byte_range(start, end)?;
+        loop {
+            let found = match (self.language, node.kind()) {
+                // Rust statements and blocks mean the same inside any function body.
+                (Language::Rust, "block") => {
+                    Some((node.start_byte(), node.end_byte(), "fn _f() ", ""))
+                }
+                (Language::Rust, "expression_statement" | "let_declaration") => {
+                    Some((node.start_byte(), node.end_byte(), "fn _f() {", "}"))
+                }
+                // A Python statement or block is taken as whole lines, which keeps relative
+                // indentation, and put under `if 1:` so that its own indentation is legal.
+                (Language::Python, kind) if kind == "block" || kind.ends_with("_statement") => {
+                    let lo = line_start(node.start_byte());
+                    let prefix = if lo < node.start_byte() { "if 1:\n" } else { "" };
+                    Some((lo, node.end_byte(), prefix, ""))
+                }
+                _ => None,
+            };
+            if let Some(region) = found.filter(|r| r.0 <= start && end <= r.1) {
+                return Some(region);
+            }
+            node = node.parent()?;
+        }
+    }
+
+    fn parses_cleanly(&mut self, text: &str) -> bool {
+        self.parser.parse(text, None).is_some_and(|tree| !tree.root_node().has_error())
+    }
+
+    /// The fallback: the whole changed file, re-parsed incrementally from the original tree.
+    fn whole_file_parses(
+        &mut self,
+        parsed: &Parsed,
+        old: &str,
+        start: usize,
+        end: usize,
+        replacement: &str,
     ) -> bool {
-        let mut tree = original.clone();
-        let new_end = start + inserted;
+        let mut new = String::with_capacity(old.len() + replacement.len());
+        new.push_str(&old[..start]);
+        new.push_str(replacement);
+        new.push_str(&old[end..]);
+        let mut tree = parsed.tree.clone();
+        let new_end = start + replacement.len();
         tree.edit(&InputEdit {
             start_byte: start,
             old_end_byte: end,
             new_end_byte: new_end,
-            start_position: point_at(old_text, start),
-            old_end_position: point_at(old_text, end),
-            new_end_position: point_at(new_text, new_end),
+            start_position: point_at(old, start),
+            old_end_position: point_at(old, end),
+            new_end_position: point_at(&new, new_end),
         });
-        match self.parser.parse(new_text, Some(&tree)) {
-            Some(tree) => !tree.root_node().has_error(),
-            None => false,
-        }
+        self.parser.parse(&new, Some(&tree)).is_some_and(|tree| !tree.root_node().has_error())
     }
 }
 
@@ -312,4 +381,48 @@ pub(super) fn off_by_one(literal: &str) -> Vec<String> {
         out.push(format!("{}{suffix}", value - 1));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(language: Language, text: &str, from: &str, to: &str, expected: bool) {
+        let parsed = parse(language, text).unwrap();
+        let start = text.find(from).unwrap();
+        let site = Site {
+            op: Op::RemoveStatement,
+            start,
+            end: start + from.len(),
+            replacement: to.into(),
+            what: String::new(),
+        };
+        let mut reparser = Reparser::new(language);
+        let region = reparser.still_parses(&parsed, text, &site);
+        // The function-only check agrees with re-parsing the whole changed file.
+        let whole = reparser.whole_file_parses(&parsed, text, site.start, site.end, to);
+        assert_eq!((region, whole), (expected, expected), "{from:?} -> {to:?}");
+    }
+
+    #[test]
+    fn reparse_check_rejects_broken_changes_only() {
+        let rust = "impl A {\n    fn f(&self) -> u8 {\n        self.x + 1\n    }\n}\n";
+        check(Language::Rust, rust, "+ 1", "- 1", true);
+        check(Language::Rust, rust, "+ 1", "+", false);
+        check(Language::Rust, rust, "self.x + 1", "{ 1", false);
+        let python = "class A:\n    def f(self):\n        if self.x:\n            return 1\n        return 2\n";
+        check(Language::Python, python, "return 1", "pass", true);
+        check(Language::Python, python, "return 1", "return 1)", false);
+        check(Language::Python, python, "self.x:", "self.x", false);
+    }
+
+    #[test]
+    fn off_by_one_keeps_suffixes_and_skips_non_decimal_literals() {
+        assert_eq!(off_by_one("7usize"), ["8usize", "6usize"]);
+        assert_eq!(off_by_one("0"), ["1"]);
+        assert_eq!(off_by_one("1_000"), ["1001", "999"]);
+        assert!(off_by_one("0xff").is_empty());
+        assert!(off_by_one("1e3").is_empty());
+        assert!(off_by_one("99999999999999999999999").is_empty());
+    }
 }

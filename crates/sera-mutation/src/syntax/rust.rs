@@ -86,7 +86,11 @@ fn skipped(ctx: &Ctx<'_>, node: Node<'_>) -> bool {
         }
         _ => {}
     }
-    // Attributes are siblings that precede their item.
+    // Attributes are siblings that precede their item. Only items carry test attributes, and
+    // looking back through siblings is not free, so other nodes skip the search.
+    if !node.kind().ends_with("_item") {
+        return false;
+    }
     let mut prev = node.prev_named_sibling();
     while let Some(sibling) = prev {
         match sibling.kind() {
