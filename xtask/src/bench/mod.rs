@@ -5,6 +5,7 @@
 //! Each benchmark lives in its own module and is listed in [`BENCHES`].
 
 mod index;
+mod mutate;
 mod rollout;
 mod train;
 mod validate;
@@ -19,6 +20,7 @@ const BENCHES: &[(&str, &str, Bench)] = &[
     ("train", "sera-train tokens/s for `tiny` vs the same model in PyTorch, 2 CPU threads", train::run),
     ("rollout", "agent-loop overhead per step, and 32 rollouts in flight against the test server", rollout::run),
     ("validate", "sera validate vs cargo-mutants on the same mutants of a crates.io crate", validate::run),
+    ("mutate", "sera mutate vs cargo mutants --list on a large crates.io crate (mutants/s)", mutate::run),
 ];
 
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
