@@ -93,7 +93,7 @@ enum Command {
     /// by weight, at most --per-function mutants per function, at most --limit in all. Mutants
     /// are candidates: `sera validate` keeps those the tests catch. A summary goes to stderr.
     #[command(after_help = "Examples:\n  sera mutate . --out mutants.jsonl --limit 200\n  \
-                            sera mutate ../repo --seed 3 --operators remove-guard,flip-comparison --out m.jsonl\n  \
+                            sera mutate . --seed 3 --operators remove-guard --out m.jsonl\n  \
                             sera mutate . --classes null-safety-and-optional-value-handling --out -")]
     Mutate(MutateArgs),
 

@@ -38,3 +38,8 @@ mod syntax;
 pub use engine::{Error, MutateConfig, Outcome, SourceFile, Stats, mutate};
 pub use operators::{OPERATORS, Operator, operator};
 pub use sera_core::{Entity, Language, Mutant};
+
+/// The README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -323,3 +323,8 @@ mod tests {
         assert!(json["template"].as_str().unwrap().contains("{{function}}"));
     }
 }
+
+/// The README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
