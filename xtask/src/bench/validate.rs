@@ -119,6 +119,22 @@ pub fn run(_root: &Path, args: &[String]) -> anyhow::Result<()> {
         cm_baseline
     );
     println!("  ratio (cargo-mutants / sera): {:.2}x", cm_median / sera_median.max(1e-9));
+    // Same verdict: kept ~ caught, not caught ~ missed, unviable ~ unviable, timeout ~ timeout.
+    let agree = names
+        .iter()
+        .zip(&sera_results)
+        .filter(|(name, sera)| {
+            let cm = cm_results.get(*name).map_or("", |(s, _)| s.as_str());
+            matches!(
+                (sera.as_str(), cm),
+                ("kept" | "no pass-to-pass", "CaughtMutant")
+                    | ("not caught", "MissedMutant")
+                    | ("unviable", "Unviable")
+                    | ("timeout", "Timeout")
+            )
+        })
+        .count();
+    println!("  same verdict from both tools: {agree}/{}", names.len());
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }
