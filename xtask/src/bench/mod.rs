@@ -6,8 +6,10 @@
 
 mod export;
 mod index;
+mod mutate;
 mod rollout;
 mod train;
+mod validate;
 
 use std::path::Path;
 
@@ -18,6 +20,8 @@ const BENCHES: &[(&str, &str, Bench)] = &[
     ("index", "sera index on a large Rust tree (MB/s) and vs code2flow on Python", index::run),
     ("train", "sera-train tokens/s for `tiny` vs the same model in PyTorch, 2 CPU threads", train::run),
     ("rollout", "agent-loop overhead per step, and 32 rollouts in flight against the test server", rollout::run),
+    ("validate", "sera validate vs cargo-mutants on the same mutants of a crates.io crate", validate::run),
+    ("mutate", "sera mutate vs cargo mutants --list on a large crates.io crate (mutants/s)", mutate::run),
     ("export", "sera export --from sera: import, filter and export with token counting (tokens/s, peak RSS)", export::run),
 ];
 
