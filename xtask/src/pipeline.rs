@@ -27,6 +27,10 @@ jobs = 2
 [rollout]
 teacher = "oracle"
 concurrency = 2
+
+[train]
+model = "tiny"
+steps = 20
 "#;
 
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {

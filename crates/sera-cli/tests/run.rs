@@ -125,7 +125,7 @@ fn pipeline_runs_end_to_end_and_a_killed_run_resumes_to_the_same_records() {
     let run = whole.join("runs/e2e");
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
-    for stage in ["index", "mutate", "validate", "rollout", "verify", "export", "train"] {
+    for stage in ["index", "mutate", "validate", "rollout", "verify", "export", "train", "report"] {
         assert_eq!(manifest["stages"][stage]["status"], "done", "{stage}: {manifest}");
     }
     let instances = read_jsonl(&run.join("instances.jsonl"));
@@ -148,6 +148,11 @@ fn pipeline_runs_end_to_end_and_a_killed_run_resumes_to_the_same_records() {
     assert!(run.join("dataset/README.md").exists());
     assert_eq!(read_jsonl(&run.join("train/metrics.jsonl")).len(), 6);
     assert!(std::fs::read_to_string(run.join("run.toml")).unwrap().contains("seed = 7"));
+    let report = std::fs::read_to_string(run.join("report.html")).unwrap();
+    for part in ["The mutant funnel", "Line recall of the target patch", "train/loss.png"] {
+        assert!(report.contains(part), "report.html lacks {part:?}");
+    }
+    assert!(run.join("plots/funnel.svg").exists());
 
     // A rerun of a finished run does nothing and changes nothing.
     let before = fingerprint(&run);

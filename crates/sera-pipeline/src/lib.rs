@@ -12,6 +12,7 @@ pub mod index;
 pub mod config;
 pub mod jsonl;
 pub mod mutate;
+pub mod report;
 pub mod rollout;
 pub mod run;
 pub mod rundir;

@@ -16,7 +16,7 @@ use sera_core::{ExitStatus, Instance, Mutant, Trajectory};
 
 use crate::config::PipelineConfig;
 use crate::rundir::{AppendLog, Manifest, StageEntry, StageStatus, in_shard, record_key, write_atomic};
-use crate::{Error, Result, export, index, jsonl, mutate, rollout, train, validate};
+use crate::{Error, Result, export, index, jsonl, mutate, report, rollout, train, validate};
 
 /// Which part of the work this process does: `index` of `count` disjoint shards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,6 +252,10 @@ pub fn run(
             Ok(vec![("steps".into(), config.train.steps as u64)])
         })?;
     }
+    run.stage("report", |run| {
+        report::write(&run.dir)?;
+        Ok(Vec::new())
+    })?;
     let manifest = run.manifest.clone();
     Ok(RunOutcome { dir: run.dir, manifest })
 }
