@@ -205,6 +205,13 @@ impl Sandbox {
                  this machine, its network and your files"
             ),
         }
+        if config.limits.processes.is_some() && !process::process_limit_enforceable() {
+            eprintln!(
+                "warning: running as root without a writable cgroup-v1 pids hierarchy: the \
+                 sandbox's process limit is not enforced (root ignores RLIMIT_NPROC), so a fork \
+                 bomb is stopped only by the command's timeout"
+            );
+        }
         Ok(Sandbox { inner: Arc::new(Inner { config, base_env }) })
     }
 

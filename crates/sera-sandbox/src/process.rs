@@ -187,6 +187,14 @@ fn finish_stream(captured: Option<Captured>) -> (String, bool) {
     }
 }
 
+/// Whether a process limit can be enforced here: `RLIMIT_NPROC` holds for every user but
+/// root, and for root only a pids cgroup does.
+pub(crate) fn process_limit_enforceable() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    !root || PidsCgroup::create(Some(1)).is_some()
+}
+
 /// The limits, prepared before the fork so that the child allocates nothing.
 #[derive(Clone, Copy)]
 struct ChildSetup {
