@@ -16,6 +16,9 @@ use serde_json::{Map, Value, json};
 
 use crate::teacher::{Reply, Task, Teacher, TeacherError};
 
+/// The reproduction script the oracle sometimes writes (and removes) for Python instances.
+const REPRO_SCRIPT: &str = "reproduce_issue.py";
+
 /// What the oracle says when asked for SVG rollout 1.
 const SVG_REFUSAL: &str = "the oracle teacher cannot do SVG rollout 1: it acts out a known gold fix, and on the clean \
 repository there is none; use a model teacher (--teacher openai) for SVG mode";
@@ -182,17 +185,39 @@ fn plan(instance: &Instance, workdir: &str, seed: u64) -> Vec<Step> {
         steps.push(bash(thought, format!("grep -rn -A 12 \"def {test}\\|fn {test}\" {where_} --include=\"*.{ext}\" | head -n 40")));
     }
 
-    // 4. Reproduce.
+    // 4. Reproduce: run the failing tests directly, or (Python, sometimes) through a small
+    // reproduction script, as the task message suggests, removed again before submitting.
     let focused = focused_test_command(instance, is_python);
-    let thought = pick(
-        &mut rng,
-        &[
-            "Before changing anything, let me reproduce the problem by running the tests that exercise this behaviour.",
-            "Let me confirm the bug first by running the relevant tests.",
-            "I'll reproduce the failure with the tests that cover this code.",
-        ],
-    );
-    steps.push(bash(thought, focused.clone()));
+    let script = is_python
+        && !instance.fail_to_pass.is_empty()
+        && instance.fail_to_pass.len() <= 6
+        && rng.below(2) == 0;
+    let rerun = if script {
+        let ids: Vec<String> = instance.fail_to_pass.iter().map(|id| format!("{:?}", id)).collect();
+        let text = format!(
+            "\"\"\"Reproduce the reported problem by running the tests that cover it.\"\"\"\nimport sys\n\nimport pytest\n\nsys.exit(pytest.main([\"-q\", \"-p\", \"no:cacheprovider\", {}]))\n",
+            ids.join(", ")
+        );
+        steps.push(step(
+            "Let me write a small script that reproduces the problem by running the tests that cover this behaviour.".to_string(),
+            "str_replace_editor",
+            json!({"command": "create", "path": path(REPRO_SCRIPT), "file_text": text}),
+        ));
+        let command = format!("python3 {REPRO_SCRIPT}");
+        steps.push(bash("Let me run it to confirm the error.".to_string(), command.clone()));
+        command
+    } else {
+        let thought = pick(
+            &mut rng,
+            &[
+                "Before changing anything, let me reproduce the problem by running the tests that exercise this behaviour.",
+                "Let me confirm the bug first by running the relevant tests.",
+                "I'll reproduce the failure with the tests that cover this code.",
+            ],
+        );
+        steps.push(bash(thought, focused.clone()));
+        focused
+    };
 
     // 5. Fix, one edit per hunk of the gold patch.
     for file_patch in &instance.gold_patch.files {
@@ -220,7 +245,7 @@ fn plan(instance: &Instance, workdir: &str, seed: u64) -> Vec<Step> {
             "The edit is in. Rerunning the tests that failed before.",
         ],
     );
-    steps.push(bash(thought, focused));
+    steps.push(bash(thought, rerun));
     if rng.below(2) == 0 {
         let thought =
             "Let me also run the whole test suite to make sure nothing else broke.".to_string();
@@ -235,9 +260,25 @@ fn plan(instance: &Instance, workdir: &str, seed: u64) -> Vec<Step> {
             "Everything passes now. I'll submit the change.",
         ],
     )));
+    if script {
+        // The review checklist asks for it; a person removes the script after the first submit.
+        let at = steps.len() - 1;
+        steps.insert(
+            at + 1,
+            bash(
+                "The review asks to remove the reproduction script. Removing it.".to_string(),
+                format!("rm {REPRO_SCRIPT}"),
+            ),
+        );
+    }
     let files: Vec<&str> = instance.gold_patch.files.iter().map(FilePatch::path).collect();
+    let script_note = if script {
+        "I removed the reproduction script"
+    } else {
+        "I did not create a reproduction script"
+    };
     steps.push(submit_step(&format!(
-        "I've reviewed the diff: it only touches {}, I did not create a reproduction script, and no test files were changed. Submitting again to confirm.",
+        "I've reviewed the diff: it only touches {}, {script_note}, and no test files were changed. Submitting again to confirm.",
         files.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
     )));
     steps

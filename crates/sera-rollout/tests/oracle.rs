@@ -223,9 +223,25 @@ fn oracle_actions_are_fixed_by_the_seed_and_vary_between_seeds() {
     };
     let first = run(1);
     assert_eq!(actions(&first), actions(&run(1)));
-    let distinct: std::collections::BTreeSet<Vec<String>> =
-        (2..6).map(|seed| actions(&run(seed))).collect();
+    let others: Vec<Trajectory> = (2..6).map(run).collect();
+    let distinct: std::collections::BTreeSet<Vec<String>> = others.iter().map(actions).collect();
     assert!(distinct.len() > 1, "four seeds gave the same exploration");
+    // Whatever the exploration, the submitted patch is the gold fix: a reproduction script,
+    // when the oracle writes one, is run for real and removed before the final submit.
+    let mut scripted = 0;
+    for trajectory in others.iter().chain([&first]) {
+        assert_eq!(trajectory.exit_status, ExitStatus::Submitted);
+        assert_eq!(
+            trajectory.patch.as_ref().map(Patch::render),
+            Some(instance.gold_patch.render())
+        );
+        if actions(trajectory).iter().any(|a| a.contains("reproduce_issue.py")) {
+            scripted += 1;
+            let seen = observations(trajectory);
+            assert!(seen.contains("1 failed") && seen.contains("1 passed"), "{seen}");
+        }
+    }
+    assert!(scripted > 0, "no seed wrote a reproduction script");
 }
 
 #[test]
