@@ -53,7 +53,6 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         sera_args.extend(args.iter().cloned());
     }
     println!("running sera {}", sera_args.join(" "));
-    #[allow(clippy::disallowed_methods)] // xtask is a developer tool; see the crate docs.
     let status = Command::new(env!("CARGO"))
         .current_dir(root)
         .args(["run", "--quiet", "--package", "sera-cli", "--bin", "sera", "--"])

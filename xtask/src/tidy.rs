@@ -12,7 +12,10 @@ pub fn check(root: &Path) -> anyhow::Result<Vec<String>> {
         let crate_root = if lib.exists() { lib } else { main };
         let text = std::fs::read_to_string(&crate_root).unwrap_or_default();
         if !text.starts_with("//!") {
-            problems.push(format!("{}: a crate root must start with a `//!` paragraph", crate_root.display()));
+            problems.push(format!(
+                "{}: a crate root must start with a `//!` paragraph",
+                crate_root.display()
+            ));
         }
     }
     for file in source_files(root)? {
@@ -22,10 +25,18 @@ pub fn check(root: &Path) -> anyhow::Result<Vec<String>> {
         let in_xtask = relative.starts_with("xtask");
         for (number, line) in text.lines().enumerate() {
             if line.ends_with(' ') || line.ends_with('\t') {
-                problems.push(format!("{}:{}: trailing whitespace", relative.display(), number + 1));
+                problems.push(format!(
+                    "{}:{}: trailing whitespace",
+                    relative.display(),
+                    number + 1
+                ));
             }
             let spawns = ["Command::new(", "process::Command", "std::process::Command"];
-            if !in_sandbox && !in_xtask && spawns.iter().any(|s| line.contains(s)) && !relative.ends_with("tidy.rs") {
+            if !in_sandbox
+                && !in_xtask
+                && spawns.iter().any(|s| line.contains(s))
+                && !relative.ends_with("tidy.rs")
+            {
                 problems.push(format!(
                     "{}:{}: only sera-sandbox may spawn processes",
                     relative.display(),

@@ -142,7 +142,8 @@ fn pipeline_runs_end_to_end_and_a_killed_run_resumes_to_the_same_records() {
         .map(|path| read_jsonl(&path).len())
         .sum::<usize>();
     let stats = export_counts(&run);
-    let dropped: u64 = stats["dropped"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    let dropped: u64 =
+        stats["dropped"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
     assert!(exported > 0, "{stats}");
     assert_eq!(exported as u64 + dropped, verified.len() as u64, "{stats}");
     assert!(run.join("dataset/README.md").exists());

@@ -295,14 +295,13 @@ impl FilePatch {
             let stated =
                 if hunk.old_count == 0 { hunk.old_start } else { hunk.old_start.saturating_sub(1) };
             let wanted = (stated as isize + offset).max(cursor as isize) as usize;
-            let found = find_block(&lines, &expected, wanted, cursor).ok_or_else(|| {
-                PatchError::Apply {
+            let found =
+                find_block(&lines, &expected, wanted, cursor).ok_or_else(|| PatchError::Apply {
                     file: self.path().to_string(),
                     hunk: index + 1,
                     old_start: hunk.old_start,
                     message: mismatch_message(&lines, &expected, wanted),
-                }
-            })?;
+                })?;
             offset = found as isize - stated as isize;
             for line in &lines[cursor..found] {
                 out.push_str(line);
@@ -329,44 +328,51 @@ impl FilePatch {
     /// The change that undoes this one.
     pub fn reverse(&self) -> FilePatch {
         let header = self.header.iter().map(|line| reverse_header_line(line)).collect();
-        let hunks = self
-            .hunks
-            .iter()
-            .map(|hunk| {
-                let mut lines = Vec::with_capacity(hunk.lines.len());
-                let mut added = Vec::new();
-                for line in &hunk.lines {
-                    match line.kind {
-                        // Within a run of changes git lists removals first; keep that order.
-                        LineKind::Added => {
-                            lines.push(Line { kind: LineKind::Removed, text: line.text.clone() })
-                        }
-                        LineKind::Removed => {
-                            added.push(Line { kind: LineKind::Added, text: line.text.clone() })
-                        }
-                        LineKind::Context => {
-                            lines.append(&mut added);
-                            lines.push(line.clone());
+        let hunks =
+            self.hunks
+                .iter()
+                .map(|hunk| {
+                    let mut lines = Vec::with_capacity(hunk.lines.len());
+                    let mut added = Vec::new();
+                    for line in &hunk.lines {
+                        match line.kind {
+                            // Within a run of changes git lists removals first; keep that order.
+                            LineKind::Added => lines
+                                .push(Line { kind: LineKind::Removed, text: line.text.clone() }),
+                            LineKind::Removed => {
+                                added.push(Line { kind: LineKind::Added, text: line.text.clone() })
+                            }
+                            LineKind::Context => {
+                                lines.append(&mut added);
+                                lines.push(line.clone());
+                            }
                         }
                     }
-                }
-                lines.append(&mut added);
-                Hunk {
-                    old_start: hunk.new_start,
-                    old_count: hunk.new_count,
-                    new_start: hunk.old_start,
-                    new_count: hunk.old_count,
-                    section: hunk.section.clone(),
-                    lines,
-                }
-            })
-            .collect();
-        FilePatch { old_path: self.new_path.clone(), new_path: self.old_path.clone(), header, hunks }
+                    lines.append(&mut added);
+                    Hunk {
+                        old_start: hunk.new_start,
+                        old_count: hunk.new_count,
+                        new_start: hunk.old_start,
+                        new_count: hunk.old_count,
+                        section: hunk.section.clone(),
+                        lines,
+                    }
+                })
+                .collect();
+        FilePatch {
+            old_path: self.new_path.clone(),
+            new_path: self.old_path.clone(),
+            header,
+            hunks,
+        }
     }
 
     fn changes_metadata(&self) -> bool {
         self.old_path != self.new_path
-            || self.header.iter().any(|line| line.starts_with("old mode ") || line.starts_with("new mode "))
+            || self
+                .header
+                .iter()
+                .any(|line| line.starts_with("old mode ") || line.starts_with("new mode "))
     }
 
     fn set_mode(&self, full: &Path) -> std::io::Result<()> {
@@ -462,7 +468,9 @@ fn reverse_header_line(line: &str) -> String {
 
 /// Finds `expected` in `lines` at `wanted`, or the nearest position to it at or after `floor`.
 fn find_block(lines: &[&str], expected: &[&str], wanted: usize, floor: usize) -> Option<usize> {
-    let fits = |at: usize| at + expected.len() <= lines.len() && lines[at..at + expected.len()] == *expected;
+    let fits = |at: usize| {
+        at + expected.len() <= lines.len() && lines[at..at + expected.len()] == *expected
+    };
     let last = lines.len().checked_sub(expected.len())?;
     for distance in 0..=lines.len() {
         let after = wanted + distance;
@@ -624,7 +632,10 @@ impl<'a> Parser<'a> {
             }
             self.at += 1;
             while let Some(line) = self.peek() {
-                if line.starts_with("diff --git ") || line.starts_with("--- ") || line.starts_with("@@") {
+                if line.starts_with("diff --git ")
+                    || line.starts_with("--- ")
+                    || line.starts_with("@@")
+                {
                     break;
                 }
                 let line = chomp(line);
@@ -636,7 +647,8 @@ impl<'a> Parser<'a> {
                     file.old_path = Some(path.to_string());
                 } else if let Some(path) = line.strip_prefix("rename to ") {
                     file.new_path = Some(path.to_string());
-                } else if line.starts_with("GIT binary patch") || line.starts_with("Binary files ") {
+                } else if line.starts_with("GIT binary patch") || line.starts_with("Binary files ")
+                {
                     return Err(self.error("binary patches are not supported"));
                 }
                 file.header.push(line.to_string());
@@ -709,7 +721,9 @@ impl<'a> Parser<'a> {
                 LineKind::Added => (0, 1),
             };
             if old_left < old_use || new_left < new_use {
-                return Err(self.error(format!("hunk {header:?} has more lines than its header says")));
+                return Err(
+                    self.error(format!("hunk {header:?} has more lines than its header says"))
+                );
             }
             old_left -= old_use;
             new_left -= new_use;
@@ -813,13 +827,18 @@ mod tests {
         let text = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n--- not a header\n+++ nor this\n keep\n";
         let patch = Patch::parse(text).unwrap();
         let kinds: Vec<_> = patch.changed_lines().map(|(_, l)| (l.kind, l.text.as_str())).collect();
-        assert_eq!(kinds, [(LineKind::Removed, "-- not a header\n"), (LineKind::Added, "++ nor this\n")]);
+        assert_eq!(
+            kinds,
+            [(LineKind::Removed, "-- not a header\n"), (LineKind::Added, "++ nor this\n")]
+        );
         check_roundtrip(text);
     }
 
     #[test]
     fn missing_newline_marker_and_crlf_round_trip() {
-        check_roundtrip("diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\r\n\\ No newline at end of file\n+b\r\n");
+        check_roundtrip(
+            "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\r\n\\ No newline at end of file\n+b\r\n",
+        );
         let patch = Patch::between("x", "one\r\ntwo", "one\r\nthree\n");
         assert_eq!(patch.files[0].apply_to_text("one\r\ntwo").unwrap(), "one\r\nthree\n");
         check_roundtrip(&patch.render());
@@ -849,7 +868,10 @@ mod tests {
     fn shifted_hunk_still_applies() {
         let patch = Patch::between("f", "a\nb\nc\nd\ne\nf\ng\n", "a\nb\nc\nD\ne\nf\ng\n");
         let shifted = "new\nnew\na\nb\nc\nd\ne\nf\ng\n";
-        assert_eq!(patch.files[0].apply_to_text(shifted).unwrap(), "new\nnew\na\nb\nc\nD\ne\nf\ng\n");
+        assert_eq!(
+            patch.files[0].apply_to_text(shifted).unwrap(),
+            "new\nnew\na\nb\nc\nD\ne\nf\ng\n"
+        );
     }
 
     #[test]

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::Patch;
 
 /// A source language sera-rs can read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[derive(JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     Rust,
@@ -37,24 +38,27 @@ impl std::fmt::Display for Language {
 }
 
 /// A half-open byte range `start..end` in a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[derive(JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct ByteSpan {
     pub start: usize,
     pub end: usize,
 }
 
 /// An inclusive range of 1-based line numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[derive(JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct LineSpan {
     pub start: usize,
     pub end: usize,
 }
 
 /// What kind of definition an [`Entity`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[derive(JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     /// A free function (including one nested in another function).
@@ -145,8 +149,9 @@ pub struct Instance {
 }
 
 /// The status of one test in one run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[derive(JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TestStatus {
     Passed,
@@ -226,7 +231,13 @@ pub struct Message {
 impl Message {
     /// A message with only a role and text.
     pub fn text(role: Role, content: impl Into<String>) -> Self {
-        Self { role, content: content.into(), reasoning: None, tool_calls: Vec::new(), tool_call_id: None }
+        Self {
+            role,
+            content: content.into(),
+            reasoning: None,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
     }
 }
 
@@ -324,7 +335,10 @@ mod tests {
     #[test]
     fn optional_fields_are_omitted_and_roles_are_lowercase() {
         let message = Message::text(Role::Assistant, "hi");
-        assert_eq!(serde_json::to_string(&message).unwrap(), r#"{"role":"assistant","content":"hi"}"#);
+        assert_eq!(
+            serde_json::to_string(&message).unwrap(),
+            r#"{"role":"assistant","content":"hi"}"#
+        );
         let status = serde_json::to_string(&TestStatus::Xfail).unwrap();
         assert_eq!(status, r#""XFAIL""#);
     }

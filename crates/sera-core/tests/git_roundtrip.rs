@@ -60,7 +60,8 @@ fn git_diff_applies_in_memory_and_its_reverse_restores_the_tree() {
 fn git_diff_applies_to_a_directory() {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&fixture().join("before"), dir.path());
-    let patch = Patch::parse(&std::fs::read_to_string(fixture().join("git.diff")).unwrap()).unwrap();
+    let patch =
+        Patch::parse(&std::fs::read_to_string(fixture().join("git.diff")).unwrap()).unwrap();
     patch.apply_to_dir(dir.path()).unwrap();
     assert_eq!(read_tree(dir.path()), read_tree(&fixture().join("after")));
 }
@@ -71,7 +72,8 @@ fn a_failing_hunk_leaves_the_directory_untouched() {
     copy_tree(&fixture().join("before"), dir.path());
     std::fs::write(dir.path().join("src/q.sql"), "something else\n").unwrap();
     let before = read_tree(dir.path());
-    let patch = Patch::parse(&std::fs::read_to_string(fixture().join("git.diff")).unwrap()).unwrap();
+    let patch =
+        Patch::parse(&std::fs::read_to_string(fixture().join("git.diff")).unwrap()).unwrap();
     let err = patch.apply_to_dir(dir.path()).unwrap_err().to_string();
     assert!(err.starts_with("src/q.sql: hunk 1"), "{err}");
     assert_eq!(read_tree(dir.path()), before);
@@ -96,6 +98,9 @@ fn patches_made_from_the_fixture_edits_reproduce_them() {
 fn patch_serializes_as_its_diff_text() {
     let patch = Patch::between("a.py", "x = 1\n", "x = 2\n");
     let json = serde_json::to_string(&patch).unwrap();
-    assert_eq!(json, r#""diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n""#);
+    assert_eq!(
+        json,
+        r#""diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n""#
+    );
     assert_eq!(serde_json::from_str::<Patch>(&json).unwrap(), patch);
 }

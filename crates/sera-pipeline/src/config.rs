@@ -78,7 +78,12 @@ pub struct MutateSection {
 
 impl Default for MutateSection {
     fn default() -> Self {
-        MutateSection { limit: Some(200), per_function: 8, operators: Vec::new(), classes: Vec::new() }
+        MutateSection {
+            limit: Some(200),
+            per_function: 8,
+            operators: Vec::new(),
+            classes: Vec::new(),
+        }
     }
 }
 
@@ -238,7 +243,9 @@ impl PipelineConfig {
                 return bad("[rollout] teacher `openai` needs `base_url` and `model`".into());
             }
             "openai" => {}
-            other => return bad(format!("[rollout] teacher {other:?} is not one of `oracle`, `openai`")),
+            other => {
+                return bad(format!("[rollout] teacher {other:?} is not one of `oracle`, `openai`"));
+            }
         }
         for format in &self.export.formats {
             if !matches!(format.as_str(), "openai" | "hermes" | "xml" | "raw") {
@@ -279,7 +286,8 @@ mod tests {
     #[test]
     fn minimal_config_takes_defaults() {
         let config =
-            PipelineConfig::parse("[run]\nname = \"demo\"\n[repo]\npath = \"repo\"\n", "x").unwrap();
+            PipelineConfig::parse("[run]\nname = \"demo\"\n[repo]\npath = \"repo\"\n", "x")
+                .unwrap();
         assert_eq!(config.rollout.teacher, "oracle");
         assert_eq!(config.rollout.step_limit, 115);
         assert_eq!(config.export.formats, ["hermes", "openai"]);

@@ -6,10 +6,10 @@
 //! Errors carry the exit code class of the CLI contract: usage (1), bad input data (2) and
 //! environment problems (3), each with a message naming the file, record or line at fault.
 
+pub mod config;
 mod error;
 pub mod export;
 pub mod index;
-pub mod config;
 pub mod jsonl;
 pub mod mutate;
 pub mod report;

@@ -35,7 +35,9 @@ pub fn write(dir: &Path) -> Result<()> {
         escape(&name)
     );
 
-    html.push_str("<h2>Stages</h2>\n<table><tr><th>stage</th><th>status</th><th>counts</th></tr>\n");
+    html.push_str(
+        "<h2>Stages</h2>\n<table><tr><th>stage</th><th>status</th><th>counts</th></tr>\n",
+    );
     // The report stage is the one writing this; its own row would always say "running".
     for stage in crate::run::STAGES.iter().filter(|stage| **stage != "report") {
         if let Some(entry) = manifest.stages.get(*stage) {
@@ -64,11 +66,19 @@ pub fn write(dir: &Path) -> Result<()> {
         charts.push(("funnel", bar_chart("The mutant funnel", "mutants", &funnel)));
         charts.push((
             "classes",
-            bar_chart("Bug classes of the kept instances", "instances", &tally(&instances, "classes")),
+            bar_chart(
+                "Bug classes of the kept instances",
+                "instances",
+                &tally(&instances, "classes"),
+            ),
         ));
         charts.push((
             "operators",
-            bar_chart("Operators of the kept instances", "instances", &tally(&instances, "operator")),
+            bar_chart(
+                "Operators of the kept instances",
+                "instances",
+                &tally(&instances, "operator"),
+            ),
         ));
     }
     if !trajectories.is_empty() {
@@ -194,11 +204,11 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)]) -> String {
     for (i, (label, value)) in bars.iter().enumerate() {
         let y = 40.0 + ROW * i as f64;
         let width = span * value / most;
-        let _ = write!(
+        let _ = writeln!(
             svg,
             "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\">{}</text>\
              <rect x=\"{LABEL:.0}\" y=\"{:.0}\" width=\"{width:.1}\" height=\"{:.0}\" fill=\"#4c78a8\"/>\
-             <text x=\"{:.1}\" y=\"{:.0}\">{}</text>\n",
+             <text x=\"{:.1}\" y=\"{:.0}\">{}</text>",
             LABEL - 8.0,
             y + 15.0,
             escape(label),
@@ -244,11 +254,11 @@ pub fn histogram(
     for (i, count) in counts.iter().enumerate() {
         let x = LEFT + bar * i as f64;
         let h = (BOTTOM - 50.0) * *count as f64 / most;
-        let _ = write!(
+        let _ = writeln!(
             svg,
             "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#4c78a8\"/>\
              <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{count}</text>\
-             <text x=\"{x:.1}\" y=\"{:.0}\" text-anchor=\"middle\" class=\"axis\">{}</text>\n",
+             <text x=\"{x:.1}\" y=\"{:.0}\" text-anchor=\"middle\" class=\"axis\">{}</text>",
             x + 1.0,
             BOTTOM - h,
             bar - 2.0,

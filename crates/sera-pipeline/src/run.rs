@@ -15,7 +15,9 @@ use std::time::Instant;
 use sera_core::{ExitStatus, Instance, Mutant, Trajectory};
 
 use crate::config::PipelineConfig;
-use crate::rundir::{AppendLog, Manifest, StageEntry, StageStatus, in_shard, record_key, write_atomic};
+use crate::rundir::{
+    AppendLog, Manifest, StageEntry, StageStatus, in_shard, record_key, write_atomic,
+};
 use crate::{Error, Result, export, index, jsonl, mutate, report, rollout, train, validate};
 
 /// Which part of the work this process does: `index` of `count` disjoint shards.
@@ -133,7 +135,11 @@ pub fn run(
             mutants.iter().filter(|m| !kept.contains(&m.id) && !rejected.contains(&m.id)).collect();
         if !todo.is_empty() {
             if todo.len() < mutants.len() {
-                (run.log)(&format!("validate: resuming, {} of {} mutants left", todo.len(), mutants.len()));
+                (run.log)(&format!(
+                    "validate: resuming, {} of {} mutants left",
+                    todo.len(),
+                    mutants.len()
+                ));
             }
             let todo_path = run.path("work/mutants.todo.jsonl");
             write_records(&todo_path, &todo)?;
@@ -191,8 +197,7 @@ pub fn run(
     })?;
     run.stage("verify", |run| {
         let trajectories: Vec<Trajectory> = jsonl::read(&run.path("trajectories.jsonl"))?.records;
-        let verified: Vec<&Trajectory> =
-            trajectories.iter().filter(|t| keeps(config, t)).collect();
+        let verified: Vec<&Trajectory> = trajectories.iter().filter(|t| keeps(config, t)).collect();
         let tmp = run.path("verified.jsonl.tmp");
         write_records(&tmp, &verified)?;
         std::fs::rename(&tmp, run.path("verified.jsonl"))
@@ -221,8 +226,12 @@ pub fn run(
         };
         let report = export::export(&[run.path("verified.jsonl")], &options)?;
         (run.log)(&report.to_string());
-        let mut counts: Vec<(String, u64)> =
-            report.stats.kept.iter().map(|(split, n)| (format!("kept_{split}"), *n as u64)).collect();
+        let mut counts: Vec<(String, u64)> = report
+            .stats
+            .kept
+            .iter()
+            .map(|(split, n)| (format!("kept_{split}"), *n as u64))
+            .collect();
         counts.push(("read".into(), report.stats.read as u64));
         counts.push(("tokens".into(), report.stats.tokens.total as u64));
         Ok(counts)
@@ -289,7 +298,9 @@ fn isolation(config: &PipelineConfig) -> Result<sera_sandbox::Isolation> {
     match config.validate.isolation.as_str() {
         "bwrap" => Ok(sera_sandbox::Isolation::Bwrap),
         "none" => Ok(sera_sandbox::Isolation::None),
-        other => Err(Error::Usage(format!("[validate] isolation {other:?} is not `bwrap` or `none`"))),
+        other => {
+            Err(Error::Usage(format!("[validate] isolation {other:?} is not `bwrap` or `none`")))
+        }
     }
 }
 
@@ -324,7 +335,11 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn open(dir: PathBuf, config: &PipelineConfig, log: &'a mut dyn FnMut(&str)) -> Result<Run<'a>> {
+    fn open(
+        dir: PathBuf,
+        config: &PipelineConfig,
+        log: &'a mut dyn FnMut(&str),
+    ) -> Result<Run<'a>> {
         for sub in ["", "work", "logs"] {
             let path = dir.join(sub);
             std::fs::create_dir_all(&path).map_err(|err| Error::io(&path, err))?;

@@ -51,7 +51,10 @@ impl AppendLog {
                 continue;
             }
             done.insert(record_key(&line, key).ok_or_else(|| {
-                Error::Data(format!("{}:{number}: not a record with a string `{key}`", path.display()))
+                Error::Data(format!(
+                    "{}:{number}: not a record with a string `{key}`",
+                    path.display()
+                ))
             })?);
         }
         let len = file.metadata().map_err(|err| Error::io(path, err))?.len();
@@ -155,7 +158,8 @@ impl Manifest {
 
     /// Replaces `manifest.json` atomically: write a temporary file, fsync it, rename it over.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).expect("the manifest always serializes") + "\n";
+        let text =
+            serde_json::to_string_pretty(self).expect("the manifest always serializes") + "\n";
         write_atomic(&dir.join("manifest.json"), text.as_bytes())
     }
 }
@@ -234,7 +238,10 @@ mod tests {
         let mut manifest = Manifest::default();
         manifest.stages.insert(
             "mutate".into(),
-            StageEntry { status: StageStatus::Done, counts: BTreeMap::from([("mutants".into(), 12)]) },
+            StageEntry {
+                status: StageStatus::Done,
+                counts: BTreeMap::from([("mutants".into(), 12)]),
+            },
         );
         manifest.save(dir.path()).unwrap();
         assert_eq!(Manifest::load(dir.path()).unwrap(), manifest);
