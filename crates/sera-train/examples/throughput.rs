@@ -35,14 +35,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.train.warmup_steps = 0;
     config.train.min_lr_ratio = 1.0;
     let mut rng = SplitMix64::new(1);
-    let samples: Vec<Sample> = (0..rows * 4)
+    // One batch, trained on every step, as in the PyTorch baseline.
+    let samples: Vec<Sample> = (0..rows)
         .map(|_| Sample {
             tokens: (0..=len).map(|_| rng.below(256) as u32).collect(),
             train: vec![true; len + 1],
         })
         .collect();
-    let splits =
-        Splits { train: samples, val: Vec::new(), train_records: rows * 4, val_records: 0 };
+    let splits = Splits { train: samples, val: Vec::new(), train_records: rows, val_records: 0 };
     let mut trainer = Trainer::new(&config, &splits)?;
     let first = trainer.step();
     let start = Instant::now();

@@ -11,7 +11,10 @@
 //! 4. With `--cuda`, also builds the example with the `cuda` feature and reports its throughput
 //!    (needs the CUDA toolkit and a GPU).
 //!
-//! Both sides train every position of `--rows` random byte sequences of `--len` tokens per
+//! PyTorch runs with `OMP_WAIT_POLICY=PASSIVE`, which keeps it from collapsing when the cores
+//! are shared; numbers taken while other work runs on the machine are still only indicative.
+//!
+//! Both sides train every position of the same `--rows` random byte sequences of `--len` tokens per
 //! step (no accumulation) with AdamW and global-norm clipping; each process does one untimed
 //! warm-up step, then `--steps` timed steps. Options: `--steps N` (5), `--rows N` (4),
 //! `--len N` (512), `--rounds N` (3), `--threads N` (2), `--cuda`.
@@ -58,7 +61,10 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
                 .arg(config.trim())
                 .args(&shape)
                 .arg(&threads)
-                .env("OMP_NUM_THREADS", &threads),
+                .env("OMP_NUM_THREADS", &threads)
+                // Idle OpenMP threads sleep instead of spinning: on 2 shared cores a spinning
+                // thread steals the other's time slice and PyTorch slows several times.
+                .env("OMP_WAIT_POLICY", "PASSIVE"),
         )?;
         println!("  round {round} pytorch:    {}", r.line);
         theirs.push(r);
