@@ -239,11 +239,17 @@ fn plan(instance: &Instance, workdir: &str, seed: u64) -> Vec<Step> {
     }
     let thought = pick(
         &mut rng,
-        &[
-            "Now let me rerun the failing tests to confirm the fix.",
-            "Let me run the same tests again to verify the fix works.",
-            "The edit is in. Rerunning the tests that failed before.",
-        ],
+        if script {
+            &[
+                "Now let me run the reproduction script again to confirm the fix.",
+                "The edit is in. Rerunning the reproduction script.",
+            ]
+        } else {
+            &[
+                "Now let me rerun the failing tests to confirm the fix.",
+                "The edit is in. Rerunning the tests that failed before.",
+            ]
+        },
     );
     steps.push(bash(thought, rerun));
     if rng.below(2) == 0 {
