@@ -28,6 +28,9 @@ use sera_core::{ExitStatus, Role, Trajectory};
 use crate::format::{ChatView, Format, provenance, render};
 use crate::{DatasetError, Problem, Tokenizer, card};
 
+/// How many bad records [`ExportStats::problems`] lists one by one.
+pub const MAX_PROBLEMS: usize = 10_000;
+
 /// What to keep and how to write it. Defaults are SERA's.
 #[derive(Debug, Clone)]
 pub struct ExportConfig {
@@ -66,7 +69,7 @@ impl Default for ExportConfig {
             require_submitted: true,
             dedup: true,
             val_fraction: 0.0,
-            chunk_size: 1024,
+            chunk_size: 256,
         }
     }
 }
@@ -124,7 +127,7 @@ pub struct ExportStats {
     /// Kept records per recall level.
     pub recall_levels: BTreeMap<&'static str, usize>,
     pub tokenizer: String,
-    /// Every bad record, with file and line.
+    /// The bad records, with file and line (the first [`MAX_PROBLEMS`]; `bad` counts all).
     pub problems: Vec<Problem>,
 }
 
@@ -332,7 +335,10 @@ impl<'a> Exporter<'a> {
             match verdict {
                 Verdict::Bad(problem) => {
                     *self.stats.bad.entry(problem.kind).or_default() += 1;
-                    self.stats.problems.push(problem);
+                    // Keep memory bounded on a corpus of garbage; `bad` still counts them all.
+                    if self.stats.problems.len() < MAX_PROBLEMS {
+                        self.stats.problems.push(problem);
+                    }
                 }
                 Verdict::Drop(reason) => *self.stats.dropped.entry(reason).or_default() += 1,
                 Verdict::Keep(kept) => self.keep(*kept)?,

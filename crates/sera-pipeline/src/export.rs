@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-pub use sera_dataset::export::{Exporter, Item};
+pub use sera_dataset::export::{Exporter, Item, MAX_PROBLEMS};
 pub use sera_dataset::{
     DatasetError, ExportConfig, ExportStats, Format, Output, Problem, Source, Tokenizer,
 };
@@ -39,13 +39,16 @@ pub fn recall_json(target: &Path, candidate: &Path) -> Result<String> {
 #[derive(Debug, Default)]
 pub struct BatchReport {
     pub pairs: usize,
+    /// Bad lines skipped.
+    pub bad: usize,
+    /// The first [`sera_dataset::export::MAX_PROBLEMS`] bad lines.
     pub problems: Vec<Problem>,
 }
 
 impl std::fmt::Display for BatchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", problem_lines(&self.problems))?;
-        write!(f, "recall: {} pairs scored, {} bad lines skipped", self.pairs, self.problems.len())
+        write!(f, "recall: {} pairs scored, {} bad lines skipped", self.pairs, self.bad)
     }
 }
 
@@ -72,12 +75,19 @@ pub fn recall_batch(pairs: &Path, out: &Path, chunk_size: usize) -> Result<Batch
             }
             match serde_json::from_str::<Pair>(line.trim_end_matches(['\n', '\r'])) {
                 Ok(pair) => chunk.push(pair),
-                Err(err) => report.problems.push(Problem::new(
-                    &pairs.display().to_string(),
-                    Some(number),
-                    if err.is_eof() { "truncated_json" } else { "bad_record" },
-                    err.to_string(),
-                )),
+                Err(err) => {
+                    report.bad += 1;
+                    if report.problems.len() < MAX_PROBLEMS {
+                        let kind = if err.is_eof() { "truncated_json" } else { "bad_record" };
+                        let file = pairs.display().to_string();
+                        report.problems.push(Problem::new(
+                            &file,
+                            Some(number),
+                            kind,
+                            err.to_string(),
+                        ));
+                    }
+                }
             }
         }
         if chunk.is_empty() && line.is_empty() {
@@ -89,7 +99,7 @@ pub fn recall_batch(pairs: &Path, out: &Path, chunk_size: usize) -> Result<Batch
         report.pairs += chunk.len();
     }
     writer.finish()?;
-    if report.pairs == 0 && !report.problems.is_empty() {
+    if report.pairs == 0 && report.bad > 0 {
         return Err(Error::Data(format!("{report}\nerror: {}: no good pair", pairs.display())));
     }
     Ok(report)
@@ -99,6 +109,9 @@ pub fn recall_batch(pairs: &Path, out: &Path, chunk_size: usize) -> Result<Batch
 #[derive(Debug, Default)]
 pub struct ImportReport {
     pub imported: usize,
+    /// Bad records skipped.
+    pub bad: usize,
+    /// The first [`sera_dataset::export::MAX_PROBLEMS`] bad records.
     pub problems: Vec<Problem>,
 }
 
@@ -108,8 +121,7 @@ impl std::fmt::Display for ImportReport {
         write!(
             f,
             "import: {} trajectories written, {} bad records skipped",
-            self.imported,
-            self.problems.len()
+            self.imported, self.bad
         )
     }
 }
@@ -126,27 +138,26 @@ pub fn import(source: Source, inputs: &[PathBuf], out: &Path) -> Result<ImportRe
         for (_, item) in chunk {
             match item {
                 Ok(mut trajectory) => {
-                    if trajectory.recall.is_none()
-                        && let (Some(target), Some(patch)) =
-                            (&trajectory.target_patch, &trajectory.patch)
-                    {
-                        trajectory.recall =
-                            recall::recall(&target.render(), &patch.render()).value();
-                    }
+                    fill_recall(&mut trajectory);
                     if let Err(err) = writer.write(&trajectory) {
                         failure = Some(err);
                         return Err(DatasetError::Config("write failed".into()));
                     }
                     report.imported += 1;
                 }
-                Err(problem) => report.problems.push(problem),
+                Err(problem) => {
+                    report.bad += 1;
+                    if report.problems.len() < MAX_PROBLEMS {
+                        report.problems.push(problem);
+                    }
+                }
             }
         }
         Ok(())
     })
     .map_err(|err| failure.take().unwrap_or_else(|| dataset_error(err)))?;
     writer.finish()?;
-    if report.imported == 0 && !report.problems.is_empty() {
+    if report.imported == 0 && report.bad > 0 {
         return Err(Error::Data(format!("{report}\nerror: no trajectory could be imported")));
     }
     Ok(report)
@@ -214,7 +225,7 @@ pub fn export_from(
         None => sera_dataset::export(inputs, &tokenizer, &options.config, &options.output)
             .map_err(dataset_error)?,
     };
-    if stats.read > 0 && stats.read == stats.problems.len() {
+    if stats.read > 0 && stats.read == stats.bad.values().sum::<usize>() {
         return Err(Error::Data(format!(
             "{}\nerror: no good trajectory in the input",
             ExportReport { stats }
