@@ -371,6 +371,9 @@ struct RolloutArgs {
     /// Teacher calls per rollout.
     #[arg(long, value_name = "N", default_value_t = 115)]
     step_limit: usize,
+    /// Prompt plus completion tokens per rollout; past it the rollout ends as `cost_limit`.
+    #[arg(long, value_name = "N")]
+    token_limit: Option<u64>,
     /// Timeout of each bash command, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     command_timeout: u64,
@@ -428,6 +431,7 @@ impl RolloutArgs {
                 seed: self.seed,
                 isolation,
                 step_limit: self.step_limit,
+                token_limit: self.token_limit,
                 command_timeout: std::time::Duration::from_secs(self.command_timeout),
                 attempts: self.attempts,
                 threshold: self.threshold,
@@ -446,6 +450,7 @@ impl RolloutArgs {
             seed: self.seed,
             isolation,
             step_limit: self.step_limit,
+            token_limit: self.token_limit,
             command_timeout: std::time::Duration::from_secs(self.command_timeout),
             verify: !self.no_verify,
             cache_dir: self.cache_dir,

@@ -44,6 +44,8 @@ pub struct RolloutOptions {
     pub isolation: Isolation,
     /// Teacher calls per rollout (SERA: 115).
     pub step_limit: usize,
+    /// Prompt plus completion tokens per rollout; past it the rollout ends as `cost_limit`.
+    pub token_limit: Option<u64>,
     /// Per-command timeout of the agent's `bash` tool.
     pub command_timeout: Duration,
     /// Run the instance's tests on each submitted patch.
@@ -61,6 +63,7 @@ impl Default for RolloutOptions {
             seed: 0,
             isolation: Isolation::Bwrap,
             step_limit: 115,
+            token_limit: None,
             command_timeout: Duration::from_secs(300),
             verify: true,
             cache_dir: None,
@@ -121,7 +124,11 @@ pub fn run(instances: &Path, out: &Path, options: &RolloutOptions) -> Result<Rol
             .map_err(|err| Error::Environment(err.to_string()))?;
     let config = RolloutConfig {
         command_timeout: options.command_timeout,
-        limits: sera_rollout::LoopConfig { step_limit: options.step_limit, ..Default::default() },
+        limits: sera_rollout::LoopConfig {
+            step_limit: options.step_limit,
+            token_limit: options.token_limit,
+            ..Default::default()
+        },
         seed: options.seed,
         ..RolloutConfig::default()
     };
@@ -325,6 +332,8 @@ pub struct SvgOptions {
     pub seed: u64,
     pub isolation: Isolation,
     pub step_limit: usize,
+    /// Prompt plus completion tokens per rollout; past it the rollout ends as `cost_limit`.
+    pub token_limit: Option<u64>,
     pub command_timeout: Duration,
     /// Rollout-1 attempts per start function, each with a new bug class.
     pub attempts: usize,
@@ -350,6 +359,7 @@ impl Default for SvgOptions {
             seed: 0,
             isolation: Isolation::Bwrap,
             step_limit: 115,
+            token_limit: None,
             command_timeout: Duration::from_secs(300),
             attempts: 3,
             threshold: 0.0,
@@ -443,6 +453,7 @@ pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<Svg
             command_timeout: options.command_timeout,
             limits: sera_rollout::LoopConfig {
                 step_limit: options.step_limit,
+                token_limit: options.token_limit,
                 ..Default::default()
             },
             seed: options.seed,
