@@ -99,6 +99,31 @@ mod tests {
     }
 
     #[test]
+    fn hugging_face_tokenizer_files_count_chatml_markers_as_added_tokens() {
+        // A word-level tokenizer.json with ChatML's markers as special added tokens.
+        let json = r#"{
+            "version": "1.0", "truncation": null, "padding": null,
+            "added_tokens": [
+                {"id": 0, "content": "<|im_start|>", "single_word": false, "lstrip": false,
+                 "rstrip": false, "normalized": false, "special": true},
+                {"id": 1, "content": "<|im_end|>", "single_word": false, "lstrip": false,
+                 "rstrip": false, "normalized": false, "special": true}
+            ],
+            "normalizer": null, "pre_tokenizer": {"type": "Whitespace"},
+            "post_processor": null, "decoder": null,
+            "model": {"type": "WordLevel", "unk_token": "[UNK]", "vocab": {"<|im_start|>": 0,
+                      "<|im_end|>": 1, "user": 2, "hello": 3, "world": 4, "[UNK]": 5}}
+        }"#;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokenizer.json");
+        std::fs::write(&path, json).unwrap();
+        let t = Tokenizer::from_file(&path).unwrap();
+        assert_eq!(t.count("hello world again"), 3);
+        assert_eq!(t.count_chatml("user", "hello world"), 5, "two markers, the role, two words");
+        assert!(t.name().ends_with("tokenizer.json"));
+    }
+
+    #[test]
     fn missing_tokenizer_file_is_an_error_naming_it() {
         let err = Tokenizer::from_file(Path::new("/nonexistent/tokenizer.json")).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/tokenizer.json"), "{err}");
