@@ -772,7 +772,7 @@ fn main() -> ExitCode {
         .map(|text| println!("{text}")),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(sera_pipeline::Error::BrokenPipe) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::from(err.exit_code())

@@ -15,6 +15,10 @@ pub enum Error {
     /// The machine lacks something: a tool, isolation, a reachable server, disk (exit code 3).
     #[error("{0}")]
     Environment(String),
+    /// Standard output was closed by its reader (`sera index . | head`): not a failure, the
+    /// reader has all it wanted (exit code 0, nothing printed).
+    #[error("standard output closed")]
+    BrokenPipe,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -26,6 +30,7 @@ impl Error {
             Error::Usage(_) => 1,
             Error::Data(_) => 2,
             Error::Environment(_) => 3,
+            Error::BrokenPipe => 0,
         }
     }
 

@@ -77,9 +77,14 @@ impl Writer {
     /// Writes one record followed by a newline, and hands the whole line to the kernel at once,
     /// so that a crash leaves complete records and at most one torn last line.
     pub fn write<T: Serialize>(&mut self, record: &T) -> Result<()> {
-        let fail = |err: std::io::Error| Error::Environment(format!("{}: {err}", self.path));
-        serde_json::to_writer(&mut self.out, record)
-            .map_err(|err| Error::Environment(format!("{}: {err}", self.path)))?;
+        let fail = |err: std::io::Error| match err.kind() {
+            std::io::ErrorKind::BrokenPipe => Error::BrokenPipe,
+            _ => Error::Environment(format!("{}: {err}", self.path)),
+        };
+        serde_json::to_writer(&mut self.out, record).map_err(|err| match err.io_error_kind() {
+            Some(std::io::ErrorKind::BrokenPipe) => Error::BrokenPipe,
+            _ => Error::Environment(format!("{}: {err}", self.path)),
+        })?;
         self.out.write_all(b"\n").map_err(fail)?;
         self.out.flush().map_err(fail)
     }
@@ -87,7 +92,10 @@ impl Writer {
     /// Flushes buffered records.
     pub fn finish(mut self) -> Result<()> {
         let path = self.path.clone();
-        self.out.flush().map_err(|err| Error::Environment(format!("{path}: {err}")))
+        self.out.flush().map_err(|err| match err.kind() {
+            std::io::ErrorKind::BrokenPipe => Error::BrokenPipe,
+            _ => Error::Environment(format!("{path}: {err}")),
+        })
     }
 }
 
