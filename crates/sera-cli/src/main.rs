@@ -107,6 +107,12 @@ enum Command {
     /// $OPENAI_API_KEY or --api-key-env). Each submitted patch is then graded: hard (the
     /// instance's FAIL_TO_PASS and PASS_TO_PASS tests) and soft (line recall of the gold fix).
     /// Trajectories are written in input order; a summary goes to stderr.
+    ///
+    /// With --functions (an index from `sera index`) instead of --instances, runs SERA's SVG loop
+    /// with a model teacher: per start function, rollout 1 from a bug-class prompt on the clean
+    /// repository with a self-check (up to --attempts classes), a synthetic issue in the style of
+    /// a demonstration issue, and rollout 2 on a fresh copy; kept T1 and T2 (recall of P1 in P2
+    /// at least --threshold) go to --out, the rest to svg-discarded.jsonl next to it.
     #[command(
         after_help = "Examples:\n  sera rollout --instances instances.jsonl --repo . --teacher oracle --out trajectories.jsonl\n  \
                             sera rollout --instances i.jsonl --repo ../repo --teacher openai --base-url http://localhost:8000/v1 \\\n      --model Qwen/Qwen3-32B --concurrency 32 --out t.jsonl"
@@ -365,7 +371,7 @@ struct RolloutArgs {
     /// Rollouts in flight at once.
     #[arg(long, value_name = "N", default_value_t = 1)]
     concurrency: usize,
-    /// The seed of the oracle's exploration (each instance derives its own).
+    /// The seed: the oracle's exploration, SVG start functions, bug classes and demonstrations.
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
     /// Teacher calls per rollout.
