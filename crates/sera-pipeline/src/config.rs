@@ -244,7 +244,9 @@ impl PipelineConfig {
             }
             "openai" => {}
             other => {
-                return bad(format!("[rollout] teacher {other:?} is not one of `oracle`, `openai`"));
+                return bad(format!(
+                    "[rollout] teacher {other:?} is not one of `oracle`, `openai`"
+                ));
             }
         }
         for format in &self.export.formats {
