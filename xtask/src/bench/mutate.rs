@@ -35,16 +35,18 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
 
 fn measure(root: &Path, krate: &Path, scratch: &Path) -> anyhow::Result<()> {
     ensure_cargo_mutants()?;
-    eprintln!("building sera (release)...");
+    // A target directory of its own: other checkouts sharing `target/` may overwrite
+    // `target/release/sera` with a build of different sources while the bench runs.
+    let target = root.join("target/bench-mutate");
+    eprintln!("building sera (release) in {}...", target.display());
     let status = Command::new("cargo")
-        .args(["build", "--release", "-q", "-p", "sera-cli"])
+        .args(["build", "--release", "-q", "-p", "sera-cli", "--target-dir"])
+        .arg(&target)
         .current_dir(root)
         .status()?;
     if !status.success() {
         bail!("cargo build --release -p sera-cli failed");
     }
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let sera = target.join("release/sera");
     let rust_lines = count_rust_lines(krate)?;
     println!("crate: {} ({rust_lines} lines of Rust)", krate.display());
