@@ -34,6 +34,14 @@ enum Command {
                             sera run --config pipeline.toml --shard 3/8")]
     Run(RunArgs),
 
+    /// Join the run directories of `sera run --shard I/N` and finish the run.
+    ///
+    /// Every shard must have finished (its stages up to verify are done). Their instances,
+    /// rejected mutants and trajectories are concatenated into the unsharded run directory in
+    /// mutant order, and the remaining stages (export, train, report) run there.
+    #[command(after_help = "Examples:\n  sera merge --config pipeline.toml --shards 8")]
+    Merge(MergeArgs),
+
     /// Index a repository: one JSON object per function or method.
     ///
     /// Walks REPO honouring .gitignore and hidden-file rules, parses Rust (.rs) and Python (.py)
@@ -745,6 +753,32 @@ struct SampleArgs {
     seed: u64,
 }
 
+#[derive(Debug, clap::Args)]
+struct MergeArgs {
+    /// The pipeline configuration the shards ran with.
+    #[arg(long, default_value = "pipeline.toml", value_name = "FILE")]
+    config: std::path::PathBuf,
+    /// How many shards there are (the N of --shard I/N).
+    #[arg(long, value_name = "N")]
+    shards: u32,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl MergeArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        use sera_pipeline::run::{RunOptions, Shard};
+        let config = sera_pipeline::config::PipelineConfig::load(&self.config)?;
+        let options = RunOptions { shard: Shard::ALL, progress: !self.quiet };
+        let outcome = sera_pipeline::merge::merge(&config, self.shards, &options, &mut |line| {
+            eprintln!("{line}")
+        })?;
+        eprintln!("\n{}", sera_pipeline::run::summary(&outcome));
+        Ok(())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -756,6 +790,7 @@ fn main() -> ExitCode {
     };
     let result: sera_pipeline::Result<()> = match cli.command {
         Command::Run(args) => args.run(),
+        Command::Merge(args) => args.run(),
         Command::Index(args) => args.run(),
         Command::Validate(args) => args.run(),
         Command::Taxonomy { command: TaxonomyCommand::List { json } } => {

@@ -166,6 +166,27 @@ fn pipeline_runs_end_to_end_and_a_killed_run_resumes_to_the_same_records() {
         .stderr(predicates::str::contains("validate: done earlier, skipped"));
     assert_eq!(fingerprint(&run), before);
 
+    // The same run in two shards, merged.
+    let sharded = project(tmp.path(), "sharded");
+    for shard in ["0/2", "1/2"] {
+        Command::cargo_bin("sera")
+            .unwrap()
+            .current_dir(&sharded)
+            .args(["run", "--quiet", "--shard", shard])
+            .timeout(Duration::from_secs(900))
+            .assert()
+            .success();
+    }
+    assert!(!sharded.join("runs/e2e-shard-0-of-2/dataset").exists(), "shards stop after verify");
+    Command::cargo_bin("sera")
+        .unwrap()
+        .current_dir(&sharded)
+        .args(["merge", "--quiet", "--shards", "2"])
+        .timeout(Duration::from_secs(900))
+        .assert()
+        .success();
+    assert_eq!(fingerprint(&sharded.join("runs/e2e")), before);
+
     // The killed run: each attempt is SIGKILLed with its process group at a seeded random
     // moment, later and later, until one finishes.
     let killed = project(tmp.path(), "killed");
@@ -180,10 +201,10 @@ fn pipeline_runs_end_to_end_and_a_killed_run_resumes_to_the_same_records() {
     let mut rng = SplitMix64::new(2026);
     let mut kills = 0;
     for attempt in 0..40u64 {
-        let seconds = 2 + rng.below(6) + 3 * attempt;
+        let millis = 500 + rng.below(2500) + 1000 * attempt;
         let spec = CommandSpec::new(env!("CARGO_BIN_EXE_sera"))
             .args(["run", "--quiet"])
-            .timeout(Duration::from_secs(seconds));
+            .timeout(Duration::from_millis(millis));
         let output = scratch.run(&spec).unwrap();
         if output.timed_out {
             kills += 1;

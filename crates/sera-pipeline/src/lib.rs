@@ -11,6 +11,7 @@ mod error;
 pub mod export;
 pub mod index;
 pub mod jsonl;
+pub mod merge;
 pub mod mutate;
 pub mod report;
 pub mod rollout;

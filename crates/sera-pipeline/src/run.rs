@@ -212,6 +212,15 @@ pub fn run(
             ("verified".into(), verified.len() as u64),
         ])
     })?;
+    if options.shard.count > 1 {
+        (run.log)(&format!(
+            "shard {} of {} done; when every shard is, `sera merge --shards {}` joins them and \
+             runs the remaining stages",
+            options.shard.index, options.shard.count, options.shard.count
+        ));
+        let manifest = run.manifest.clone();
+        return Ok(RunOutcome { dir: run.dir, manifest });
+    }
     run.stage("export", |run| {
         let formats = export::parse_formats(&config.export.formats.join(","))?;
         let options = export::ExportOptions {
@@ -457,7 +466,7 @@ fn count_lines(path: &Path) -> Result<u64> {
 
 /// Rewrites the JSONL file at `path` with its records in the order their `key` has in `order`
 /// (records with unknown keys last, in file order), atomically.
-fn reorder(path: &Path, key: &str, order: &[&str]) -> Result<()> {
+pub(crate) fn reorder(path: &Path, key: &str, order: &[&str]) -> Result<()> {
     let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
     let rank: HashMap<&str, usize> = order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let mut lines: Vec<(usize, &str)> = text
