@@ -18,11 +18,31 @@ type Bench = fn(&Path, &[String]) -> anyhow::Result<()>;
 /// (name, one-line description, entry point).
 const BENCHES: &[(&str, &str, Bench)] = &[
     ("index", "sera index on a large Rust tree (MB/s) and vs code2flow on Python", index::run),
-    ("train", "sera-train tokens/s for `tiny` vs the same model in PyTorch, 2 CPU threads", train::run),
-    ("rollout", "agent-loop overhead per step, and 32 rollouts in flight against the test server", rollout::run),
-    ("validate", "sera validate vs cargo-mutants on the same mutants of a crates.io crate", validate::run),
-    ("mutate", "sera mutate vs cargo mutants --list on a large crates.io crate (mutants/s)", mutate::run),
-    ("export", "sera export --from sera: import, filter and export with token counting (tokens/s, peak RSS)", export::run),
+    (
+        "validate",
+        "sera validate vs cargo-mutants on the same mutants of a crates.io crate",
+        validate::run,
+    ),
+    (
+        "rollout",
+        "agent-loop overhead per step, and 32 rollouts in flight against the test server",
+        rollout::run,
+    ),
+    (
+        "train",
+        "sera-train tokens/s for `tiny` vs the same model in PyTorch, 2 CPU threads",
+        train::run,
+    ),
+    (
+        "mutate",
+        "sera mutate vs cargo mutants --list on a large crates.io crate (mutants/s)",
+        mutate::run,
+    ),
+    (
+        "export",
+        "sera export --from sera: import, filter and export with token counting (tokens/s, peak RSS)",
+        export::run,
+    ),
 ];
 
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
