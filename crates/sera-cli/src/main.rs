@@ -57,23 +57,6 @@ enum Command {
                             sera index ../repo | jq -r .qualified_name")]
     Index(IndexArgs),
 
-    /// Validate mutants against a repository's tests: keep those its tests catch.
-    ///
-    /// Runs the test suite twice on the clean repository (the baseline, cached per repository
-    /// content, commit and test command; tests whose result differs are flaky and excluded),
-    /// then for each mutant in a sandboxed scratch copy: apply it, build (a build failure makes
-    /// it unviable), run the tests with a timeout of 5x the baseline (at least 20 s), and keep
-    /// it iff at least one test fails that passes on clean code (FAIL_TO_PASS) and at least one
-    /// still passes (PASS_TO_PASS). Kept mutants become instances with the bug patch, the gold
-    /// fix, both test lists and an issue text; rejected ones go to rejected.jsonl next to
-    /// --out with their reason. A funnel summary goes to stderr.
-    #[command(
-        after_help = "Examples:\n  sera validate . --mutants mutants.jsonl --out instances.jsonl\n  \
-                            sera validate ../pkg --mutants m.jsonl --out i.jsonl --jobs 2 \\\n      \
-                            --test-command 'python3 -m pytest -v -rA tests/unit'"
-    )]
-    Validate(ValidateArgs),
-
     /// List the bug classes: 51 built in, index 0 a generic "possible bug".
     ///
     /// Each class has a slug (used in mutants, instances and trajectories), a name, a one-
@@ -104,6 +87,23 @@ enum Command {
                             sera mutate . --seed 3 --operators remove-guard --out m.jsonl\n  \
                             sera mutate . --classes null-safety-and-optional-value-handling --out -")]
     Mutate(MutateArgs),
+
+    /// Validate mutants against a repository's tests: keep those its tests catch.
+    ///
+    /// Runs the test suite twice on the clean repository (the baseline, cached per repository
+    /// content, commit and test command; tests whose result differs are flaky and excluded),
+    /// then for each mutant in a sandboxed scratch copy: apply it, build (a build failure makes
+    /// it unviable), run the tests with a timeout of 5x the baseline (at least 20 s), and keep
+    /// it iff at least one test fails that passes on clean code (FAIL_TO_PASS) and at least one
+    /// still passes (PASS_TO_PASS). Kept mutants become instances with the bug patch, the gold
+    /// fix, both test lists and an issue text; rejected ones go to rejected.jsonl next to
+    /// --out with their reason. A funnel summary goes to stderr.
+    #[command(
+        after_help = "Examples:\n  sera validate . --mutants mutants.jsonl --out instances.jsonl\n  \
+                            sera validate ../pkg --mutants m.jsonl --out i.jsonl --jobs 2 \\\n      \
+                            --test-command 'python3 -m pytest -v -rA tests/unit'"
+    )]
+    Validate(ValidateArgs),
 
     /// Let a teacher solve instances in a sandbox: one graded trajectory per instance.
     ///
