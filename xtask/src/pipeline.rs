@@ -39,8 +39,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     if repo.exists() {
         std::fs::remove_dir_all(&repo)?;
     }
-    copy_dir(&root.join("tests/data/rust-demo"), &repo)?;
-    std::fs::rename(repo.join("Cargo_test.toml"), repo.join("Cargo.toml"))?;
+    sera_test_support::fixture_into("rust-demo", &repo);
     let config = demo.join("pipeline.toml");
     let runs = root.join("runs").display().to_string();
     std::fs::write(&config, CONFIG.replace("{runs:?}", &format!("{runs:?}")))?;
@@ -59,19 +58,5 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .args(&sera_args)
         .status()?;
     anyhow::ensure!(status.success(), "sera run failed ({status})");
-    Ok(())
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
     Ok(())
 }

@@ -1,7 +1,5 @@
 //! `sera index`: the command-line contract of the index stage (output, summary, exit codes).
 
-use std::path::Path;
-
 use assert_cmd::Command;
 
 fn sera() -> Command {
@@ -10,21 +8,7 @@ fn sera() -> Command {
 
 /// A copy of the fixture `tests/data/<name>` in a temporary directory.
 fn fixture(name: &str) -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data").join(name), dir.path());
-    dir
+    sera_test_support::fixture(name)
 }
 
 #[test]

@@ -15,23 +15,7 @@ fn sera() -> Command {
 
 /// A copy of `tests/data/rust-demo` with its manifest named `Cargo.toml`.
 fn rust_demo() -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("mkdir");
-        for entry in std::fs::read_dir(from).expect("read_dir") {
-            let entry = entry.expect("entry");
-            let target = to.join(entry.file_name());
-            if entry.path().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).expect("copy");
-            }
-        }
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/rust-demo"), dir.path());
-    std::fs::rename(dir.path().join("Cargo_test.toml"), dir.path().join("Cargo.toml"))
-        .expect("rename");
-    dir
+    sera_test_support::fixture("rust-demo")
 }
 
 /// Validates one hand-written mutant of `stats::median` and returns the instances file.

@@ -36,23 +36,9 @@ steps = 6
 /// A folder holding a copy of the fixture crate as `repo/` and `pipeline.toml`.
 fn project(parent: &Path, name: &str) -> PathBuf {
     let dir = parent.join(name);
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/rust-demo");
-    copy_dir(&fixture, &dir.join("repo"));
-    std::fs::rename(dir.join("repo/Cargo_test.toml"), dir.join("repo/Cargo.toml")).unwrap();
+    sera_test_support::fixture_into("rust-demo", &dir.join("repo"));
     std::fs::write(dir.join("pipeline.toml"), CONFIG).unwrap();
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 fn read_jsonl(path: &Path) -> Vec<Value> {

@@ -1,8 +1,6 @@
 //! `sera validate`: the command-line contract of the validate stage (outputs, funnel summary,
 //! exit codes). Needs bubblewrap and cargo.
 
-use std::path::Path;
-
 use assert_cmd::Command;
 
 fn sera() -> Command {
@@ -11,22 +9,7 @@ fn sera() -> Command {
 
 /// A copy of `tests/data/rust-demo` with its manifest named `Cargo.toml`.
 fn rust_demo() -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/rust-demo"), dir.path());
-    std::fs::rename(dir.path().join("Cargo_test.toml"), dir.path().join("Cargo.toml")).unwrap();
-    dir
+    sera_test_support::fixture("rust-demo")
 }
 
 fn mutant(id: &str, line: usize, old: &str, new: &str) -> serde_json::Value {

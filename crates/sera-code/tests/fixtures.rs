@@ -10,7 +10,7 @@ fn rust_demo_index_matches_its_snapshot() {
     let (_dir, root) = fixture("rust-demo");
     let index = index(&root);
     insta::assert_yaml_snapshot!("rust_demo", index.entities);
-    insta::assert_snapshot!(index.report.to_string(), @"indexed 5 files (12.3 kB): 41 functions (17 test), 48 call edges; 2 files of other languages not read");
+    insta::assert_snapshot!(index.report.to_string(), @"indexed 5 files (12.3 kB): 41 functions (17 test), 48 call edges; 3 files of other languages not read");
 }
 
 #[test]

@@ -14,21 +14,7 @@ use sera_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
 fn py_demo() -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("mkdir");
-        for entry in std::fs::read_dir(from).expect("read_dir") {
-            let entry = entry.expect("entry");
-            let target = to.join(entry.file_name());
-            if entry.path().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).expect("copy");
-            }
-        }
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/py-demo"), dir.path());
-    dir
+    sera_test_support::fixture("py-demo")
 }
 
 const ISSUE: &str =

@@ -139,7 +139,7 @@ fn training_resumed_from_a_checkpoint_equals_an_uninterrupted_run() {
     train(&run(&full), &mut |_| {}).expect("uninterrupted run");
 
     // The interrupted run: as if killed after the step-4 checkpoint, with a torn metrics line.
-    copy_dir(&full, &resumed);
+    sera_test_support::copy_dir(&full, &resumed);
     std::fs::remove_dir_all(resumed.join("checkpoints/step-000008")).expect("remove");
     let metrics = std::fs::read_to_string(full.join("metrics.jsonl")).expect("metrics");
     let kept: Vec<&str> = metrics.lines().take(6).collect();
@@ -183,17 +183,4 @@ fn axolotl_config_reproduces_the_sera_recipe() {
         output_dir: "outputs/sera-qwen3-8b".into(),
     });
     insta::assert_snapshot!(yaml);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }

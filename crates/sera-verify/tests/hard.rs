@@ -25,26 +25,7 @@ fn data(name: &str) -> PathBuf {
 
 /// Copies a fixture repository to a temporary directory, naming its manifest `Cargo.toml`.
 fn fixture(name: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    copy(&data(name), dir.path());
-    let manifest = dir.path().join("Cargo_test.toml");
-    if manifest.exists() {
-        std::fs::rename(&manifest, dir.path().join("Cargo.toml")).expect("rename manifest");
-    }
-    dir
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read fixture") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
+    sera_test_support::fixture(name)
 }
 
 /// A mutant replacing `old` by `new` (which must occur once) in `file` of `repo`.

@@ -1,0 +1,59 @@
+//! Test support for sera-rs: temporary copies of the fixture repositories under `tests/data/`.
+//!
+//! A dev-dependency of the workspace's tests and of xtask, never a dependency of a shipped crate.
+//! Fixtures are copied before use so that tests may build, mutate and patch them freely, and a
+//! Rust fixture's manifest is renamed from `Cargo_test.toml` (the name that keeps cargo from
+//! taking it for a member of this workspace) to `Cargo.toml`. Failures panic with the path at
+//! fault: this is test code.
+
+use std::path::{Path, PathBuf};
+
+/// The workspace's `tests/data` folder.
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data")
+}
+
+/// A temporary copy of the fixture `tests/data/<name>`, ready to build and test.
+pub fn fixture(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    fixture_into(name, dir.path());
+    dir
+}
+
+/// Copies the fixture `tests/data/<name>` to `to` (created if missing), ready to build and test.
+pub fn fixture_into(name: &str, to: &Path) {
+    copy_dir(&data_dir().join(name), to);
+    let manifest = to.join("Cargo_test.toml");
+    if manifest.exists() {
+        std::fs::rename(&manifest, to.join("Cargo.toml"))
+            .unwrap_or_else(|err| panic!("{}: {err}", manifest.display()));
+    }
+}
+
+/// Copies the tree at `from` to `to`, creating folders as needed.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|err| panic!("{}: {err}", to.display()));
+    let entries = std::fs::read_dir(from).unwrap_or_else(|err| panic!("{}: {err}", from.display()));
+    for entry in entries {
+        let entry = entry.unwrap_or_else(|err| panic!("{}: {err}", from.display()));
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if source.is_dir() {
+            copy_dir(&source, &target);
+        } else {
+            std::fs::copy(&source, &target).unwrap_or_else(|err| {
+                panic!("{} -> {}: {err}", source.display(), target.display())
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rust_fixture_gets_a_cargo_manifest() {
+        let dir = super::fixture("rust-demo");
+        assert!(dir.path().join("Cargo.toml").exists());
+        assert!(!dir.path().join("Cargo_test.toml").exists());
+        assert!(dir.path().join("src/account.rs").exists());
+    }
+}
