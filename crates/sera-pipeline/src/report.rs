@@ -15,8 +15,8 @@ use crate::rundir::{Manifest, write_atomic};
 use crate::{Error, Result};
 
 /// Writes `report.html` and `plots/` into the run directory `dir` from the files the stages
-/// left there; stages that did not run are left out of the report.
-pub fn write(dir: &Path) -> Result<()> {
+/// left there; stages that did not run are left out of the report. Returns the number of charts.
+pub fn write(dir: &Path) -> Result<usize> {
     let plots = dir.join("plots");
     std::fs::create_dir_all(&plots).map_err(|err| Error::io(&plots, err))?;
     let manifest = Manifest::load(dir)?;
@@ -155,7 +155,8 @@ pub fn write(dir: &Path) -> Result<()> {
         }
     }
     html.push_str("</ul>\n</body></html>\n");
-    write_atomic(&dir.join("report.html"), html.as_bytes())
+    write_atomic(&dir.join("report.html"), html.as_bytes())?;
+    Ok(charts.len())
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;\

@@ -271,8 +271,8 @@ pub fn run(
         })?;
     }
     run.stage("report", |run| {
-        report::write(&run.dir)?;
-        Ok(Vec::new())
+        let charts = report::write(&run.dir)?;
+        Ok(vec![("charts".into(), charts as u64)])
     })?;
     let manifest = run.manifest.clone();
     Ok(RunOutcome { dir: run.dir, manifest })
