@@ -120,6 +120,29 @@ impl Patch {
         Patch { files: self.files.iter().map(FilePatch::reverse).collect() }
     }
 
+    /// The patch that takes the patched files back to `original` (their content before this
+    /// patch, keyed by path), diffed afresh from the patched text.
+    ///
+    /// This is what a tool that diffs the repository before and after a fix writes, and so what
+    /// an agent's patch looks like. It can differ from [`Patch::reverse`]: when a change moves a
+    /// block, the diff of the way back may move the other block instead, and line recall compares
+    /// diffs line by line, so a gold fix meant to be compared with agents' patches is made here.
+    pub fn undo(&self, original: &BTreeMap<String, String>) -> Result<Patch, PatchError> {
+        let mut patched = original.clone();
+        self.apply_to_map(&mut patched)?;
+        let mut files = Vec::with_capacity(self.files.len());
+        for path in self.paths() {
+            let file = match (patched.get(path), original.get(path)) {
+                (Some(now), Some(before)) if now != before => FilePatch::between(path, now, before),
+                (Some(now), None) => FilePatch::deleted(path, now),
+                (None, Some(before)) => FilePatch::created(path, before),
+                _ => continue,
+            };
+            files.push(file);
+        }
+        Ok(Patch { files })
+    }
+
     /// Every added or removed line, in patch order, with the file it belongs to.
     pub fn changed_lines(&self) -> impl Iterator<Item = (&FilePatch, &Line)> {
         self.files.iter().flat_map(|file| {
@@ -855,6 +878,17 @@ mod tests {
         assert_eq!(files["f.txt"], new);
         patch.reverse().apply_to_map(&mut files).unwrap();
         assert_eq!(files["f.txt"], old);
+    }
+
+    #[test]
+    fn undo_of_a_moved_block_is_diffed_afresh() {
+        let clean = "a\nif x:\n    raise\nif y:\n    raise\nb\n";
+        let bugged = "a\nif y:\n    raise\nif x:\n    raise\nb\n";
+        let bug = Patch::between("f.py", clean, bugged);
+        let original = BTreeMap::from([("f.py".to_string(), clean.to_string())]);
+        let undo = bug.undo(&original).unwrap();
+        assert_eq!(undo, Patch::between("f.py", bugged, clean));
+        assert_eq!(undo.files[0].apply_to_text(bugged).unwrap(), clean);
     }
 
     #[test]

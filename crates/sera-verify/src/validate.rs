@@ -467,6 +467,17 @@ impl Validator {
             let detail = format!("all {} passing tests fail", fail_to_pass.len());
             return reject(mutant, RejectReason::NoPassToPass, detail, fail_to_pass);
         }
+        let gold_patch = match self.gold_patch(&mutant.patch) {
+            Ok(patch) => patch,
+            Err(err) => {
+                return reject(
+                    mutant,
+                    RejectReason::PatchDoesNotApply,
+                    err.to_string(),
+                    Vec::new(),
+                );
+            }
+        };
         let statement =
             problem_statement(&mutant.repo, &self.test_command, &fail_to_pass, failures);
         let command_line = self.test_command.join(" ");
@@ -480,12 +491,25 @@ impl Validator {
             operator: mutant.operator.clone(),
             classes: mutant.classes.clone(),
             bug_patch: mutant.patch.clone(),
-            gold_patch: mutant.patch.reverse(),
+            gold_patch,
             fail_to_pass,
             pass_to_pass,
             problem_statement: statement,
             test_command: self.test_command.clone(),
         }))
+    }
+
+    /// The fix of a bug: the diff from the bugged files back to the clean ones, made the way the
+    /// rollout diffs an agent's work, so that an agent that restores the clean code exactly gets
+    /// a recall of 1 even where the bug moved a block (see [`sera_core::Patch::undo`]).
+    fn gold_patch(&self, bug: &sera_core::Patch) -> Result<sera_core::Patch, String> {
+        let mut original = std::collections::BTreeMap::new();
+        for path in bug.paths() {
+            if let Ok(text) = std::fs::read_to_string(self.repo.join(path)) {
+                original.insert(path.to_string(), text);
+            }
+        }
+        bug.undo(&original).map_err(|err| err.to_string())
     }
 
     /// Validates every candidate on `jobs` parallel scratches. `on_outcome` is called on the
