@@ -98,7 +98,9 @@ pub struct Entity {
 /// A candidate bug: one syntactic change to one function, not yet checked against tests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Mutant {
-    /// `stable_id("m", [repo, commit, file, operator, span])`.
+    /// `stable_id("m", [repo, commit, file, operator, "start..end", replacement])`: the
+    /// replacement is part of it because one operator may offer several changes of one span
+    /// (`<` to `>=` and to `==`).
     pub id: String,
     /// The repository's name (its directory name unless configured).
     pub repo: String,
