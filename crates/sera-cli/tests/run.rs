@@ -202,3 +202,38 @@ fn pipeline_runs_end_to_end_and_a_killed_run_resumes_to_the_same_records() {
     assert!(kills >= 2, "the run was killed only {kills} times");
     assert_eq!(fingerprint(&scratch.path().join("runs/e2e")), before);
 }
+
+/// Runs `sera run` in `dir` with `config` and returns its exit code and stderr.
+fn run_with(dir: &Path, config: &str) -> (i32, String) {
+    std::fs::write(dir.join("pipeline.toml"), config).unwrap();
+    let output =
+        Command::cargo_bin("sera").unwrap().current_dir(dir).args(["run"]).output().unwrap();
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn bad_configs_fail_before_any_work_with_their_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    sera_test_support::fixture_into("rust-demo", &tmp.path().join("repo"));
+    let base = "[run]\nname = \"x\"\n[repo]\npath = \"repo\"\n";
+
+    let (code, stderr) = run_with(tmp.path(), &format!("{base}[mutate]\nlimt = 3\n"));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("limt") && stderr.contains("line 6"), "{stderr}");
+
+    let (code, stderr) = run_with(tmp.path(), "[run]\nname = \"x\"\n[repo]\npath = \"nowhere\"\n");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("nowhere"), "{stderr}");
+
+    let unreachable = format!(
+        "{base}[rollout]\nteacher = \"openai\"\nbase_url = \"http://127.0.0.1:1/v1\"\nmodel = \"m\"\n"
+    );
+    let (code, stderr) = run_with(tmp.path(), &unreachable);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("cannot be reached"), "{stderr}");
+
+    assert!(
+        !tmp.path().join("runs").exists(),
+        "no run directory is made for a run that cannot start"
+    );
+}

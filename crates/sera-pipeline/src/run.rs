@@ -94,6 +94,12 @@ pub fn run(
     })
     .map_err(|err| Error::Environment(err.to_string()))?;
 
+    if let rollout::TeacherChoice::OpenAi(openai) = teacher(config)? {
+        sera_rollout::OpenAiTeacher::new(openai)
+            .check_reachable()
+            .map_err(|err| Error::Environment(format!("[rollout] {err}")))?;
+    }
+
     let dir = run_dir(config, options.shard);
     let mut run = Run::open(dir, config, log)?;
     run.stage("index", |run| {

@@ -113,6 +113,46 @@ impl OpenAiTeacher {
         &self.config
     }
 
+    /// Checks that the server's host and port accept a connection, so that a run can fail with
+    /// a clear message before any work starts rather than after its first rollout's retries.
+    /// It says nothing about the model being served: that shows on the first request.
+    pub fn check_reachable(&self) -> Result<(), String> {
+        use std::net::{TcpStream, ToSocketAddrs};
+        let url = self.config.base_url.as_str();
+        let (rest, default_port) = if let Some(rest) = url.strip_prefix("http://") {
+            (rest, 80)
+        } else if let Some(rest) = url.strip_prefix("https://") {
+            (rest, 443)
+        } else {
+            return Err(format!("{url}: the base URL must start with http:// or https://"));
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        let address =
+            if authority.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+                || authority.ends_with(']') && authority.contains("]:")
+            {
+                authority.to_string()
+            } else {
+                format!("{authority}:{default_port}")
+            };
+        let addresses = address
+            .to_socket_addrs()
+            .map_err(|err| format!("{url}: cannot resolve {address}: {err}"))?;
+        let timeout = self.config.request_timeout.min(Duration::from_secs(10));
+        let mut last = None;
+        for socket in addresses {
+            match TcpStream::connect_timeout(&socket, timeout) {
+                Ok(_) => return Ok(()),
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(match last {
+            Some(err) => format!("{url}: the teacher server cannot be reached: {err}"),
+            None => format!("{url}: {address} resolves to no address"),
+        })
+    }
+
     /// One chat completion for `messages` with `tools` and the configured sampling; `overrides`
     /// (e.g. a lower `max_tokens` for a judge call) replace top-level request fields.
     pub fn complete(
@@ -375,6 +415,22 @@ fn wire_message(message: &Message) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreachable_server_is_reported_with_its_url() {
+        // Port 1 on loopback: nothing listens there, the connection is refused at once.
+        let teacher = OpenAiTeacher::new(OpenAiConfig::new("http://127.0.0.1:1/v1", "m"));
+        let err = teacher.check_reachable().unwrap_err();
+        assert!(
+            err.starts_with("http://127.0.0.1:1/v1: the teacher server cannot be reached"),
+            "{err}"
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        assert_eq!(OpenAiTeacher::new(OpenAiConfig::new(&url, "m")).check_reachable(), Ok(()));
+        let bad = OpenAiTeacher::new(OpenAiConfig::new("localhost:8000", "m"));
+        assert!(bad.check_reachable().unwrap_err().contains("must start with http://"));
+    }
 
     #[test]
     fn endpoint_accepts_base_urls_with_or_without_v1() {
