@@ -166,20 +166,7 @@ fn an_instance_whose_repository_cannot_be_found_is_a_usage_error() {
 
 /// A copy of `tests/data/py-demo` and its index, as `sera index` writes it.
 fn py_demo_with_index(work: &Path) -> (tempfile::TempDir, PathBuf) {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("mkdir");
-        for entry in std::fs::read_dir(from).expect("read_dir") {
-            let entry = entry.expect("entry");
-            let target = to.join(entry.file_name());
-            if entry.path().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).expect("copy");
-            }
-        }
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/py-demo"), dir.path());
+    let dir = sera_test_support::fixture("py-demo");
     let functions = work.join("functions.jsonl");
     let output =
         sera().arg("index").arg(dir.path()).arg("--out").arg(&functions).output().expect("runs");

@@ -237,3 +237,67 @@ fn bad_configs_fail_before_any_work_with_their_exit_code() {
         "no run directory is made for a run that cannot start"
     );
 }
+
+#[test]
+fn svg_mode_runs_end_to_end_against_a_scripted_teacher() {
+    use sera_rollout::test_server::{Scripted, TestServer};
+    use serde_json::json;
+
+    const ISSUE: &str =
+        "Adding zero units of an item is accepted in some code paths and rejected in others.";
+    // Rollout 1 and rollout 2 both make the same one-line change and submit; the judge says yes;
+    // the issue writer answers with ISSUE.
+    let server = TestServer::start(|body, _| {
+        let text: String = body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["content"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        if body.get("tools").is_none() {
+            return if text.contains("Is the final change a valid fix") {
+                Scripted::text("<answer>yes</answer>")
+            } else {
+                Scripted::text(&format!("<issue>{ISSUE}</issue>"))
+            };
+        }
+        let turn = body["messages"]
+            .as_array()
+            .map_or(0, |m| m.iter().filter(|m| m["role"] == "assistant").count());
+        if turn == 0 {
+            Scripted::tool_call(
+                "str_replace_editor",
+                json!({"command": "str_replace", "path": "/testbed/inventory/core.py",
+                       "old_str": "        if quantity <= 0:\n            raise ValueError",
+                       "new_str": "        if quantity < 1:\n            raise ValueError"}),
+            )
+        } else {
+            Scripted::tool_call("submit", json!({}))
+        }
+    })
+    .unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    sera_test_support::fixture_into("py-demo", &tmp.path().join("repo"));
+    let config = format!(
+        "[run]\nname = \"svg\"\nmode = \"svg\"\nseed = 1\n[repo]\npath = \"repo\"\n\
+         [rollout]\nteacher = \"openai\"\nbase_url = \"{}\"\nmodel = \"test\"\n\
+         [svg]\nstarts = 1\nthreshold = 0.5\n[train]\nenabled = false\n",
+        server.base_url()
+    );
+    let (code, stderr) = run_with(tmp.path(), &config);
+    assert_eq!(code, 0, "{stderr}");
+    let run = tmp.path().join("runs/svg");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["stages"]["svg"]["counts"]["kept_t1"], 1, "{manifest}");
+    assert_eq!(manifest["stages"]["svg"]["counts"]["kept_t2"], 1, "{manifest}");
+    assert_eq!(manifest["stages"]["verify"]["counts"]["verified"], 2, "{manifest}");
+    assert!(manifest["stages"].get("validate").is_none(), "SVG mode neither mutates nor validates");
+    let kinds: Vec<Value> =
+        read_jsonl(&run.join("trajectories.jsonl")).iter().map(|t| t["kind"].clone()).collect();
+    assert_eq!(kinds, [json!("svg_first"), json!("svg_second")]);
+    assert_eq!(manifest["stages"]["export"]["status"], "done");
+    assert!(run.join("report.html").exists());
+}

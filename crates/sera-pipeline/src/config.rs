@@ -28,6 +28,8 @@ pub struct PipelineConfig {
     pub export: ExportSection,
     #[serde(default)]
     pub train: TrainSection,
+    #[serde(default)]
+    pub svg: SvgSection,
 }
 
 /// `[run]`: where the run directory goes and how the run is seeded.
@@ -42,7 +44,8 @@ pub struct RunSection {
     /// The seed of every random choice in the run.
     #[serde(default)]
     pub seed: u64,
-    /// `procedural` (mutate, validate, solve) is the only mode `sera run` drives today.
+    /// `procedural` (mutate, validate, solve; needs no model) or `svg` (SERA's two-rollout loop;
+    /// needs an `openai` teacher).
     #[serde(default)]
     pub mode: Mode,
 }
@@ -52,6 +55,29 @@ pub struct RunSection {
 pub enum Mode {
     #[default]
     Procedural,
+    Svg,
+}
+
+/// `[svg]`: SERA's loop, for `mode = "svg"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SvgSection {
+    /// Start functions drawn from the index (SERA: 5,000 per repository).
+    pub starts: usize,
+    /// Rollout-1 attempts per start function, each with a newly drawn bug class.
+    pub attempts: usize,
+    /// Keep T2 when the line recall of P1 in P2 is at least this (SERA: 0.5 to specialise to a
+    /// repository, 0 for the largest general datasets).
+    pub threshold: f64,
+    /// A JSON list of demonstration issues, relative to the config file; the built-in pool when
+    /// absent.
+    pub demonstrations: Option<PathBuf>,
+}
+
+impl Default for SvgSection {
+    fn default() -> Self {
+        SvgSection { starts: 20, attempts: 3, threshold: 0.5, demonstrations: None }
+    }
 }
 
 /// `[repo]`: the repository to learn from.
@@ -223,6 +249,9 @@ impl PipelineConfig {
         if let Some(tokenizer) = &mut self.export.tokenizer {
             resolve(tokenizer);
         }
+        if let Some(demonstrations) = &mut self.svg.demonstrations {
+            resolve(demonstrations);
+        }
     }
 
     /// Checks what types alone cannot say, before any work starts.
@@ -248,6 +277,14 @@ impl PipelineConfig {
                     "[rollout] teacher {other:?} is not one of `oracle`, `openai`"
                 ));
             }
+        }
+        if self.run.mode == Mode::Svg && self.rollout.teacher == "oracle" {
+            return bad("mode `svg` needs a model teacher: the oracle cannot do SVG rollout 1, \
+                        which has no gold fix to act out; set [rollout] teacher = \"openai\""
+                .into());
+        }
+        if !(0.0..=1.0).contains(&self.svg.threshold) {
+            return bad(format!("[svg] threshold {} must be between 0 and 1", self.svg.threshold));
         }
         for format in &self.export.formats {
             if !matches!(format.as_str(), "openai" | "hermes" | "xml" | "raw") {
@@ -312,5 +349,9 @@ mod tests {
         check_error(&format!("{base}[verify]\nrecall_threshold = 2.0\n"), &["recall_threshold 2"]);
         check_error("[run]\nname = \"a/b\"\n[repo]\npath = \"r\"\n", &["plain, non-empty"]);
         check_error("[run]\nname = \"x\"\n", &["missing field `repo`"]);
+        check_error(
+            "[run]\nname = \"x\"\nmode = \"svg\"\n[repo]\npath = \"r\"\n",
+            &["the oracle cannot do SVG rollout 1"],
+        );
     }
 }

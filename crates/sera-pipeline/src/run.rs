@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use sera_core::{ExitStatus, Instance, Mutant, Trajectory};
 
-use crate::config::PipelineConfig;
+use crate::config::{Mode, PipelineConfig};
 use crate::rundir::{
     AppendLog, Manifest, StageEntry, StageStatus, in_shard, record_key, write_atomic,
 };
@@ -56,7 +56,7 @@ pub struct RunOptions {
 
 /// The stages in order, as named in the manifest.
 pub const STAGES: &[&str] =
-    &["index", "mutate", "validate", "rollout", "verify", "export", "train", "report"];
+    &["index", "mutate", "validate", "rollout", "svg", "verify", "export", "train", "report"];
 
 /// What a finished run says about itself.
 #[derive(Debug)]
@@ -113,6 +113,135 @@ pub fn run(
             ("skipped_files".into(), report.skipped.len() as u64),
         ])
     })?;
+    match config.run.mode {
+        Mode::Procedural => procedural(&mut run, config, options, isolation)?,
+        Mode::Svg => {
+            if options.shard.count > 1 {
+                return Err(Error::Usage(
+                    "--shard splits procedural runs; an SVG run draws its start functions itself"
+                        .into(),
+                ));
+            }
+            run.stage("svg", |run| {
+                let options = rollout::SvgOptions {
+                    teacher: teacher(config)?,
+                    repo: repo.clone(),
+                    starts: config.svg.starts,
+                    concurrency: config.rollout.concurrency.max(1),
+                    seed: config.run.seed,
+                    isolation,
+                    step_limit: config.rollout.step_limit,
+                    attempts: config.svg.attempts,
+                    threshold: config.svg.threshold,
+                    demonstrations: config.svg.demonstrations.clone(),
+                    discarded: Some(run.path("svg-discarded.jsonl")),
+                    ..rollout::SvgOptions::default()
+                };
+                let functions = run.path("functions.jsonl");
+                let report = run.whole_file("trajectories.jsonl", |out| {
+                    rollout::run_svg(&functions, out, &options)
+                })?;
+                (run.log)(&report.summary());
+                Ok(vec![
+                    ("starts".into(), report.starts as u64),
+                    ("accepted".into(), report.accepted as u64),
+                    ("kept_t1".into(), report.kept_first as u64),
+                    ("kept_t2".into(), report.kept_second as u64),
+                ])
+            })?;
+        }
+    }
+    run.stage("verify", |run| {
+        let trajectories: Vec<Trajectory> = jsonl::read(&run.path("trajectories.jsonl"))?.records;
+        let verified: Vec<&Trajectory> = trajectories.iter().filter(|t| keeps(config, t)).collect();
+        let tmp = run.path("verified.jsonl.tmp");
+        write_records(&tmp, &verified)?;
+        std::fs::rename(&tmp, run.path("verified.jsonl"))
+            .map_err(|err| Error::io(&run.path("verified.jsonl"), err))?;
+        let submitted =
+            trajectories.iter().filter(|t| t.exit_status == ExitStatus::Submitted).count();
+        let resolved = trajectories.iter().filter(|t| t.resolved == Some(true)).count();
+        Ok(vec![
+            ("trajectories".into(), trajectories.len() as u64),
+            ("submitted".into(), submitted as u64),
+            ("resolved".into(), resolved as u64),
+            ("verified".into(), verified.len() as u64),
+        ])
+    })?;
+    if options.shard.count > 1 {
+        (run.log)(&format!(
+            "shard {} of {} done; when every shard is, `sera merge --shards {}` joins them and \
+             runs the remaining stages",
+            options.shard.index, options.shard.count, options.shard.count
+        ));
+        let manifest = run.manifest.clone();
+        return Ok(RunOutcome { dir: run.dir, manifest });
+    }
+    run.stage("export", |run| {
+        let formats = export::parse_formats(&config.export.formats.join(","))?;
+        let options = export::ExportOptions {
+            config: export::ExportConfig {
+                formats,
+                max_tokens: config.export.max_tokens,
+                val_fraction: config.export.val_fraction,
+                ..export::ExportConfig::default()
+            },
+            tokenizer: config.export.tokenizer.clone(),
+            output: export::Output::Dir(run.path("dataset")),
+        };
+        let report = export::export(&[run.path("verified.jsonl")], &options)?;
+        (run.log)(&report.to_string());
+        let mut counts: Vec<(String, u64)> = report
+            .stats
+            .kept
+            .iter()
+            .map(|(split, n)| (format!("kept_{split}"), *n as u64))
+            .collect();
+        counts.push(("read".into(), report.stats.read as u64));
+        counts.push(("tokens".into(), report.stats.tokens.total as u64));
+        Ok(counts)
+    })?;
+    if config.train.enabled {
+        run.stage("train", |run| {
+            let data = ["hermes", "openai"]
+                .iter()
+                .map(|format| run.path(&format!("dataset/{format}/train.jsonl")))
+                .find(|path| path.exists())
+                .ok_or_else(|| {
+                    Error::Usage(
+                        "[train] needs `hermes` or `openai` among the [export] formats".into(),
+                    )
+                })?;
+            let options = train::TrainOptions {
+                data,
+                out: run.path("train"),
+                config: config.train.model.clone(),
+                steps: Some(config.train.steps),
+                seed: Some(config.run.seed),
+                log_every: 10,
+            };
+            let log = &mut run.log;
+            let summary = train::train(&options, &mut |line| log(&format!("train: {line}")))?;
+            (run.log)(&format!("train: {}", summary.replace('\n', "\n  ")));
+            Ok(vec![("steps".into(), config.train.steps as u64)])
+        })?;
+    }
+    run.stage("report", |run| {
+        let charts = report::write(&run.dir)?;
+        Ok(vec![("charts".into(), charts as u64)])
+    })?;
+    let manifest = run.manifest.clone();
+    Ok(RunOutcome { dir: run.dir, manifest })
+}
+
+/// The stages of procedural mode between the index and verification: mutate, validate, rollout.
+fn procedural(
+    run: &mut Run<'_>,
+    config: &PipelineConfig,
+    options: &RunOptions,
+    isolation: sera_sandbox::Isolation,
+) -> Result<()> {
+    let repo = &config.repo.path;
     run.stage("mutate", |run| {
         let options = mutate::MutateOptions {
             seed: config.run.seed,
@@ -201,87 +330,7 @@ pub fn run(
         reorder(&run.path("trajectories.jsonl"), "instance_id", &order)?;
         Ok(vec![("instances".into(), instances.len() as u64), ("trajectories".into(), rollouts)])
     })?;
-    run.stage("verify", |run| {
-        let trajectories: Vec<Trajectory> = jsonl::read(&run.path("trajectories.jsonl"))?.records;
-        let verified: Vec<&Trajectory> = trajectories.iter().filter(|t| keeps(config, t)).collect();
-        let tmp = run.path("verified.jsonl.tmp");
-        write_records(&tmp, &verified)?;
-        std::fs::rename(&tmp, run.path("verified.jsonl"))
-            .map_err(|err| Error::io(&run.path("verified.jsonl"), err))?;
-        let submitted =
-            trajectories.iter().filter(|t| t.exit_status == ExitStatus::Submitted).count();
-        let resolved = trajectories.iter().filter(|t| t.resolved == Some(true)).count();
-        Ok(vec![
-            ("trajectories".into(), trajectories.len() as u64),
-            ("submitted".into(), submitted as u64),
-            ("resolved".into(), resolved as u64),
-            ("verified".into(), verified.len() as u64),
-        ])
-    })?;
-    if options.shard.count > 1 {
-        (run.log)(&format!(
-            "shard {} of {} done; when every shard is, `sera merge --shards {}` joins them and \
-             runs the remaining stages",
-            options.shard.index, options.shard.count, options.shard.count
-        ));
-        let manifest = run.manifest.clone();
-        return Ok(RunOutcome { dir: run.dir, manifest });
-    }
-    run.stage("export", |run| {
-        let formats = export::parse_formats(&config.export.formats.join(","))?;
-        let options = export::ExportOptions {
-            config: export::ExportConfig {
-                formats,
-                max_tokens: config.export.max_tokens,
-                val_fraction: config.export.val_fraction,
-                ..export::ExportConfig::default()
-            },
-            tokenizer: config.export.tokenizer.clone(),
-            output: export::Output::Dir(run.path("dataset")),
-        };
-        let report = export::export(&[run.path("verified.jsonl")], &options)?;
-        (run.log)(&report.to_string());
-        let mut counts: Vec<(String, u64)> = report
-            .stats
-            .kept
-            .iter()
-            .map(|(split, n)| (format!("kept_{split}"), *n as u64))
-            .collect();
-        counts.push(("read".into(), report.stats.read as u64));
-        counts.push(("tokens".into(), report.stats.tokens.total as u64));
-        Ok(counts)
-    })?;
-    if config.train.enabled {
-        run.stage("train", |run| {
-            let data = ["hermes", "openai"]
-                .iter()
-                .map(|format| run.path(&format!("dataset/{format}/train.jsonl")))
-                .find(|path| path.exists())
-                .ok_or_else(|| {
-                    Error::Usage(
-                        "[train] needs `hermes` or `openai` among the [export] formats".into(),
-                    )
-                })?;
-            let options = train::TrainOptions {
-                data,
-                out: run.path("train"),
-                config: config.train.model.clone(),
-                steps: Some(config.train.steps),
-                seed: Some(config.run.seed),
-                log_every: 10,
-            };
-            let log = &mut run.log;
-            let summary = train::train(&options, &mut |line| log(&format!("train: {line}")))?;
-            (run.log)(&format!("train: {}", summary.replace('\n', "\n  ")));
-            Ok(vec![("steps".into(), config.train.steps as u64)])
-        })?;
-    }
-    run.stage("report", |run| {
-        let charts = report::write(&run.dir)?;
-        Ok(vec![("charts".into(), charts as u64)])
-    })?;
-    let manifest = run.manifest.clone();
-    Ok(RunOutcome { dir: run.dir, manifest })
+    Ok(())
 }
 
 /// The one-screen summary printed at the end of a run: each stage's counts and where to look.
@@ -332,10 +381,18 @@ fn teacher(config: &PipelineConfig) -> Result<rollout::TeacherChoice> {
 /// The keep rule of the verify stage: submitted, resolved where required, recall high enough.
 fn keeps(config: &PipelineConfig, trajectory: &Trajectory) -> bool {
     let threshold = config.verify.recall_threshold;
-    trajectory.exit_status == ExitStatus::Submitted
-        && trajectory.patch.as_ref().is_some_and(|patch| !patch.is_empty())
-        && (!config.verify.require_resolved || trajectory.resolved == Some(true))
-        && trajectory.recall.map_or(threshold == 0.0, |recall| recall >= threshold)
+    let submitted = trajectory.exit_status == ExitStatus::Submitted
+        && trajectory.patch.as_ref().is_some_and(|patch| !patch.is_empty());
+    match config.run.mode {
+        Mode::Procedural => {
+            submitted
+                && (!config.verify.require_resolved || trajectory.resolved == Some(true))
+                && trajectory.recall.map_or(threshold == 0.0, |recall| recall >= threshold)
+        }
+        // The SVG loop has applied SERA's keep rules already (the self-check for T1, recall of
+        // P1 in P2 against [svg] threshold for T2); there are no tests to resolve.
+        Mode::Svg => submitted,
+    }
 }
 
 fn non_empty(items: &[String]) -> Option<Vec<String>> {
