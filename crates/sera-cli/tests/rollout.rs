@@ -198,35 +198,12 @@ fn svg_mode_keeps_an_accepted_t1_and_a_recalled_t2() {
         "Adding zero units of an item is accepted in some code paths and rejected in others.";
     let work = tempfile::tempdir().expect("tempdir");
     let (repo, functions) = py_demo_with_index(work.path());
-    let server = TestServer::start(|body, _| {
-        let text: String = body["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m["content"].as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
-        if body.get("tools").is_none() {
-            return if text.contains("Is the final change a valid fix") {
-                Scripted::text("<answer>yes</answer>")
-            } else {
-                Scripted::text(&format!("<issue>{ISSUE}</issue>"))
-            };
-        }
-        let turn = body["messages"]
-            .as_array()
-            .map_or(0, |m| m.iter().filter(|m| m["role"] == "assistant").count());
-        if turn == 0 {
-            Scripted::tool_call(
-                "str_replace_editor",
-                json!({"command": "str_replace", "path": "/testbed/inventory/core.py",
-                       "old_str": "        if quantity <= 0:\n            raise ValueError",
-                       "new_str": "        if quantity < 1:\n            raise ValueError"}),
-            )
-        } else {
-            Scripted::tool_call("submit", json!({}))
-        }
-    })
+    let server = TestServer::svg_teacher(
+        json!({"command": "str_replace", "path": "/testbed/inventory/core.py",
+               "old_str": "        if quantity <= 0:\n            raise ValueError",
+               "new_str": "        if quantity < 1:\n            raise ValueError"}),
+        ISSUE,
+    )
     .expect("server");
     let out = work.path().join("svg.jsonl");
     let output = sera()

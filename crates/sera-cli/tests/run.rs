@@ -240,42 +240,18 @@ fn bad_configs_fail_before_any_work_with_their_exit_code() {
 
 #[test]
 fn svg_mode_runs_end_to_end_against_a_scripted_teacher() {
-    use sera_rollout::test_server::{Scripted, TestServer};
+    use sera_rollout::test_server::TestServer;
     use serde_json::json;
 
     const ISSUE: &str =
         "Adding zero units of an item is accepted in some code paths and rejected in others.";
-    // Rollout 1 and rollout 2 both make the same one-line change and submit; the judge says yes;
-    // the issue writer answers with ISSUE.
-    let server = TestServer::start(|body, _| {
-        let text: String = body["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m["content"].as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
-        if body.get("tools").is_none() {
-            return if text.contains("Is the final change a valid fix") {
-                Scripted::text("<answer>yes</answer>")
-            } else {
-                Scripted::text(&format!("<issue>{ISSUE}</issue>"))
-            };
-        }
-        let turn = body["messages"]
-            .as_array()
-            .map_or(0, |m| m.iter().filter(|m| m["role"] == "assistant").count());
-        if turn == 0 {
-            Scripted::tool_call(
-                "str_replace_editor",
-                json!({"command": "str_replace", "path": "/testbed/inventory/core.py",
-                       "old_str": "        if quantity <= 0:\n            raise ValueError",
-                       "new_str": "        if quantity < 1:\n            raise ValueError"}),
-            )
-        } else {
-            Scripted::tool_call("submit", json!({}))
-        }
-    })
+    // Rollout 1 and rollout 2 both make the same one-line change and submit; the judge says yes.
+    let server = TestServer::svg_teacher(
+        json!({"command": "str_replace", "path": "/testbed/inventory/core.py",
+               "old_str": "        if quantity <= 0:\n            raise ValueError",
+               "new_str": "        if quantity < 1:\n            raise ValueError"}),
+        ISSUE,
+    )
     .unwrap();
 
     let tmp = tempfile::tempdir().unwrap();

@@ -119,6 +119,32 @@ impl TestServer {
         })
     }
 
+    /// A server playing a whole SVG run with a cooperative teacher: every rollout makes `edit`
+    /// (the arguments of one `str_replace_editor` call) on its first turn and then submits, the
+    /// judge says yes, and the issue writer answers `issue`. Enough for tests of the loop's
+    /// plumbing; the harder paths (a judge without its tag, an empty first attempt) need their
+    /// own scripts.
+    pub fn svg_teacher(edit: Value, issue: &str) -> std::io::Result<TestServer> {
+        let issue = issue.to_string();
+        TestServer::start(move |body, _| {
+            if body.get("tools").is_none() {
+                return if request_text(body).contains("Is the final change a valid fix") {
+                    Scripted::text("<answer>yes</answer>")
+                } else {
+                    Scripted::text(&format!("<issue>{issue}</issue>"))
+                };
+            }
+            let turn = body["messages"]
+                .as_array()
+                .map_or(0, |m| m.iter().filter(|m| m["role"] == "assistant").count());
+            if turn == 0 {
+                Scripted::tool_call("str_replace_editor", edit.clone())
+            } else {
+                Scripted::tool_call("submit", serde_json::json!({}))
+            }
+        })
+    }
+
     /// The base URL to give a client, ending in `/v1`.
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}/v1", self.port)
@@ -206,4 +232,16 @@ fn respond(
     stream.write_all(head.as_bytes())?;
     stream.write_all(body.as_bytes())?;
     stream.flush()
+}
+
+/// The text of every message of a chat-completions request body, joined by newlines: what a
+/// script looks at to tell a judge call from an issue-writer call.
+pub fn request_text(body: &Value) -> String {
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["content"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }

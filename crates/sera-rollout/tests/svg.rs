@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use sera_core::{ExitStatus, Role, RolloutKind};
 use sera_rollout::svg::{self, StartFunction, SvgConfig};
-use sera_rollout::test_server::{Scripted, TestServer};
+use sera_rollout::test_server::{Scripted, TestServer, request_text};
 use sera_rollout::{OpenAiConfig, OpenAiTeacher, Oracle, RolloutError};
 use sera_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
@@ -29,23 +29,13 @@ fn edit() -> Scripted {
     )
 }
 
-fn text_of(body: &Value) -> String {
-    body["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m["content"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Plays: rollout-1 attempt 1 submits nothing; attempt 2 edits and submits; the judge first
 /// forgets its tag, then says yes; the issue writer answers; rollout 2 makes the same edit.
 fn server() -> TestServer {
     let fresh_rollouts = Mutex::new(0usize);
     let judge_calls = Mutex::new(0usize);
     TestServer::start(move |body, _| {
-        let text = text_of(body);
+        let text = request_text(body);
         if body.get("tools").is_none() {
             if text.contains("Is the final change a valid fix") {
                 let mut calls = judge_calls.lock().expect("lock");
@@ -131,9 +121,11 @@ fn svg_loop_draws_new_classes_judges_writes_an_issue_and_solves_it_again() {
         requests.iter().map(|r| &r.body).filter(|b| b.get("tools").is_none()).collect();
     assert_eq!(plain.len(), 3);
     assert!(plain.iter().all(|b| b["max_tokens"] == json!(4096)));
-    assert!(text_of(plain[2]).contains(&format!("<example_issue>\n{}\n</example_issue>", pool[0])));
+    assert!(
+        request_text(plain[2]).contains(&format!("<example_issue>\n{}\n</example_issue>", pool[0]))
+    );
     // The retried judge call dropped the first quarter of the steps: it is shorter.
-    assert!(text_of(plain[1]).len() <= text_of(plain[0]).len());
+    assert!(request_text(plain[1]).len() <= request_text(plain[0]).len());
 }
 
 #[test]
