@@ -468,6 +468,7 @@ impl RolloutArgs {
             command_timeout: std::time::Duration::from_secs(self.command_timeout),
             verify: !self.no_verify,
             cache_dir: self.cache_dir,
+            progress: true,
         };
         let report = sera_pipeline::rollout::run(&instances, &self.out, &options)?;
         if report.torn_input {

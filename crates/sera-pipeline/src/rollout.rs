@@ -52,6 +52,8 @@ pub struct RolloutOptions {
     pub verify: bool,
     /// Where clean baselines are cached; `~/.cache/sera/baselines` when `None`.
     pub cache_dir: Option<PathBuf>,
+    /// Draw a progress bar on stderr (only when it is a terminal).
+    pub progress: bool,
 }
 
 impl Default for RolloutOptions {
@@ -67,6 +69,7 @@ impl Default for RolloutOptions {
             command_timeout: Duration::from_secs(300),
             verify: true,
             cache_dir: None,
+            progress: true,
         }
     }
 }
@@ -139,13 +142,15 @@ pub fn run(instances: &Path, out: &Path, options: &RolloutOptions) -> Result<Rol
     };
 
     let mut writer = jsonl::Writer::create(out)?;
+    let progress = crate::progress::bar(options.progress, read.records.len(), "rollouts");
+    progress.set_message("rolling out");
     let mut report = RolloutReport { torn_input: read.torn_tail, ..RolloutReport::default() };
     let mut recall_sum = 0.0;
     let mut recall_count = 0usize;
     let next = AtomicUsize::new(0);
     let (sender, receiver) = mpsc::channel::<(usize, Result<Trajectory>)>();
     let workers = options.concurrency.clamp(1, read.records.len().max(1));
-    std::thread::scope(|scope| -> Result<()> {
+    let result = std::thread::scope(|scope| -> Result<()> {
         for _ in 0..workers {
             let sender = sender.clone();
             let (teacher, grader, sandbox, config, next) =
@@ -187,11 +192,14 @@ pub fn run(instances: &Path, out: &Path, options: &RolloutOptions) -> Result<Rol
                 report.prompt_tokens += trajectory.usage.prompt_tokens;
                 report.completion_tokens += trajectory.usage.completion_tokens;
                 writer.write(&trajectory)?;
+                progress.inc(1);
                 turn += 1;
             }
         }
         Ok(())
-    })?;
+    });
+    progress.finish_and_clear();
+    result?;
     writer.finish()?;
     report.mean_recall = (recall_count > 0).then(|| recall_sum / recall_count as f64);
     Ok(report)

@@ -320,6 +320,7 @@ fn procedural(
                 isolation,
                 step_limit: config.rollout.step_limit,
                 cache_dir: Some(run.path("cache")),
+                progress: options.progress,
                 ..rollout::RolloutOptions::default()
             };
             let report = rollout::run(&todo_path, &part, &options)?;

@@ -1,12 +1,10 @@
 //! The validate stage: mutants in, test-verified instances out (and rejected mutants with their
-//! reason), with a progress bar and a funnel summary. The progress bar (indicatif) lives in this
-//! module only.
+//! reason), with a progress bar and a funnel summary.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sera_core::Mutant;
 pub use sera_sandbox::Isolation;
 use sera_sandbox::{Sandbox, SandboxConfig, SandboxError};
@@ -141,7 +139,7 @@ pub fn run(
         commit: input.records.iter().find_map(|m| m.commit.clone()),
         ..ValidateConfig::default()
     };
-    let progress = progress_bar(options.progress, input.records.len());
+    let progress = crate::progress::bar(options.progress, input.records.len(), "mutants");
     progress.set_message("clean baseline");
     let validator =
         Validator::new(&sandbox, repo, &config).inspect_err(|_| progress.finish_and_clear())?;
@@ -183,20 +181,6 @@ pub fn run(
         rejected_path,
         torn_input: input.torn_tail,
     })
-}
-
-fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{msg:>16} [{bar:30}] {pos}/{len} mutants, {elapsed} (eta {eta})",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }
 
 #[cfg(test)]
