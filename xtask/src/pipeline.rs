@@ -1,6 +1,6 @@
 //! `cargo xtask pipeline`: the embedded default run, offline, on the demo repository.
 //!
-//! Copies `tests/data/rust-demo` (the `ledger` crate) to `target/sera-demo/repo`, writes a
+//! Copies `tests/data/rust-demo` (the `ledger` crate) to `target/sera-demo/ledger`, writes a
 //! pipeline config next to it, and runs `sera run` on it: index, mutate, validate in the
 //! sandbox, oracle rollouts, verification and export into `runs/demo/`. Extra arguments go to
 //! `sera run` (for example `--config other.toml` to run your own).
@@ -15,7 +15,7 @@ dir = {runs:?}
 seed = 0
 
 [repo]
-path = "repo"
+path = "ledger"
 
 [mutate]
 limit = 16
@@ -35,7 +35,7 @@ steps = 20
 
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let demo = root.join("target/sera-demo");
-    let repo = demo.join("repo");
+    let repo = demo.join("ledger");
     if repo.exists() {
         std::fs::remove_dir_all(&repo)?;
     }
