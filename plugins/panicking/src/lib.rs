@@ -1,0 +1,54 @@
+//! Test fixture, not an example: a plugin whose operator and verifier panic on every call.
+//!
+//! The tests in `sera-plugin-testkit` load it to check that a panic inside a plugin comes
+//! back to the host as an error value (`PluginError { panicked: true, .. }`) and never
+//! unwinds across the library boundary, which would abort the host.
+
+use std::ops::Range;
+
+use sera_plugin_api::{
+    BugClass, ClassEntry, Edit, OperatorEntry, PluginError, VerdictOut, Verifier,
+};
+
+/// The operator and the verifier; both panic.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Panicking;
+
+impl BugClass for Panicking {
+    fn classes(&self) -> Vec<ClassEntry> {
+        Vec::new()
+    }
+
+    fn operators(&self) -> Vec<OperatorEntry> {
+        vec![OperatorEntry {
+            slug: "always-panics".into(),
+            classes: vec!["possible-bug".into()].into(),
+        }]
+    }
+
+    fn mutate(
+        &self,
+        _operator: &str,
+        _source: &str,
+        _language: &str,
+        _span: Range<usize>,
+    ) -> Result<Vec<Edit>, PluginError> {
+        panic!("the panicking fixture's operator panics by design")
+    }
+}
+
+impl Verifier for Panicking {
+    fn name(&self) -> String {
+        "always-panics".to_string()
+    }
+
+    fn verify(&self, _: &str, _: &str, _: &str) -> Result<VerdictOut, PluginError> {
+        panic!("the panicking fixture's verifier panics by design")
+    }
+}
+
+sera_plugin_api::export_plugin! {
+    name: "panicking",
+    bug_classes: || vec![sera_plugin_api::bug_class_plugin(Panicking)],
+    verifiers: || vec![sera_plugin_api::verifier_plugin(Panicking)],
+}
