@@ -204,6 +204,27 @@ enum Command {
                             sera sample --checkpoint runs/t/checkpoints/step-000100 --prompt hi --temperature 0.8 --seed 3"
     )]
     Sample(SampleArgs),
+
+    /// Inspect plugins: libraries that add bug classes, operators and verifiers.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsCommand {
+    /// Load every plugin library in a directory and print what each offers.
+    ///
+    /// Each library's interface version and layout are checked, as at every load; a library
+    /// that is not a sera plugin or was built against another interface is listed with the
+    /// reason, and the command then exits with 2.
+    #[command(after_help = "Examples:\n  sera plugins list --dir target/release")]
+    List {
+        /// The directory holding the plugin libraries (`*.so` on Linux).
+        #[arg(long, value_name = "DIR", default_value = sera_pipeline::plugins::DEFAULT_DIR)]
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -812,6 +833,9 @@ fn main() -> ExitCode {
             args.seed,
         )
         .map(|text| println!("{text}")),
+        Command::Plugins { command: PluginsCommand::List { dir } } => {
+            sera_pipeline::plugins::list(&dir, &mut std::io::stdout().lock())
+        }
     };
     match result {
         Ok(()) | Err(sera_pipeline::Error::BrokenPipe) => ExitCode::SUCCESS,

@@ -13,6 +13,7 @@ pub mod index;
 pub mod jsonl;
 pub mod merge;
 pub mod mutate;
+pub mod plugins;
 mod progress;
 pub mod report;
 pub mod rollout;
