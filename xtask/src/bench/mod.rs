@@ -7,6 +7,7 @@
 mod export;
 mod index;
 mod mutate;
+mod plugins;
 mod rollout;
 mod train;
 mod validate;
@@ -42,6 +43,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "export",
         "sera export --from sera: import, filter and export with token counting (tokens/s, peak RSS)",
         export::run,
+    ),
+    (
+        "plugins",
+        "ns per call of a plugin operator (swap-args) vs the same operator compiled in",
+        plugins::run,
     ),
 ];
 
