@@ -54,6 +54,12 @@ pub enum Failure {
         path.display()
     )]
     NoOpEdit { path: PathBuf, operator: String, sample: String, start: u64, end: u64 },
+    #[error(
+        "{}: operator `{operator}` proposed {edits} edits of {sample} on one call and \
+         {mutants} on the next; operators must be deterministic",
+        path.display()
+    )]
+    Unstable { path: PathBuf, operator: String, sample: String, edits: usize, mutants: usize },
 }
 
 /// Small Rust and Python files with calls, comparisons and arithmetic, so that most operators
@@ -129,7 +135,16 @@ pub fn check_plugin_with(path: &Path, samples: &[Sample]) -> Result<Report, Fail
             count += edits.len();
             // The mutant path must agree with the raw edits: one mutant per changing edit.
             let mutants = plugin.mutants(&context, &source, &entity).map_err(call)?;
-            debug_assert!(mutants.iter().all(|m| !m.patch.files.is_empty()));
+            let from_operator = mutants.iter().filter(|m| m.operator == operator.slug).count();
+            if from_operator != edits.len() {
+                return Err(Failure::Unstable {
+                    path: path.to_path_buf(),
+                    operator: operator.slug.clone(),
+                    sample: sample.path.clone(),
+                    edits: edits.len(),
+                    mutants: from_operator,
+                });
+            }
         }
         report.edits.push((operator.slug.clone(), count));
     }

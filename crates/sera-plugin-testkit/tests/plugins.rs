@@ -174,6 +174,15 @@ fn panicking_plugin_returns_errors_and_the_host_carries_on() {
     // The suite turns the panic into a failure, not an abort.
     let failure = check_plugin(&path).expect_err("panics do not conform");
     assert!(failure.to_string().contains("plugin panicked"), "{failure}");
+    // An edit outside the entity is refused, naming the operator and the ranges.
+    let operators = plugin.operators().expect("operators are listed");
+    let bad = operators.iter().find(|o| o.slug == "out-of-range").expect("listed");
+    let error = plugin.edits(bad, &source, &entity).expect_err("out of range");
+    assert_eq!(
+        error.to_string(),
+        "plugin `panicking`, operator `out-of-range`: edit 0..25 is not a character range \
+         inside the entity's bytes 0..24 of src/lib.rs"
+    );
     // And the host still works.
     assert!(load_file(&library("swap-args")).is_ok());
 }

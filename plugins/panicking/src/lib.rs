@@ -1,4 +1,5 @@
-//! Test fixture, not an example: a plugin whose operator and verifier panic on every call.
+//! Test fixture, not an example: a plugin whose operator and verifier panic on every call,
+//! and whose second operator returns an edit outside the entity it was given.
 //!
 //! The tests in `sera-plugin-testkit` load it to check that a panic inside a plugin comes
 //! back to the host as an error value (`PluginError { panicked: true, .. }`) and never
@@ -20,19 +21,35 @@ impl BugClass for Panicking {
     }
 
     fn operators(&self) -> Vec<OperatorEntry> {
-        vec![OperatorEntry {
-            slug: "always-panics".into(),
-            classes: vec!["possible-bug".into()].into(),
-        }]
+        vec![
+            OperatorEntry {
+                slug: "always-panics".into(),
+                classes: vec!["possible-bug".into()].into(),
+            },
+            OperatorEntry {
+                slug: "out-of-range".into(),
+                classes: vec!["possible-bug".into()].into(),
+            },
+        ]
     }
 
     fn mutate(
         &self,
-        _operator: &str,
+        operator: &str,
         _source: &str,
         _language: &str,
-        _span: Range<usize>,
+        span: Range<usize>,
     ) -> Result<Vec<Edit>, PluginError> {
+        if operator == "out-of-range" {
+            // One byte past the entity: the host must refuse it rather than splice it.
+            let end = span.end as u64 + 1;
+            return Ok(vec![Edit {
+                start: span.start as u64,
+                end,
+                replacement: "x".into(),
+                description: "an edit past the entity".into(),
+            }]);
+        }
         panic!("the panicking fixture's operator panics by design")
     }
 }
