@@ -317,6 +317,9 @@ enum TaxonomyCommand {
         /// template and origin.
         #[arg(long)]
         json: bool,
+        /// Also load the plugins in this directory and list their classes after the built-ins.
+        #[arg(long, value_name = "DIR")]
+        plugins: Option<std::path::PathBuf>,
     },
 }
 
@@ -815,9 +818,14 @@ fn main() -> ExitCode {
         Command::Merge(args) => args.run(),
         Command::Index(args) => args.run(),
         Command::Validate(args) => args.run(),
-        Command::Taxonomy { command: TaxonomyCommand::List { json } } => {
+        Command::Taxonomy { command: TaxonomyCommand::List { json, plugins: None } } => {
             print!("{}", sera_pipeline::taxonomy::list(json));
             Ok(())
+        }
+        Command::Taxonomy { command: TaxonomyCommand::List { json, plugins: Some(dir) } } => {
+            sera_pipeline::plugins::registry(&dir).map(|registry| {
+                print!("{}", sera_pipeline::taxonomy::list_registry(&registry, json))
+            })
         }
         Command::Mutate(args) => args.run(),
         Command::Rollout(args) => args.run(),

@@ -34,6 +34,20 @@ fn plugins_list_prints_each_plugins_classes_and_operators() {
 }
 
 #[test]
+fn taxonomy_list_with_plugins_adds_their_classes_after_the_builtins() {
+    let dir = tempfile::tempdir().unwrap();
+    let from = swap_args();
+    std::fs::copy(&from, dir.path().join(from.file_name().unwrap())).unwrap();
+    let output = sera().args(["taxonomy", "list", "--plugins"]).arg(dir.path()).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 52);
+    assert!(lines[51].starts_with("51  swapped-call-arguments "), "{}", lines[51]);
+    assert!(lines[51].ends_with("Swapped call arguments"), "{}", lines[51]);
+}
+
+#[test]
 fn plugins_list_names_a_library_that_is_not_a_plugin_and_exits_with_2() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("libbroken.so"), "not a library").unwrap();

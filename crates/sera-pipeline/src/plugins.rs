@@ -17,6 +17,16 @@ pub fn load(dir: &Path) -> Result<Vec<Plugin>> {
     sera_plugin_host::load_dir(dir).map_err(load_error)
 }
 
+/// The built-in bug classes followed by those of every plugin in `dir`, in load order.
+/// A plugin class whose slug is taken or whose template is malformed is bad data.
+pub fn registry(dir: &Path) -> Result<sera_taxonomy::Registry> {
+    let plugins = load(dir)?;
+    let mut registry = sera_taxonomy::Registry::builtin();
+    sera_plugin_host::register_all(&plugins, &mut registry)
+        .map_err(|e| Error::Data(e.to_string()))?;
+    Ok(registry)
+}
+
 /// Writes one block per library in `dir`: its plugin name, interface version, bug classes,
 /// operators and verifiers, or why it did not load. Returns a data error naming the failed
 /// libraries after listing all of them, so one bad file does not hide the others.

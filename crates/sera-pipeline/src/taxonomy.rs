@@ -5,7 +5,12 @@ use sera_taxonomy::Registry;
 /// The built-in classes, one line each (`index slug  name`), or as a JSON array of objects with
 /// index, slug, name, area, description, template and origin.
 pub fn list(json: bool) -> String {
-    let registry = Registry::builtin();
+    list_registry(&Registry::builtin(), json)
+}
+
+/// [`list`] for any registry, e.g. the built-ins extended by plugins
+/// ([`crate::plugins::registry`]).
+pub fn list_registry(registry: &Registry, json: bool) -> String {
     if json {
         let mut text = serde_json::to_string_pretty(registry.classes())
             .expect("bug classes are plain strings and numbers");
