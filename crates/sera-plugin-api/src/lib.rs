@@ -16,8 +16,9 @@
 //!
 //! - Never remove, rename, reorder or retype a field of [`SeraPlugin`] or any exported type.
 //! - Add new root-module fields only after the field marked `#[sabi(last_prefix_field)]`
-//!   (`verifiers`, the last field of the first version), and read them from the host through
-//!   the `Option`-returning accessors the prefix type generates.
+//!   (`verifiers`, the last field of the first version), each marked
+//!   `#[sabi(missing_field(option))]` so that its accessor returns `None` for an older plugin
+//!   (the struct-wide default here is `panic`, which suits only the first version's fields).
 //! - Add trait methods only at the end of a `#[sabi_trait]`, with a default body, and only
 //!   after marking the last method of the current version `#[sabi(last_prefix_field)]`.
 //! - Anything else (a changed struct, a removed method) is a breaking change: bump the
