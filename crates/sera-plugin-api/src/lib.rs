@@ -167,11 +167,11 @@ pub struct SeraPlugin {
     pub interface_version: extern "C" fn() -> RStr<'static>,
     /// The plugin's name, e.g. `swap-args`; bug classes it adds name it as their origin.
     pub name: extern "C" fn() -> RStr<'static>,
-    /// The bug-class plugins the library provides (possibly none).
-    pub bug_classes: extern "C" fn() -> RVec<BugClassPluginBox>,
-    /// The verifier plugins the library provides (possibly none).
+    /// The bug-class plugins the library provides (possibly none), or why it cannot.
+    pub bug_classes: extern "C" fn() -> RResult<RVec<BugClassPluginBox>, PluginError>,
+    /// The verifier plugins the library provides (possibly none), or why it cannot.
     #[sabi(last_prefix_field)]
-    pub verifiers: extern "C" fn() -> RVec<VerifierPluginBox>,
+    pub verifiers: extern "C" fn() -> RResult<RVec<VerifierPluginBox>, PluginError>,
 }
 
 impl RootModule for SeraPluginRef {
@@ -333,20 +333,20 @@ macro_rules! export_plugin {
             extern "C" fn name() -> $crate::reexports::RStr<'static> {
                 $crate::reexports::RStr::from_str($name)
             }
-            extern "C" fn bug_classes() -> $crate::reexports::RVec<$crate::BugClassPluginBox> {
+            extern "C" fn bug_classes() -> $crate::reexports::RResult<
+                $crate::reexports::RVec<$crate::BugClassPluginBox>,
+                $crate::PluginError,
+            > {
                 // The constructors are plain Rust; a panic in one must not unwind into the host.
                 let make: fn() -> Vec<$crate::BugClassPluginBox> = $bug;
-                match ::std::panic::catch_unwind(make) {
-                    Ok(list) => list.into(),
-                    Err(_) => $crate::reexports::RVec::new(),
-                }
+                $crate::guard(|| Ok(make().into()))
             }
-            extern "C" fn verifiers() -> $crate::reexports::RVec<$crate::VerifierPluginBox> {
+            extern "C" fn verifiers() -> $crate::reexports::RResult<
+                $crate::reexports::RVec<$crate::VerifierPluginBox>,
+                $crate::PluginError,
+            > {
                 let make: fn() -> Vec<$crate::VerifierPluginBox> = $ver;
-                match ::std::panic::catch_unwind(make) {
-                    Ok(list) => list.into(),
-                    Err(_) => $crate::reexports::RVec::new(),
-                }
+                $crate::guard(|| Ok(make().into()))
             }
             $crate::SeraPlugin { interface_version, name, bug_classes, verifiers }
                 .leak_into_prefix()
@@ -358,7 +358,7 @@ macro_rules! export_plugin {
 #[doc(hidden)]
 pub mod reexports {
     pub use abi_stable::prefix_type::PrefixTypeTrait;
-    pub use abi_stable::std_types::{RStr, RVec};
+    pub use abi_stable::std_types::{RResult, RStr, RVec};
 }
 
 pub use abi_stable;

@@ -140,8 +140,14 @@ pub fn load_file(path: &Path) -> Result<Plugin, LoadError> {
         });
     }
     let name = (module.name())().as_str().to_string();
-    let bug_classes = (module.bug_classes())().into_vec();
+    let init = |error: PluginError| LoadError::Init {
+        path: path.to_path_buf(),
+        detail: format!("plugin `{name}`: {error}"),
+    };
+    let bug_classes = (module.bug_classes())().into_result().map_err(init)?.into_vec();
     let verifiers = (module.verifiers())()
+        .into_result()
+        .map_err(init)?
         .into_iter()
         .map(|inner| PluginVerifier {
             plugin: name.clone(),
