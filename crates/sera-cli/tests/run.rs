@@ -277,3 +277,36 @@ fn svg_mode_runs_end_to_end_against_a_scripted_teacher() {
     assert_eq!(manifest["stages"]["export"]["status"], "done");
     assert!(run.join("report.html").exists());
 }
+
+#[test]
+fn plugin_verifiers_judge_every_kept_trajectory_and_a_panicking_one_fails_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    sera_test_support::fixture_into("rust-demo", &tmp.path().join("repo"));
+    let plugins = tmp.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let library = sera_plugin_testkit::built_library("no-test-edits").unwrap();
+    std::fs::copy(&library, plugins.join(library.file_name().unwrap())).unwrap();
+    // The mutants of the end-to-end test's config, of which the fixture's tests catch some.
+    let config = "[run]\nname = \"p\"\nseed = 7\n[repo]\npath = \"repo\"\n[mutate]\nlimit = 6\n\
+                  per_function = 1\n[train]\nenabled = false\n[plugins]\ndirs = [\"plugins\"]\n";
+    let (code, stderr) = run_with(tmp.path(), config);
+    assert_eq!(code, 0, "{stderr}");
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("runs/p/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let verify = &manifest["stages"]["verify"]["counts"];
+    assert_eq!(verify["plugin_verifiers"], 1, "{manifest}");
+    // The oracle edits source files only, so the no-test-edits verifier accepts every patch.
+    assert_eq!(verify["plugin_rejected"], 0, "{manifest}");
+    assert_eq!(verify["verified"], verify["resolved"], "{manifest}");
+    assert!(verify["verified"].as_u64().unwrap() > 0, "{manifest}");
+
+    // A verifier that panics: the panic is caught at the plugin boundary and the run stops with
+    // a data error naming the plugin, instead of crashing or keeping unjudged trajectories.
+    let library = sera_plugin_testkit::built_library("panicking").unwrap();
+    std::fs::copy(&library, plugins.join(library.file_name().unwrap())).unwrap();
+    let (code, stderr) = run_with(tmp.path(), &config.replace("name = \"p\"", "name = \"q\""));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("panic"), "{stderr}");
+}

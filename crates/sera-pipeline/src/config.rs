@@ -30,6 +30,17 @@ pub struct PipelineConfig {
     pub train: TrainSection,
     #[serde(default)]
     pub svg: SvgSection,
+    #[serde(default)]
+    pub plugins: PluginsSection,
+}
+
+/// `[plugins]`: dynamic libraries that add bug classes, operators and verifiers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsSection {
+    /// Folders of plugin libraries, relative to the config file. Every verifier they hold must
+    /// accept a procedural trajectory for it to be kept (`sera plugins list --dir` shows them).
+    pub dirs: Vec<PathBuf>,
 }
 
 /// `[run]`: where the run directory goes and how the run is seeded.
@@ -251,6 +262,9 @@ impl PipelineConfig {
         }
         if let Some(demonstrations) = &mut self.svg.demonstrations {
             resolve(demonstrations);
+        }
+        for dir in &mut self.plugins.dirs {
+            resolve(dir);
         }
     }
 

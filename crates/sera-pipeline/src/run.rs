@@ -100,6 +100,13 @@ pub fn run(
             .map_err(|err| Error::Environment(format!("[rollout] {err}")))?;
     }
 
+    // Plugins load before any work, so that a broken library is reported at once.
+    let mut plugins = Vec::new();
+    for dir in &config.plugins.dirs {
+        plugins.extend(crate::plugins::load(dir)?);
+    }
+    let verifiers: Vec<_> = plugins.iter().flat_map(|plugin| plugin.verifiers()).collect();
+
     let dir = run_dir(config, options.shard);
     let mut run = Run::open(dir, config, log)?;
     run.stage("index", |run| {
@@ -153,7 +160,42 @@ pub fn run(
     }
     run.stage("verify", |run| {
         let trajectories: Vec<Trajectory> = jsonl::read(&run.path("trajectories.jsonl"))?.records;
-        let verified: Vec<&Trajectory> = trajectories.iter().filter(|t| keeps(config, t)).collect();
+        let mut verified: Vec<&Trajectory> =
+            trajectories.iter().filter(|t| keeps(config, t)).collect();
+        let mut plugin_rejected = 0u64;
+        if !verifiers.is_empty() && config.run.mode == Mode::Procedural {
+            let instances: Vec<Instance> = jsonl::read(&run.path("instances.jsonl"))?.records;
+            let by_id: HashMap<&str, &Instance> =
+                instances.iter().map(|i| (i.id.as_str(), i)).collect();
+            let mut kept = Vec::with_capacity(verified.len());
+            for trajectory in verified {
+                let (Some(instance), Some(patch)) =
+                    (by_id.get(trajectory.instance_id.as_str()), &trajectory.patch)
+                else {
+                    continue;
+                };
+                let tests = serde_json::json!({ "resolved": trajectory.resolved });
+                let mut accepted = true;
+                for verifier in &verifiers {
+                    let verdict = verifier
+                        .verify(instance, patch, Some(&tests))
+                        .map_err(|err| Error::Data(err.to_string()))?;
+                    if !verdict.accepted {
+                        (run.log)(&format!(
+                            "verify: {} rejects {}: {}",
+                            verdict.verifier, trajectory.id, verdict.reason
+                        ));
+                        accepted = false;
+                    }
+                }
+                if accepted {
+                    kept.push(trajectory);
+                } else {
+                    plugin_rejected += 1;
+                }
+            }
+            verified = kept;
+        }
         let tmp = run.path("verified.jsonl.tmp");
         write_records(&tmp, &verified)?;
         std::fs::rename(&tmp, run.path("verified.jsonl"))
@@ -166,6 +208,8 @@ pub fn run(
             ("submitted".into(), submitted as u64),
             ("resolved".into(), resolved as u64),
             ("verified".into(), verified.len() as u64),
+            ("plugin_verifiers".into(), verifiers.len() as u64),
+            ("plugin_rejected".into(), plugin_rejected),
         ])
     })?;
     if options.shard.count > 1 {
