@@ -102,13 +102,20 @@ fn read(path: &Path) -> Result<String> {
 }
 
 fn concatenate(dirs: &[std::path::PathBuf], target: &Path, file: &str) -> Result<()> {
-    let mut all = String::new();
+    // Streamed: trajectory files can be far larger than memory.
+    let path = target.join(file);
+    let tmp = path.with_extension("merge.tmp");
+    let mut out = std::fs::File::create(&tmp).map_err(|err| Error::io(&tmp, err))?;
     for dir in dirs {
-        match std::fs::read_to_string(dir.join(file)) {
-            Ok(text) => all.push_str(&text),
+        let source = dir.join(file);
+        match std::fs::File::open(&source) {
+            Ok(mut input) => {
+                std::io::copy(&mut input, &mut out).map_err(|err| Error::io(&source, err))?;
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(Error::io(&dir.join(file), err)),
+            Err(err) => return Err(Error::io(&source, err)),
         }
     }
-    write_atomic(&target.join(file), all.as_bytes())
+    out.sync_all().map_err(|err| Error::io(&tmp, err))?;
+    std::fs::rename(&tmp, &path).map_err(|err| Error::io(&path, err))
 }

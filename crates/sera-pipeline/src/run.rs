@@ -573,25 +573,46 @@ fn count_lines(path: &Path) -> Result<u64> {
 }
 
 /// Rewrites the JSONL file at `path` with its records in the order their `key` has in `order`
-/// (records with unknown keys last, in file order), atomically.
+/// (records with unknown keys last, in file order), atomically. Streams: it indexes the file's
+/// records by offset, leaves a file already in order untouched (the usual case, as stages write
+/// in input order), and otherwise copies the records in order, one at a time.
 pub(crate) fn reorder(path: &Path, key: &str, order: &[&str]) -> Result<()> {
-    let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
+    use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+    let io = |err| Error::io(path, err);
     let rank: HashMap<&str, usize> = order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    let mut lines: Vec<(usize, &str)> = text
-        .split_inclusive('\n')
-        .map(|line| {
-            let position = record_key(line, key)
-                .and_then(|id| rank.get(id.as_str()).copied())
-                .unwrap_or(usize::MAX);
-            (position, line)
-        })
-        .collect();
-    lines.sort_by_key(|(position, _)| *position);
-    let sorted: String = lines.into_iter().map(|(_, line)| line).collect();
-    if sorted != text {
-        write_atomic(path, sorted.as_bytes())?;
+    let mut reader = BufReader::new(std::fs::File::open(path).map_err(io)?);
+    let mut records: Vec<(usize, u64, usize)> = Vec::new();
+    let (mut offset, mut line) = (0u64, String::new());
+    loop {
+        line.clear();
+        let read = reader.read_line(&mut line).map_err(io)?;
+        if read == 0 {
+            break;
+        }
+        let position = record_key(&line, key)
+            .and_then(|id| rank.get(id.as_str()).copied())
+            .unwrap_or(usize::MAX);
+        records.push((position, offset, read));
+        offset += read as u64;
     }
-    Ok(())
+    if records.windows(2).all(|pair| pair[0].0 <= pair[1].0) {
+        return Ok(());
+    }
+    // A stable sort keeps records of equal rank (unknown keys) in file order.
+    records.sort_by_key(|(position, _, _)| *position);
+    let tmp = path.with_extension("reorder.tmp");
+    let mut source = reader.into_inner();
+    let mut out = BufWriter::new(std::fs::File::create(&tmp).map_err(|err| Error::io(&tmp, err))?);
+    let mut buffer = Vec::new();
+    for (_, offset, len) in records {
+        buffer.resize(len, 0);
+        source.seek(SeekFrom::Start(offset)).map_err(io)?;
+        source.read_exact(&mut buffer).map_err(io)?;
+        out.write_all(&buffer).map_err(|err| Error::io(&tmp, err))?;
+    }
+    let file = out.into_inner().map_err(|err| Error::io(&tmp, err.into_error()))?;
+    file.sync_all().map_err(|err| Error::io(&tmp, err))?;
+    std::fs::rename(&tmp, path).map_err(io)
 }
 
 #[cfg(test)]
