@@ -167,6 +167,38 @@ pub fn export(
     exporter.finish()
 }
 
+/// The non-blank lines of a JSONL file, a chunk at a time, each with its 1-based line number.
+pub(crate) struct LineChunks<'a> {
+    reader: BufReader<File>,
+    path: &'a Path,
+    number: usize,
+}
+
+impl<'a> LineChunks<'a> {
+    pub(crate) fn open(path: &'a Path) -> Result<LineChunks<'a>, DatasetError> {
+        let file = File::open(path).map_err(|err| DatasetError::io(path, err))?;
+        Ok(LineChunks { reader: BufReader::with_capacity(1 << 20, file), path, number: 0 })
+    }
+
+    /// Up to `size` more non-blank lines (with their terminators); empty at the end.
+    pub(crate) fn next(&mut self, size: usize) -> Result<Vec<(usize, String)>, DatasetError> {
+        let mut lines = Vec::with_capacity(size);
+        while lines.len() < size.max(1) {
+            let mut line = String::new();
+            let read =
+                self.reader.read_line(&mut line).map_err(|err| DatasetError::io(self.path, err))?;
+            if read == 0 {
+                break;
+            }
+            self.number += 1;
+            if !line.trim().is_empty() {
+                lines.push((self.number, line));
+            }
+        }
+        Ok(lines)
+    }
+}
+
 /// Reads the trajectory JSONL `path` in chunks of `chunk_size` lines, parsing each chunk in
 /// parallel. Malformed lines (including a torn last line) become problems.
 pub fn for_each_chunk(
@@ -175,22 +207,9 @@ pub fn for_each_chunk(
     mut each: impl FnMut(Vec<Item>) -> Result<(), DatasetError>,
 ) -> Result<(), DatasetError> {
     let file = Arc::<str>::from(path.display().to_string());
-    let reader = File::open(path).map_err(|err| DatasetError::io(path, err))?;
-    let mut reader = BufReader::with_capacity(1 << 20, reader);
-    let mut number = 0;
+    let mut chunks = LineChunks::open(path)?;
     loop {
-        let mut lines = Vec::with_capacity(chunk_size);
-        while lines.len() < chunk_size.max(1) {
-            let mut line = String::new();
-            let read = reader.read_line(&mut line).map_err(|err| DatasetError::io(path, err))?;
-            if read == 0 {
-                break;
-            }
-            number += 1;
-            if !line.trim().is_empty() {
-                lines.push((number, line));
-            }
-        }
+        let lines = chunks.next(chunk_size)?;
         if lines.is_empty() {
             return Ok(());
         }

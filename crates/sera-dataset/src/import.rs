@@ -26,8 +26,6 @@
 //! section 5 of the reference says a trajectory whose assistant turn does not end in a tool
 //! call is not exported.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -271,21 +269,9 @@ fn import_sera_file(
     each: &mut impl FnMut(Vec<Item>) -> Result<(), DatasetError>,
 ) -> Result<(), DatasetError> {
     let file = Arc::<str>::from(path.display().to_string());
-    let reader = File::open(path).map_err(|err| DatasetError::io(path, err))?;
-    let mut reader = BufReader::with_capacity(1 << 20, reader);
-    let mut number = 0;
+    let mut chunks = crate::export::LineChunks::open(path)?;
     loop {
-        let mut lines = Vec::with_capacity(chunk_size);
-        while lines.len() < chunk_size.max(1) {
-            let mut line = String::new();
-            if reader.read_line(&mut line).map_err(|err| DatasetError::io(path, err))? == 0 {
-                break;
-            }
-            number += 1;
-            if !line.trim().is_empty() {
-                lines.push((number, line));
-            }
-        }
+        let lines = chunks.next(chunk_size)?;
         if lines.is_empty() {
             return Ok(());
         }
