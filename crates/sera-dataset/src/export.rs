@@ -204,7 +204,24 @@ impl<'a> LineChunks<'a> {
 pub fn for_each_chunk(
     path: &Path,
     chunk_size: usize,
+    each: impl FnMut(Vec<Item>) -> Result<(), DatasetError>,
+) -> Result<(), DatasetError> {
+    parse_chunks(path, chunk_size, each, |text, origin| {
+        serde_json::from_str::<Trajectory>(text).map_err(|err| {
+            let kind = if err.is_eof() { "truncated_json" } else { "bad_record" };
+            Problem::new(&origin.file, origin.line, kind, err.to_string())
+        })
+    })
+}
+
+/// Reads the JSONL `path` in chunks of `chunk_size` non-blank lines and turns each line into an
+/// [`Item`] with `parse` (given the line without its terminator, so a torn line reads as
+/// truncated JSON), in parallel within a chunk, handing each chunk to `each` in file order.
+pub(crate) fn parse_chunks(
+    path: &Path,
+    chunk_size: usize,
     mut each: impl FnMut(Vec<Item>) -> Result<(), DatasetError>,
+    parse: impl Fn(&str, &Origin) -> Result<Trajectory, Problem> + Sync,
 ) -> Result<(), DatasetError> {
     let file = Arc::<str>::from(path.display().to_string());
     let mut chunks = LineChunks::open(path)?;
@@ -216,13 +233,8 @@ pub fn for_each_chunk(
         let items = lines
             .into_par_iter()
             .map(|(line, text): (usize, String)| {
-                // The terminator is not part of the record; a torn line then reads as truncated.
-                let text = text.trim_end_matches(['\n', '\r']);
                 let origin = Origin { file: file.clone(), line: Some(line) };
-                let parsed = serde_json::from_str::<Trajectory>(text).map_err(|err| {
-                    let kind = if err.is_eof() { "truncated_json" } else { "bad_record" };
-                    Problem::new(&file, Some(line), kind, err.to_string())
-                });
+                let parsed = parse(text.trim_end_matches(['\n', '\r']), &origin);
                 (origin, parsed)
             })
             .collect();

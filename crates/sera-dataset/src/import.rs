@@ -268,27 +268,11 @@ fn import_sera_file(
     chunk_size: usize,
     each: &mut impl FnMut(Vec<Item>) -> Result<(), DatasetError>,
 ) -> Result<(), DatasetError> {
-    let file = Arc::<str>::from(path.display().to_string());
-    let mut chunks = crate::export::LineChunks::open(path)?;
-    loop {
-        let lines = chunks.next(chunk_size)?;
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let items = lines
-            .into_par_iter()
-            .map(|(line, text): (usize, String)| {
-                // The terminator is not part of the record; a torn line then reads as truncated.
-                let text = text.trim_end_matches(['\n', '\r']);
-                let origin = Origin { file: file.clone(), line: Some(line) };
-                let result = serde_json::from_str::<Value>(text)
-                    .map_err(|err| problem(&origin, json_kind(&err), err.to_string()))
-                    .and_then(|row| from_sera_row(&row, &origin));
-                (origin, result)
-            })
-            .collect();
-        each(items)?;
-    }
+    crate::export::parse_chunks(path, chunk_size, each, |text, origin| {
+        serde_json::from_str::<Value>(text)
+            .map_err(|err| problem(origin, json_kind(&err), err.to_string()))
+            .and_then(|row| from_sera_row(&row, origin))
+    })
 }
 
 fn swe_agent_messages(history: &[Value], origin: &Origin) -> Result<Vec<Message>, Problem> {
