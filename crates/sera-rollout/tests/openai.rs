@@ -39,6 +39,15 @@ fn teacher(server: &TestServer) -> OpenAiTeacher {
 
 /// Runs a whole rollout in a temp tree holding `a.txt`.
 fn rollout(teacher: &dyn Teacher) -> (LoopOutcome, tempfile::TempDir) {
+    rollout_with(teacher, "Say hi properly.", &LoopConfig::default())
+}
+
+/// Runs a whole rollout of the task `issue` under `limits` in a temp tree holding `a.txt`.
+fn rollout_with(
+    teacher: &dyn Teacher,
+    issue: &str,
+    limits: &LoopConfig,
+) -> (LoopOutcome, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
     let mut env =
@@ -56,10 +65,10 @@ fn rollout(teacher: &dyn Teacher) -> (LoopOutcome, tempfile::TempDir) {
         Message::text(Role::System, prompts::SYSTEM_PROMPT),
         Message::text(
             Role::User,
-            prompts::task_message("/testbed", "Say hi properly.", prompts::TaskLanguage::Other),
+            prompts::task_message("/testbed", issue, prompts::TaskLanguage::Other),
         ),
     ];
-    let outcome = run_loop(&mut env, teacher, &task, messages, &LoopConfig::default());
+    let outcome = run_loop(&mut env, teacher, &task, messages, limits);
     (outcome, dir)
 }
 
@@ -305,32 +314,9 @@ fn a_real_server_answers_when_configured() {
     let model = std::env::var("SERA_TEST_OPENAI_MODEL").unwrap_or_else(|_| "default".into());
     let mut config = OpenAiConfig::new(&url, &model);
     config.max_tokens = Some(2048);
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("a.txt"), "hello\n").expect("write");
-    let mut env =
-        Environment::new(dir.path(), "/testbed", Box::new(EchoShell), Duration::from_secs(5))
-            .expect("env");
-    let tools = prompts::tool_schemas("/testbed");
-    let task = Task {
-        kind: RolloutKind::Procedural,
-        workdir: "/testbed",
-        tools: &tools,
-        instance: None,
-        seed: 1,
-    };
-    let messages = vec![
-        Message::text(Role::System, prompts::SYSTEM_PROMPT),
-        Message::text(
-            Role::User,
-            prompts::task_message(
-                "/testbed",
-                "The file a.txt should say `hi`, not `hello`.",
-                prompts::TaskLanguage::Other,
-            ),
-        ),
-    ];
     let limits = LoopConfig { step_limit: 8, ..LoopConfig::default() };
-    let outcome = run_loop(&mut env, &OpenAiTeacher::new(config), &task, messages, &limits);
+    let issue = "The file a.txt should say `hi`, not `hello`.";
+    let (outcome, _dir) = rollout_with(&OpenAiTeacher::new(config), issue, &limits);
     assert!(
         !matches!(outcome.exit_status, ExitStatus::TeacherError),
         "teacher error: {:?}",
