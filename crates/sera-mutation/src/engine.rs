@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use rayon::prelude::*;
 use sera_core::{ByteSpan, Entity, Language, Mutant, Patch, SplitMix64, stable_id};
 
+use crate::external::{Edit, ExternalOperator};
 use crate::operators::OPERATORS;
 use crate::syntax::{self, Parsed, Reparser, Site};
 
@@ -90,7 +91,7 @@ pub struct Stats {
     pub emitted: usize,
 }
 
-/// Why mutation could not start.
+/// Why mutation could not start, or an external operator stopped it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -100,29 +101,47 @@ pub enum Error {
     NoOperatorForClass(String),
     #[error("weight of operator `{0}` must be a positive finite number, got {1}")]
     BadWeight(String, f64),
+    #[error("mutation operator `{0}` is defined twice (a plugin operator may not reuse a slug)")]
+    DuplicateOperator(String),
+    #[error("mutation operator `{operator}` failed on {file}: {detail}")]
+    External { operator: String, file: String, detail: String },
 }
 
-/// Enumerates, samples and materialises mutants of `files`. Only code inside a non-test
-/// `entity` of the same file is mutated; a change is attributed to the innermost entity
-/// containing it.
+/// Enumerates, samples and materialises mutants of `files` with the built-in operators. Only
+/// code inside a non-test `entity` of the same file is mutated; a change is attributed to the
+/// innermost entity containing it.
 pub fn mutate(
     files: &[SourceFile],
     entities: &[Entity],
     config: &MutateConfig,
 ) -> Result<Outcome, Error> {
-    let weights = operator_weights(config)?;
+    mutate_with(files, entities, config, &[])
+}
+
+/// [`mutate`] with `external` operators (a plugin's, say) alongside the built-in ones. Their
+/// slugs take part in [`MutateConfig::operators`], [`MutateConfig::classes`] and
+/// [`MutateConfig::weights`] like built-in slugs; where an external and a built-in operator
+/// propose the same change, it is kept once, under the built-in one.
+pub fn mutate_with(
+    files: &[SourceFile],
+    entities: &[Entity],
+    config: &MutateConfig,
+    external: &[&dyn ExternalOperator],
+) -> Result<Outcome, Error> {
+    let catalogue = catalogue(config, external)?;
     let mut by_file: HashMap<&str, Vec<&Entity>> = HashMap::new();
     for entity in entities {
         by_file.entry(entity.file.as_str()).or_default().push(entity);
     }
 
-    // Enumerate per file, in parallel; each file's result depends on that file alone.
-    let scanned: Vec<Scan<'_>> = files
+    // Enumerate per file, in parallel; each file's result depends on that file alone, and the
+    // first failing file in input order decides the error.
+    let scanned: Vec<Result<Scan<'_>, Error>> = files
         .par_iter()
         .enumerate()
         .map(|(index, file)| {
             let entities = by_file.get(file.path.as_str()).map_or(&[][..], Vec::as_slice);
-            scan(index, file, entities, &weights, config)
+            scan(index, file, entities, &catalogue, external, config)
         })
         .collect();
 
@@ -130,7 +149,7 @@ pub fn mutate(
     let mut candidates = Vec::new();
     let mut parsed: Vec<Option<Parsed>> = Vec::with_capacity(scanned.len());
     for scan in scanned {
-        match scan {
+        match scan? {
             Scan::TooLarge => {
                 stats.skipped_too_large += 1;
                 parsed.push(None);
@@ -149,23 +168,20 @@ pub fn mutate(
     // One canonical order; identical changes from different operators are kept once, under
     // the operator listed first in the catalogue.
     candidates.sort_by(|a, b| {
-        (a.file, a.site.start, a.site.end, &a.site.replacement, a.site.op).cmp(&(
+        (a.file, a.start, a.end, &a.replacement, a.op).cmp(&(
             b.file,
-            b.site.start,
-            b.site.end,
-            &b.site.replacement,
-            b.site.op,
+            b.start,
+            b.end,
+            &b.replacement,
+            b.op,
         ))
     });
     candidates.dedup_by(|b, a| {
-        a.file == b.file
-            && a.site.start == b.site.start
-            && a.site.end == b.site.end
-            && a.site.replacement == b.site.replacement
+        a.file == b.file && a.start == b.start && a.end == b.end && a.replacement == b.replacement
     });
     stats.candidates = candidates.len();
     for c in &candidates {
-        *stats.candidates_by_operator.entry(c.site.op.info().slug.to_string()).or_default() += 1;
+        *stats.candidates_by_operator.entry(catalogue[c.op].slug.to_string()).or_default() += 1;
     }
 
     // Sampling keys: exponential races (Efraimidis-Spirakis), `-ln(u) / weight`, smallest first.
@@ -175,19 +191,12 @@ pub fn mutate(
         .enumerate()
         .map(|(i, c)| {
             let file = &files[c.file];
-            let span = format!("{}..{}", c.site.start, c.site.end);
+            let span = format!("{}..{}", c.start, c.end);
             // The replacement is part of the id because one operator may offer several
             // changes of one span (`<` to `>=` and to `==`; a body replaced by `0` or `1`).
             let id = stable_id(
                 "m",
-                &[
-                    &config.repo,
-                    commit,
-                    &file.path,
-                    c.site.op.info().slug,
-                    &span,
-                    &c.site.replacement,
-                ],
+                &[&config.repo, commit, &file.path, catalogue[c.op].slug, &span, &c.replacement],
             );
             let u = SplitMix64::derive(config.seed, &id).next_f64();
             ((-(1.0 - u).ln()) / c.weight, id, i)
@@ -218,7 +227,7 @@ pub fn mutate(
             .map_init(ReparserPair::default, |reparsers, &k| {
                 let c = &candidates[keyed[k].2];
                 let parsed = parsed[c.file].as_ref().expect("candidates come from parsed files");
-                materialise(&files[c.file], parsed, &c.site, reparsers)
+                materialise(&files[c.file], parsed, c, reparsers)
             })
             .collect();
         for (&k, result) in batch.iter().zip(built) {
@@ -239,7 +248,7 @@ pub fn mutate(
                 continue;
             }
             *count += 1;
-            let info = c.site.op.info();
+            let operator = &catalogue[c.op];
             let file = &files[c.file];
             mutants.push(Mutant {
                 id: keyed[k].1.clone(),
@@ -249,10 +258,10 @@ pub fn mutate(
                 language: file.language,
                 entity: c.entity.qualified_name.clone(),
                 entity_id: c.entity.id.clone(),
-                operator: info.slug.to_string(),
-                classes: info.classes.iter().map(|s| s.to_string()).collect(),
-                description: format!("{} in `{}`", c.site.what, c.entity.name),
-                span: ByteSpan { start: c.site.start, end: c.site.end },
+                operator: operator.slug.to_string(),
+                classes: operator.classes.iter().map(|s| s.to_string()).collect(),
+                description: format!("{} in `{}`", c.what, c.entity.name),
+                span: ByteSpan { start: c.start, end: c.end },
                 patch,
             });
         }
@@ -264,10 +273,15 @@ pub fn mutate(
     Ok(Outcome { mutants, stats })
 }
 
-/// One candidate: a site, the file it is in and the function it belongs to.
+/// One candidate: a splice `text[start..end] -> replacement` by operator `op` (an index into
+/// the catalogue), the file it is in and the function it belongs to.
 struct Candidate<'e> {
     file: usize,
-    site: Site,
+    op: usize,
+    start: usize,
+    end: usize,
+    replacement: String,
+    what: String,
     entity: &'e Entity,
     weight: f64,
 }
@@ -278,69 +292,139 @@ enum Scan<'e> {
     Ok { parsed: Parsed, candidates: Vec<Candidate<'e>> },
 }
 
-/// The weight of each selected operator, `None` for operators left out.
-fn operator_weights(config: &MutateConfig) -> Result<Vec<Option<f64>>, Error> {
-    let known = || OPERATORS.iter().map(|o| o.slug).collect::<Vec<_>>().join(", ");
+/// One operator of the run: the built-in ones in [`OPERATORS`] order, then the external ones.
+struct Entry<'a> {
+    slug: &'a str,
+    classes: Vec<&'a str>,
+    /// `None` for operators left out by the configuration.
+    weight: Option<f64>,
+}
+
+/// The run's operators with their weights, checking the configuration's slugs against them.
+fn catalogue<'a>(
+    config: &MutateConfig,
+    external: &[&'a dyn ExternalOperator],
+) -> Result<Vec<Entry<'a>>, Error> {
+    let mut all: Vec<(&'a str, Vec<&'a str>, f64)> =
+        OPERATORS.iter().map(|op| (op.slug, op.classes.to_vec(), op.weight)).collect();
+    for op in external {
+        if all.iter().any(|(slug, ..)| *slug == op.slug()) {
+            return Err(Error::DuplicateOperator(op.slug().to_string()));
+        }
+        all.push((op.slug(), op.classes().iter().map(String::as_str).collect(), op.weight()));
+    }
     for slug in config.operators.iter().flatten().chain(config.weights.keys()) {
-        if !OPERATORS.iter().any(|o| o.slug == slug) {
-            return Err(Error::UnknownOperator(slug.clone(), known()));
+        if !all.iter().any(|(known, ..)| known == slug) {
+            let known = all.iter().map(|(s, ..)| *s).collect::<Vec<_>>().join(", ");
+            return Err(Error::UnknownOperator(slug.clone(), known));
         }
     }
-    let mut weights = Vec::with_capacity(OPERATORS.len());
-    for op in OPERATORS {
-        let chosen = config.operators.as_ref().is_none_or(|list| list.iter().any(|s| s == op.slug))
+    let mut entries = Vec::with_capacity(all.len());
+    for (slug, classes, default) in all {
+        let chosen = config.operators.as_ref().is_none_or(|list| list.iter().any(|s| s == slug))
             && config
                 .classes
                 .as_ref()
-                .is_none_or(|list| list.iter().any(|c| op.classes.contains(&c.as_str())));
-        let weight = config.weights.get(op.slug).copied().unwrap_or(op.weight);
+                .is_none_or(|list| list.iter().any(|c| classes.contains(&c.as_str())));
+        let weight = config.weights.get(slug).copied().unwrap_or(default);
         if !(weight.is_finite() && weight > 0.0) {
-            return Err(Error::BadWeight(op.slug.to_string(), weight));
+            return Err(Error::BadWeight(slug.to_string(), weight));
         }
-        weights.push(chosen.then_some(weight));
+        entries.push(Entry { slug, classes, weight: chosen.then_some(weight) });
     }
     for class in config.classes.iter().flatten() {
-        let served = OPERATORS
-            .iter()
-            .zip(&weights)
-            .any(|(op, w)| w.is_some() && op.classes.contains(&class.as_str()));
-        if !served {
+        if !entries.iter().any(|e| e.weight.is_some() && e.classes.contains(&class.as_str())) {
             return Err(Error::NoOperatorForClass(class.clone()));
         }
     }
-    Ok(weights)
+    Ok(entries)
 }
 
 fn scan<'e>(
     index: usize,
     file: &SourceFile,
     entities: &[&'e Entity],
-    weights: &[Option<f64>],
+    catalogue: &[Entry<'_>],
+    external: &[&dyn ExternalOperator],
     config: &MutateConfig,
-) -> Scan<'e> {
+) -> Result<Scan<'e>, Error> {
     if file.text.len() > config.max_file_bytes {
-        return Scan::TooLarge;
+        return Ok(Scan::TooLarge);
     }
-    let Some(parsed) = syntax::parse(file.language, &file.text) else { return Scan::Unparsable };
+    let Some(parsed) = syntax::parse(file.language, &file.text) else {
+        return Ok(Scan::Unparsable);
+    };
     let mut candidates = Vec::new();
     if entities.is_empty() {
-        return Scan::Ok { parsed, candidates };
+        return Ok(Scan::Ok { parsed, candidates });
     }
-    for site in syntax::sites(&parsed, &file.text) {
-        let Some(weight) = weights[site.op as usize] else { continue };
-        // The innermost entity holding the whole change; test code is never mutated.
-        let entity = entities
+    // The innermost entity holding the whole change; test code is never mutated.
+    let owner = |start: usize, end: usize| {
+        entities
             .iter()
-            .filter(|e| e.bytes.start <= site.start && site.end <= e.bytes.end)
-            .min_by_key(|e| e.bytes.end - e.bytes.start);
-        match entity {
-            Some(entity) if !entity.is_test => {
-                candidates.push(Candidate { file: index, site, entity, weight })
-            }
-            _ => {}
+            .filter(|e| e.bytes.start <= start && end <= e.bytes.end)
+            .min_by_key(|e| e.bytes.end - e.bytes.start)
+            .filter(|e| !e.is_test)
+            .copied()
+    };
+    for site in syntax::sites(&parsed, &file.text) {
+        let op = site.op as usize;
+        let Some(weight) = catalogue[op].weight else { continue };
+        if let Some(entity) = owner(site.start, site.end) {
+            let Site { start, end, replacement, what, .. } = site;
+            candidates.push(Candidate {
+                file: index,
+                op,
+                start,
+                end,
+                replacement,
+                what,
+                entity,
+                weight,
+            });
         }
     }
-    Scan::Ok { parsed, candidates }
+    for (i, operator) in external.iter().enumerate() {
+        let op = OPERATORS.len() + i;
+        let Some(weight) = catalogue[op].weight else { continue };
+        for entity in entities.iter().filter(|e| !e.is_test) {
+            let failed = |detail: String| Error::External {
+                operator: operator.slug().to_string(),
+                file: file.path.clone(),
+                detail,
+            };
+            for edit in operator.edits(file, entity).map_err(failed)? {
+                let Edit { start, end, replacement, description } = edit;
+                let inside = entity.bytes.start <= start
+                    && start <= end
+                    && end <= entity.bytes.end
+                    && file.text.is_char_boundary(start)
+                    && file.text.is_char_boundary(end);
+                if !inside {
+                    return Err(failed(format!(
+                        "edit {start}..{end} is not a range of characters inside `{}` ({}..{})",
+                        entity.qualified_name, entity.bytes.start, entity.bytes.end
+                    )));
+                }
+                if file.text[start..end] == replacement {
+                    continue;
+                }
+                if let Some(entity) = owner(start, end) {
+                    candidates.push(Candidate {
+                        file: index,
+                        op,
+                        start,
+                        end,
+                        replacement,
+                        what: description,
+                        entity,
+                        weight,
+                    });
+                }
+            }
+        }
+    }
+    Ok(Scan::Ok { parsed, candidates })
 }
 
 #[derive(Default)]
@@ -363,13 +447,14 @@ impl ReparserPair {
 fn materialise(
     file: &SourceFile,
     parsed: &Parsed,
-    site: &Site,
+    c: &Candidate<'_>,
     reparsers: &mut ReparserPair,
 ) -> Option<(Patch, String)> {
-    if !reparsers.get(file.language).still_parses(parsed, &file.text, site) {
+    let (start, end, replacement) = (c.start, c.end, c.replacement.as_str());
+    if !reparsers.get(file.language).still_parses(parsed, &file.text, start, end, replacement) {
         return None;
     }
-    let patch = windowed_patch(&file.path, &file.text, site);
+    let patch = windowed_patch(&file.path, &file.text, start, end, replacement);
     let text = patch.render();
     (!patch.is_empty()).then_some((patch, text))
 }
@@ -380,10 +465,10 @@ const WINDOW_MARGIN: usize = 16;
 
 /// `Patch::between` on a window of lines around the splice, renumbered to the whole file.
 /// Diffing whole files would cost time proportional to the file for every mutant.
-fn windowed_patch(path: &str, old: &str, site: &Site) -> Patch {
+fn windowed_patch(path: &str, old: &str, start: usize, end: usize, replacement: &str) -> Patch {
     let bytes = old.as_bytes();
     // Window start: the beginning of the line WINDOW_MARGIN lines above the change.
-    let mut lo = site.start;
+    let mut lo = start;
     let mut lines_up = 0;
     while lo > 0 {
         if bytes[lo - 1] == b'\n' {
@@ -395,7 +480,7 @@ fn windowed_patch(path: &str, old: &str, site: &Site) -> Patch {
         lo -= 1;
     }
     // Window end: just after the newline WINDOW_MARGIN lines below the change, or the end.
-    let mut hi = site.end;
+    let mut hi = end;
     let mut lines_down = 0;
     while hi < bytes.len() {
         hi += 1;
@@ -406,10 +491,10 @@ fn windowed_patch(path: &str, old: &str, site: &Site) -> Patch {
             }
         }
     }
-    let mut new = String::with_capacity(hi - lo + site.replacement.len());
-    new.push_str(&old[lo..site.start]);
-    new.push_str(&site.replacement);
-    new.push_str(&old[site.end..hi]);
+    let mut new = String::with_capacity(hi - lo + replacement.len());
+    new.push_str(&old[lo..start]);
+    new.push_str(replacement);
+    new.push_str(&old[end..hi]);
     let offset = bytes[..lo].iter().filter(|&&b| b == b'\n').count();
     let mut patch = Patch::between(path, &old[lo..hi], &new);
     for file in &mut patch.files {
@@ -424,7 +509,6 @@ fn windowed_patch(path: &str, old: &str, site: &Site) -> Patch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::operators::Op;
 
     #[test]
     fn windowed_patch_equals_whole_file_diff() {
@@ -432,16 +516,9 @@ mod tests {
         for (start, end, replacement) in
             [(0, 4, "LINE"), (700, 712, ""), (old.len() - 8, old.len(), "x"), (50, 50, "new\n")]
         {
-            let site = Site {
-                op: Op::RemoveStatement,
-                start,
-                end,
-                replacement: replacement.into(),
-                what: String::new(),
-            };
             let new = format!("{}{}{}", &old[..start], replacement, &old[end..]);
             assert_eq!(
-                windowed_patch("a.txt", &old, &site),
+                windowed_patch("a.txt", &old, start, end, replacement),
                 Patch::between("a.txt", &old, &new),
                 "{start}..{end}"
             );

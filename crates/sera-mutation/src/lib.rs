@@ -32,10 +32,12 @@
 //! ```
 
 mod engine;
+mod external;
 mod operators;
 mod syntax;
 
-pub use engine::{Error, MutateConfig, Outcome, SourceFile, Stats, mutate};
+pub use engine::{Error, MutateConfig, Outcome, SourceFile, Stats, mutate, mutate_with};
+pub use external::{Edit, ExternalOperator};
 pub use operators::{OPERATORS, Operator, operator};
 pub use sera_core::{Entity, Language, Mutant};
 

@@ -70,12 +70,6 @@ pub(crate) enum Op {
     DeleteMatchArm,
 }
 
-impl Op {
-    pub(crate) fn info(self) -> &'static Operator {
-        &OPERATORS[self as usize]
-    }
-}
-
 /// Every operator, in the order that breaks ties: when two operators produce the same change,
 /// the mutant is kept once, under the operator listed first.
 pub const OPERATORS: &[Operator] = &[
@@ -280,7 +274,10 @@ mod tests {
     #[test]
     fn enum_order_matches_the_catalogue() {
         assert_eq!(Op::DeleteMatchArm as usize + 1, OPERATORS.len());
-        assert_eq!(Op::QuestionMarkToUnwrap.info().slug, "question-mark-to-unwrap");
-        assert_eq!(Op::ReplaceBodyWithDefault.info().slug, "replace-body-with-default");
+        assert_eq!(OPERATORS[Op::QuestionMarkToUnwrap as usize].slug, "question-mark-to-unwrap");
+        assert_eq!(
+            OPERATORS[Op::ReplaceBodyWithDefault as usize].slug,
+            "replace-body-with-default"
+        );
     }
 }

@@ -4,8 +4,9 @@
 //! crate is the host side of it). [`load_file`] and [`load_dir`] open libraries, check the
 //! abi_stable interface version and the root module's layout, then the interface version
 //! string, and report every failure with the file at fault. A loaded [`Plugin`] adds its
-//! bug classes to a [`sera_taxonomy::Registry`], turns its operators' edits into
-//! [`sera_core::Mutant`]s and its verifiers' judgements into [`sera_core::Verdict`]s.
+//! bug classes to a [`sera_taxonomy::Registry`], hands its operators to the mutation engine
+//! ([`HostedOperator`], an [`ExternalOperator`]) and turns its verifiers' judgements into
+//! [`sera_core::Verdict`]s.
 //! It deliberately does not run tests or walk repositories: the pipeline does, and calls in.
 //! Libraries are never unloaded (abi_stable leaks them on purpose, so that no pointer into a
 //! plugin can dangle).
@@ -14,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 use abi_stable::library::{LibraryError, RootModule, lib_header_from_path};
 use abi_stable::std_types::{RResult, RStr};
-use sera_core::{ByteSpan, Entity, Instance, Language, Mutant, Patch, Verdict, stable_id};
+use sera_core::{Entity, Instance, Language, Patch, Verdict};
+use sera_mutation::{Edit, ExternalOperator, SourceFile};
 use sera_plugin_api::{
     BugClassPluginBox, INTERFACE_VERSION, PluginError, SeraPluginRef, VerifierPluginBox, abi_stable,
 };
@@ -283,61 +285,15 @@ impl Plugin {
         Ok(edits.into_vec())
     }
 
-    /// The mutants every operator of the plugin proposes for `entity`: one per edit that
-    /// changes the file, with the same id scheme as the built-in engine
-    /// (`stable_id("m", [repo, commit, file, operator, "start..end", replacement])`).
-    /// Test entities get none, as with built-in operators.
-    pub fn mutants(
-        &self,
-        context: &MutantContext<'_>,
-        source: &SourceText<'_>,
-        entity: &Entity,
-    ) -> Result<Vec<Mutant>, CallError> {
-        let mut mutants = Vec::new();
-        if entity.is_test {
-            return Ok(mutants);
-        }
-        for operator in self.operators()? {
-            for edit in self.edits(&operator, source, entity)? {
-                // `edits` checked both offsets against the text's length.
-                let (start, end) = (edit.start as usize, edit.end as usize);
-                let mut text = String::with_capacity(source.text.len() + edit.replacement.len());
-                text.push_str(&source.text[..start]);
-                text.push_str(&edit.replacement);
-                text.push_str(&source.text[end..]);
-                let patch = Patch::between(source.path, source.text, &text);
-                if patch.files.is_empty() {
-                    continue;
-                }
-                let span = format!("{start}..{end}");
-                let id = stable_id(
-                    "m",
-                    &[
-                        context.repo,
-                        context.commit.unwrap_or(""),
-                        source.path,
-                        &operator.slug,
-                        &span,
-                        &edit.replacement,
-                    ],
-                );
-                mutants.push(Mutant {
-                    id,
-                    repo: context.repo.to_string(),
-                    commit: context.commit.map(str::to_string),
-                    file: source.path.to_string(),
-                    language: source.language,
-                    entity: entity.qualified_name.clone(),
-                    entity_id: entity.id.clone(),
-                    operator: operator.slug.clone(),
-                    classes: operator.classes.clone(),
-                    description: edit.description.into_string(),
-                    span: ByteSpan { start, end },
-                    patch,
-                });
-            }
-        }
-        Ok(mutants)
+    /// The plugin's operators bound to it, as the mutation engine takes them
+    /// ([`sera_mutation::mutate_with`]): their edits then go through the same sampling,
+    /// re-parse check and dedup as built-in operators', and get the same id scheme.
+    pub fn mutation_operators(&self) -> Result<Vec<HostedOperator<'_>>, CallError> {
+        Ok(self
+            .operators()?
+            .into_iter()
+            .map(|operator| HostedOperator { plugin: self, operator })
+            .collect())
     }
 
     fn call<T>(&self, result: RResult<T, PluginError>) -> Result<T, CallError> {
@@ -345,11 +301,53 @@ impl Plugin {
     }
 }
 
-/// Where mutants come from, as recorded in their ids.
-#[derive(Debug, Clone, Copy)]
-pub struct MutantContext<'a> {
-    pub repo: &'a str,
-    pub commit: Option<&'a str>,
+/// Every operator of every plugin, in load order, for [`sera_mutation::mutate_with`].
+pub fn mutation_operators(plugins: &[Plugin]) -> Result<Vec<HostedOperator<'_>>, CallError> {
+    let mut all = Vec::new();
+    for plugin in plugins {
+        all.extend(plugin.mutation_operators()?);
+    }
+    Ok(all)
+}
+
+/// A plugin operator bound to its plugin: the mutation engine's view of it.
+#[derive(Debug)]
+pub struct HostedOperator<'p> {
+    plugin: &'p Plugin,
+    operator: PluginOperator,
+}
+
+impl HostedOperator<'_> {
+    /// The name of the plugin the operator comes from.
+    pub fn plugin(&self) -> &str {
+        &self.plugin.name
+    }
+}
+
+impl ExternalOperator for HostedOperator<'_> {
+    fn slug(&self) -> &str {
+        &self.operator.slug
+    }
+
+    fn classes(&self) -> &[String] {
+        &self.operator.classes
+    }
+
+    fn edits(&self, file: &SourceFile, entity: &Entity) -> Result<Vec<Edit>, String> {
+        let source = SourceText { path: &file.path, language: file.language, text: &file.text };
+        let edits =
+            self.plugin.edits(&self.operator, &source, entity).map_err(|e| e.to_string())?;
+        // `edits` checked both offsets against the text's length.
+        Ok(edits
+            .into_iter()
+            .map(|edit| Edit {
+                start: edit.start as usize,
+                end: edit.end as usize,
+                replacement: edit.replacement.into_string(),
+                description: edit.description.into_string(),
+            })
+            .collect())
+    }
 }
 
 /// One source file as an operator sees it.

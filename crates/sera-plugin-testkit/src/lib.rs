@@ -4,14 +4,16 @@
 //! finding it in a test); it loads the library through `sera-plugin-host` exactly as sera
 //! does (version and layout checks included), registers its bug classes next to the
 //! built-ins, calls every operator on sample sources and checks that each edit lies inside
-//! the entity and changes the file, calls every verifier on a sample instance, and reports a
+//! the entity, changes the file, keeps it parsing and comes back the same through the
+//! mutation engine, calls every verifier on a sample instance, and reports a
 //! panic anywhere as a failure while the host carries on. It is test support, not part of a
 //! run: the pipeline uses `sera-plugin-host` directly.
 
 use std::path::{Path, PathBuf};
 
 use sera_core::{ByteSpan, Entity, EntityKind, Instance, Language, LineSpan, Patch, stable_id};
-use sera_plugin_host::{CallError, LoadError, MutantContext, SourceText, load_file};
+use sera_mutation::{ExternalOperator, MutateConfig, SourceFile, mutate_with};
+use sera_plugin_host::{CallError, LoadError, load_file};
 use sera_taxonomy::Registry;
 
 /// A source file the suite runs operators on; its entity is the whole file.
@@ -48,18 +50,26 @@ pub enum Failure {
     },
     #[error("{}: operator `{operator}` is tagged with unknown bug class `{class}`", path.display())]
     UnknownClass { path: PathBuf, operator: String, class: String },
+    #[error("{}: {detail}", path.display())]
+    Operator { path: PathBuf, detail: String },
     #[error(
         "{}: operator `{operator}` proposed an edit at {start}..{end} of {sample} that does \
          not change the file",
         path.display()
     )]
-    NoOpEdit { path: PathBuf, operator: String, sample: String, start: u64, end: u64 },
+    NoOpEdit { path: PathBuf, operator: String, sample: String, start: usize, end: usize },
     #[error(
-        "{}: operator `{operator}` proposed {edits} edits of {sample} on one call and \
-         {mutants} on the next; operators must be deterministic",
+        "{}: operator `{operator}` proposed {edits} distinct edits of {sample} on one call and \
+         {again} on the next; operators must be deterministic",
         path.display()
     )]
-    Unstable { path: PathBuf, operator: String, sample: String, edits: usize, mutants: usize },
+    Unstable { path: PathBuf, operator: String, sample: String, edits: usize, again: usize },
+    #[error(
+        "{}: {count} edits of operator `{operator}` leave {sample} unparsable (sera discards \
+         them; an operator should propose code that parses)",
+        path.display()
+    )]
+    BreaksSyntax { path: PathBuf, operator: String, sample: String, count: usize },
 }
 
 /// Small Rust and Python files with calls, comparisons and arithmetic, so that most operators
@@ -104,49 +114,72 @@ pub fn check_plugin_with(path: &Path, samples: &[Sample]) -> Result<Report, Fail
         .map(|class| class.slug.clone())
         .collect();
 
-    let context = MutantContext { repo: "conformance", commit: None };
-    for operator in plugin.operators().map_err(call)? {
-        if let Some(class) = operator.classes.iter().find(|c| registry.get(c).is_none()) {
+    for operator in plugin.mutation_operators().map_err(call)? {
+        let slug = operator.slug().to_string();
+        if let Some(class) = operator.classes().iter().find(|c| registry.get(c).is_none()) {
             return Err(Failure::UnknownClass {
                 path: path.to_path_buf(),
-                operator: operator.slug.clone(),
+                operator: slug,
                 class: class.clone(),
             });
         }
         let mut count = 0;
         for sample in samples {
-            let source =
-                SourceText { path: &sample.path, language: sample.language, text: &sample.text };
+            let file = SourceFile {
+                path: sample.path.clone(),
+                language: sample.language,
+                text: sample.text.clone(),
+            };
             let entity = whole_file_entity(sample);
-            // `edits` checks that every edit is a character range inside the entity.
-            let edits = plugin.edits(&operator, &source, &entity).map_err(call)?;
+            // The host checks that every edit is a character range inside the entity.
+            let edits = operator
+                .edits(&file, &entity)
+                .map_err(|detail| Failure::Operator { path: path.to_path_buf(), detail })?;
+            let mut distinct = std::collections::BTreeSet::new();
             for edit in &edits {
-                let (start, end) = (edit.start as usize, edit.end as usize);
-                if sample.text[start..end] == *edit.replacement.as_str() {
+                if sample.text[edit.start..edit.end] == edit.replacement {
                     return Err(Failure::NoOpEdit {
                         path: path.to_path_buf(),
-                        operator: operator.slug.clone(),
+                        operator: slug,
                         sample: sample.path.clone(),
                         start: edit.start,
                         end: edit.end,
                     });
                 }
+                distinct.insert((edit.start, edit.end, edit.replacement.as_str()));
             }
             count += edits.len();
-            // The mutant path must agree with the raw edits: one mutant per changing edit.
-            let mutants = plugin.mutants(&context, &source, &entity).map_err(call)?;
-            let from_operator = mutants.iter().filter(|m| m.operator == operator.slug).count();
-            if from_operator != edits.len() {
+            // Through the engine, as in a run: the same edits again, each still parsing.
+            let config = MutateConfig {
+                repo: "conformance".to_string(),
+                per_function: 0,
+                operators: Some(vec![slug.clone()]),
+                ..MutateConfig::default()
+            };
+            let outcome = mutate_with(&[file], &[entity], &config, &[&operator]).map_err(|e| {
+                Failure::Operator { path: path.to_path_buf(), detail: e.to_string() }
+            })?;
+            let stats = outcome.stats;
+            let again = stats.candidates_by_operator.get(&slug).copied().unwrap_or(0);
+            if again != distinct.len() {
                 return Err(Failure::Unstable {
                     path: path.to_path_buf(),
-                    operator: operator.slug.clone(),
+                    operator: slug,
                     sample: sample.path.clone(),
-                    edits: edits.len(),
-                    mutants: from_operator,
+                    edits: distinct.len(),
+                    again,
+                });
+            }
+            if stats.discarded_unparsable > 0 {
+                return Err(Failure::BreaksSyntax {
+                    path: path.to_path_buf(),
+                    operator: slug,
+                    sample: sample.path.clone(),
+                    count: stats.discarded_unparsable,
                 });
             }
         }
-        report.edits.push((operator.slug.clone(), count));
+        report.edits.push((slug, count));
     }
 
     let instance = sample_instance();

@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use sera_core::{ByteSpan, Entity, EntityKind, Language, LineSpan, Patch};
-use sera_plugin_host::{LoadError, MutantContext, SourceText, load_dir, load_file};
+use sera_mutation::{ExternalOperator, MutateConfig, SourceFile, mutate_with};
+use sera_plugin_host::{LoadError, SourceText, load_dir, load_file};
 use sera_plugin_testkit::{Failure, built_library, check_plugin};
 use sera_taxonomy::Registry;
 
@@ -67,19 +68,29 @@ fn example_operator_produces_mutants_with_patches_and_stable_ids() {
     let text = "fn other() { f(a, b) }\nfn pick(lo: u8, hi: u8) -> u8 {\n    max(lo, hi)\n}\n";
     let start = text.find("fn pick").expect("in text");
     let entity = entity("src/lib.rs", Language::Rust, ByteSpan { start, end: text.len() });
-    let source = SourceText { path: "src/lib.rs", language: Language::Rust, text };
-    let context = MutantContext { repo: "demo", commit: Some("abc") };
-    let mutants = plugin.mutants(&context, &source, &entity).expect("operator runs");
+    let file =
+        SourceFile { path: "src/lib.rs".into(), language: Language::Rust, text: text.into() };
+    let operators = plugin.mutation_operators().expect("operators are listed");
+    let external: Vec<&dyn ExternalOperator> = operators.iter().map(|o| o as _).collect();
+    let config = MutateConfig {
+        repo: "demo".into(),
+        commit: Some("abc".into()),
+        operators: Some(vec!["swap-call-arguments".into()]),
+        ..MutateConfig::default()
+    };
+    let run = || {
+        mutate_with(std::slice::from_ref(&file), std::slice::from_ref(&entity), &config, &external)
+    };
+    let mutants = run().expect("operator runs").mutants;
     // Only the call inside the entity is touched, not `f(a, b)` before it.
     assert_eq!(mutants.len(), 1, "{mutants:#?}");
     let mutant = &mutants[0];
     assert_eq!(mutant.operator, "swap-call-arguments");
     assert_eq!(mutant.classes, ["swapped-call-arguments"]);
-    assert_eq!(mutant.description, "swap `lo` and `hi` in the call to `max`");
+    assert_eq!(mutant.description, "swap `lo` and `hi` in the call to `max` in `pick`");
     let expected = text.replace("max(lo, hi)", "max(hi, lo)");
     assert_eq!(mutant.patch, Patch::between("src/lib.rs", text, &expected));
-    let again = plugin.mutants(&context, &source, &entity).expect("operator runs");
-    assert_eq!(again[0].id, mutant.id, "ids are stable");
+    assert_eq!(run().expect("operator runs").mutants[0].id, mutant.id, "ids are stable");
 }
 
 #[test]
@@ -161,11 +172,26 @@ fn panicking_plugin_returns_errors_and_the_host_carries_on() {
     let text = "fn pick() { max(a, b) }\n";
     let entity = entity("src/lib.rs", Language::Rust, ByteSpan { start: 0, end: text.len() });
     let source = SourceText { path: "src/lib.rs", language: Language::Rust, text };
-    let context = MutantContext { repo: "demo", commit: None };
+    let file =
+        SourceFile { path: "src/lib.rs".into(), language: Language::Rust, text: text.into() };
+    let operators = plugin.mutation_operators().expect("operators are listed");
+    let external: Vec<&dyn ExternalOperator> = operators.iter().map(|o| o as _).collect();
+    let config = MutateConfig { repo: "demo".into(), ..MutateConfig::default() };
     for _ in 0..2 {
-        let error = plugin.mutants(&context, &source, &entity).expect_err("it panics");
+        let error = mutate_with(
+            std::slice::from_ref(&file),
+            std::slice::from_ref(&entity),
+            &config,
+            &external,
+        )
+        .expect_err("it panics");
         let message = error.to_string();
-        assert!(message.starts_with("plugin `panicking`: plugin panicked:"), "{message}");
+        assert!(
+            message.starts_with(
+                "mutation operator `always-panics` failed on src/lib.rs: plugin `panicking`: plugin panicked:"
+            ),
+            "{message}"
+        );
         assert!(message.contains("operator panics by design"), "{message}");
     }
     let [verifier] = plugin.verifiers() else { panic!("one verifier") };

@@ -69,8 +69,14 @@ impl Reparser {
     /// ones as whole lines under `if 1:`), and a change that keeps one parsing cannot break the
     /// rest of the file. Where the original region does not parse standalone, the whole file is
     /// re-parsed incrementally instead.
-    pub fn still_parses(&mut self, parsed: &Parsed, text: &str, site: &Site) -> bool {
-        let (start, end, replacement) = (site.start, site.end, site.replacement.as_str());
+    pub fn still_parses(
+        &mut self,
+        parsed: &Parsed,
+        text: &str,
+        start: usize,
+        end: usize,
+        replacement: &str,
+    ) -> bool {
         if let Some((lo, hi, prefix, suffix)) = self.region(parsed, text, start, end) {
             let mut region = String::with_capacity(hi - lo + replacement.len() + 16);
             region.push_str(prefix);
@@ -389,18 +395,11 @@ mod tests {
 
     fn check(language: Language, text: &str, from: &str, to: &str, expected: bool) {
         let parsed = parse(language, text).unwrap();
-        let start = text.find(from).unwrap();
-        let site = Site {
-            op: Op::RemoveStatement,
-            start,
-            end: start + from.len(),
-            replacement: to.into(),
-            what: String::new(),
-        };
+        let (start, end) = (text.find(from).unwrap(), text.find(from).unwrap() + from.len());
         let mut reparser = Reparser::new(language);
-        let region = reparser.still_parses(&parsed, text, &site);
+        let region = reparser.still_parses(&parsed, text, start, end, to);
         // The function-only check agrees with re-parsing the whole changed file.
-        let whole = reparser.whole_file_parses(&parsed, text, site.start, site.end, to);
+        let whole = reparser.whole_file_parses(&parsed, text, start, end, to);
         assert_eq!((region, whole), (expected, expected), "{from:?} -> {to:?}");
     }
 
