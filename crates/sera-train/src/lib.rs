@@ -14,7 +14,8 @@
 //! feature runs the same code on dfdx's CUDA backend.
 //!
 //! Module map: [`config`] (presets and TOML), [`data`] (exports, ChatML, masks, batches),
-//! [`tokenizer`], `model` (the only module that uses dfdx), `optim` (AdamW and the schedule),
+//! [`tokenizer`], `model` (the only module that uses dfdx; its fused operations run the CPU
+//! kernels of `kernels` on dfdx's tape), `optim` (AdamW and the schedule),
 //! `checkpoint` (safetensors), `plot` (plotters), `train` (the loop), `sample`, `axolotl`.
 //!
 //! ```no_run
@@ -33,6 +34,7 @@ mod checkpoint;
 pub mod config;
 pub mod data;
 mod error;
+mod kernels;
 mod model;
 mod optim;
 mod plot;

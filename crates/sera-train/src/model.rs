@@ -9,6 +9,10 @@
 //! a module's fields statically, without access to the value, so it cannot express a layer count
 //! read from a config file. The model therefore lists its parameters itself ([`Model::params`]),
 //! and the optimizer and the checkpoints work on plain `f32` vectors outside this module.
+//!
+//! Normalisation, attention, SwiGLU and the loss go through [`fused::Fused`]: single tape
+//! operations backed by the CPU kernels of `crate::kernels`, or dfdx compositions elsewhere.
+//! Linear layers are dfdx matmuls over `(batch * seq, features)`.
 
 use dfdx::prelude::*;
 use dfdx::tensor::Gradients;
@@ -16,6 +20,10 @@ use sera_core::SplitMix64;
 
 use crate::config::ModelConfig;
 use crate::data::Batch;
+
+mod fused;
+
+use fused::{Fused, RopeArgs, RopeTables};
 
 /// The tensor device: the CPU, or with the `cuda` feature the first CUDA GPU.
 #[cfg(not(feature = "cuda"))]
@@ -27,7 +35,6 @@ pub type Dev = Cuda;
 type Vector<E, D> = Tensor<(usize,), E, D>;
 type Matrix<E, D> = Tensor<(usize, usize), E, D>;
 type Activations<E, D, T> = Tensor<(usize, usize, usize), E, D, T>;
-type Heads<E, D, T> = Tensor<(usize, usize, usize, usize), E, D, T>;
 
 /// One decoder block. Projection matrices are stored `(in, out)`, so a layer is `x @ w`.
 struct Block<E: Dtype, D: Device<E>> {
@@ -52,13 +59,7 @@ pub struct Model<E: Dtype, D: Device<E>> {
     embed: Matrix<E, D>,
     blocks: Vec<Block<E, D>>,
     final_norm: Vector<E, D>,
-    /// `(context, head_dim)`: cos of each position's angles, each half repeated.
-    cos: Matrix<E, D>,
-    /// `(context, head_dim)`: sin of the angles, negated in the first half, so that
-    /// `rope(x) = x * cos + swap_halves(x) * sin`.
-    sin: Matrix<E, D>,
-    /// `(head_dim, head_dim)`: exchanges the halves of a head (see [`rope`]).
-    swap: Matrix<E, D>,
+    rope: RopeTables<E, D>,
 }
 
 /// A borrowed parameter of either rank.
@@ -73,17 +74,21 @@ pub enum ParamMut<'a, E: Dtype, D: Device<E>> {
     Matrix(&'a mut Matrix<E, D>),
 }
 
-/// A batch moved to the device, with its attention mask and loss weights.
+/// A batch moved to the device, with its loss weights; the fused CPU operations read the host
+/// copies.
+// Only `fused::reference`, which the CPU build leaves out, reads the device tensors but `inputs`.
+#[cfg_attr(not(any(test, feature = "cuda")), allow(dead_code))]
 pub struct DeviceBatch<E: Dtype, D: Device<E>> {
-    rows: usize,
-    len: usize,
     inputs: Tensor<(usize, usize), usize, D>,
     positions: Tensor<(usize, usize), usize, D>,
     targets: Tensor<(usize, usize), usize, D>,
-    /// `(rows, len, len)`: 0 where attention is allowed, a large negative number elsewhere.
-    mask: Tensor<(usize, usize, usize), E, D>,
     /// `(rows, len)`: the weight of each prediction in the loss (0 on untrained positions).
     weights: Tensor<(usize, usize), E, D>,
+    /// Attention stays within a segment (see [`Batch`]).
+    segment_host: Vec<u32>,
+    position_host: Vec<u32>,
+    target_host: Vec<u32>,
+    weight_host: Vec<E>,
 }
 
 impl<E: Dtype, D: Device<E>> Param<'_, E, D> {
@@ -96,16 +101,16 @@ impl<E: Dtype, D: Device<E>> Param<'_, E, D> {
 
     pub fn values(&self) -> Vec<E> {
         match self {
-            Param::Vector(t) => t.as_vec(),
-            Param::Matrix(t) => t.as_vec(),
+            Param::Vector(t) => contiguous_values(*t),
+            Param::Matrix(t) => contiguous_values(*t),
         }
     }
 
     /// This parameter's gradient in `grads`.
     pub fn grad(&self, grads: &Gradients<E, D>) -> Vec<E> {
         match self {
-            Param::Vector(t) => grads.get(*t).as_vec(),
-            Param::Matrix(t) => grads.get(*t).as_vec(),
+            Param::Vector(t) => contiguous_values(&grads.get(*t)),
+            Param::Matrix(t) => contiguous_values(&grads.get(*t)),
         }
     }
 
@@ -128,11 +133,7 @@ impl<E: Dtype, D: Device<E>> ParamMut<'_, E, D> {
     }
 }
 
-/// Large negative logit for masked attention: `exp` of it underflows to exactly zero, and unlike
-/// `-inf` it keeps sums finite.
-const MASKED: f64 = -1e9;
-
-impl<E: Dtype, D: Device<E>> Model<E, D> {
+impl<E: Dtype, D: Fused<E>> Model<E, D> {
     /// A model with seeded random weights: normal(0, init_std) matrices, unit norm gains. Each
     /// parameter draws from its own named stream, so its values do not depend on the others.
     pub fn new(cfg: &ModelConfig, dev: &D, seed: u64) -> Self {
@@ -171,9 +172,13 @@ impl<E: Dtype, D: Device<E>> Model<E, D> {
             embed: init("embed", cfg.vocab_size, w),
             blocks,
             final_norm: ones(w),
-            cos: dev.tensor_from_vec(cast(&cos), (cfg.context, head_dim)),
-            sin: dev.tensor_from_vec(cast(&sin), (cfg.context, head_dim)),
-            swap: dev.tensor_from_vec(cast(&swap_matrix(head_dim)), (head_dim, head_dim)),
+            rope: RopeTables {
+                cos: dev.tensor_from_vec(cast(&cos), (cfg.context, head_dim)),
+                sin: dev.tensor_from_vec(cast(&sin), (cfg.context, head_dim)),
+                swap: dev.tensor_from_vec(cast(&swap_matrix(head_dim)), (head_dim, head_dim)),
+                cos_host: cast(&cos),
+                sin_host: cast(&sin),
+            },
         }
     }
 
@@ -228,30 +233,20 @@ impl<E: Dtype, D: Device<E>> Model<E, D> {
         let ids = |v: &[u32]| -> Tensor<(usize, usize), usize, D> {
             self.dev.tensor_from_vec(v.iter().map(|&x| x as usize).collect(), (rows, len))
         };
-        let mut mask = vec![E::from_f64(MASKED).expect("a float"); rows * len * len];
-        for r in 0..rows {
-            for i in 0..len {
-                let seg = batch.segment[r * len + i];
-                for j in 0..=i {
-                    if batch.segment[r * len + j] == seg {
-                        mask[(r * len + i) * len + j] = E::from_f64(0.0).expect("a float");
-                    }
-                }
-            }
-        }
         let weights: Vec<E> = batch
             .mask
             .iter()
             .map(|&m| E::from_f64(if m { scale } else { 0.0 }).expect("a float"))
             .collect();
         DeviceBatch {
-            rows,
-            len,
             inputs: ids(&batch.inputs),
             positions: ids(&batch.position),
             targets: ids(&batch.targets),
-            mask: self.dev.tensor_from_vec(mask, (rows, len, len)),
-            weights: self.dev.tensor_from_vec(weights, (rows, len)),
+            weights: self.dev.tensor_from_vec(weights.clone(), (rows, len)),
+            segment_host: batch.segment.clone(),
+            position_host: batch.position.clone(),
+            target_host: batch.targets.clone(),
+            weight_host: weights,
         }
     }
 
@@ -289,10 +284,7 @@ impl<E: Dtype, D: Device<E>> Model<E, D> {
         batch: &DeviceBatch<E, D>,
         embed: Tensor<(usize, usize), E, D, T>,
     ) -> Tensor<(), E, D, T> {
-        let logits = self.forward(batch, embed);
-        let logp = logits.log_softmax::<Axis<2>>();
-        let picked: Tensor<(usize, usize), E, D, T> = logp.select(batch.targets.clone());
-        (picked * batch.weights.clone()).sum::<(), _>().negate()
+        self.dev.nll(self.forward(batch, embed), batch)
     }
 
     fn forward<T: Tape<E, D>>(
@@ -300,81 +292,48 @@ impl<E: Dtype, D: Device<E>> Model<E, D> {
         batch: &DeviceBatch<E, D>,
         embed: Tensor<(usize, usize), E, D, T>,
     ) -> Activations<E, D, T> {
-        let (b, s) = (batch.rows, batch.len);
-        let (w, nh) = (self.cfg.width, self.cfg.heads);
-        let dh = w / nh;
+        let dev = &self.dev;
+        let dh = self.cfg.width / self.cfg.heads;
         let eps = E::from_f64(self.cfg.norm_eps).expect("a float");
         let scale = E::from_f64(1.0 / (dh as f64).sqrt()).expect("a float");
-        let heads_shape = (b, s, nh, dh);
-        let cos: Activations<E, D, NoneTape> = self.cos.clone().gather(batch.positions.clone());
-        let sin: Activations<E, D, NoneTape> = self.sin.clone().gather(batch.positions.clone());
-        // Per-head norms and RoPE act on (b, s * heads, head_dim), a free reshape of the
-        // projection; the tables are repeated for every head of a position.
-        let per_head = (b, s * nh, dh);
-        let cos = cos.broadcast_like::<_, Axis<2>>(&heads_shape).reshape_like(&per_head);
-        let sin = sin.broadcast_like::<_, Axis<2>>(&heads_shape).reshape_like(&per_head);
-        let mask: Heads<E, D, NoneTape> =
-            batch.mask.clone().broadcast_like::<_, Axis<1>>(&(b, nh, s, s));
+        // Scaling the queries is 1/(s / head_dim) of the work of scaling the scores.
+        let rope_q = RopeArgs { tables: &self.rope, batch, scale };
+        let rope_k = RopeArgs { tables: &self.rope, batch, scale: E::ONE };
 
         let mut x: Activations<E, D, T> = embed.gather(batch.inputs.clone());
         for blk in &self.blocks {
-            let h = rms_norm(x.with_empty_tape(), &blk.attn_norm, eps);
-            let q = h.with_empty_tape().matmul(blk.wq.retaped::<T>()).reshape_like(&per_head);
-            let k = h.with_empty_tape().matmul(blk.wk.retaped::<T>()).reshape_like(&per_head);
-            let v = h.matmul(blk.wv.retaped::<T>()).reshape_like(&heads_shape);
-            let q = rope(rms_norm(q, &blk.q_norm, eps), &cos, &sin, &self.swap);
-            let k = rope(rms_norm(k, &blk.k_norm, eps), &cos, &sin, &self.swap);
-            // Scaling the queries is 1/(s / head_dim) of the work of scaling the scores.
-            let q = (q * scale).reshape_like(&heads_shape);
-            let k = k.reshape_like(&heads_shape);
-            let q = q.permute::<_, Axes4<0, 2, 1, 3>>();
-            let k = k.permute::<_, Axes4<0, 2, 3, 1>>();
-            let v = v.permute::<_, Axes4<0, 2, 1, 3>>();
-            let scores = q.matmul(k) + mask.clone();
-            let attn = scores.softmax::<Axis<3>>().matmul(v);
-            let attn = attn.permute::<_, Axes4<0, 2, 1, 3>>().reshape_like(&(b, s, w));
-            x = x + attn.matmul(blk.wo.retaped::<T>());
+            let h = dev.norm(x.with_empty_tape(), &blk.attn_norm, eps, None);
+            let q = linear(h.with_empty_tape(), &blk.wq);
+            let k = linear(h.with_empty_tape(), &blk.wk);
+            let v = linear(h, &blk.wv);
+            let q = dev.norm(q, &blk.q_norm, eps, Some(&rope_q));
+            let k = dev.norm(k, &blk.k_norm, eps, Some(&rope_k));
+            x = x + linear(dev.attention(q, k, v, batch, dh), &blk.wo);
 
-            let h = rms_norm(x.with_empty_tape(), &blk.mlp_norm, eps);
-            let gate = h.with_empty_tape().matmul(blk.w_gate.retaped::<T>());
-            let up = h.matmul(blk.w_up.retaped::<T>());
-            let act = gate.with_empty_tape() * gate.sigmoid() * up;
-            x = x + act.matmul(blk.w_down.retaped::<T>());
+            let h = dev.norm(x.with_empty_tape(), &blk.mlp_norm, eps, None);
+            let gate = linear(h.with_empty_tape(), &blk.w_gate);
+            let up = linear(h, &blk.w_up);
+            x = x + linear(dev.swiglu(gate, up), &blk.w_down);
         }
-        let h = rms_norm(x, &self.final_norm, eps);
-        h.matmul(self.embed.retaped::<T>().permute::<_, Axes2<1, 0>>())
+        let h = dev.norm(x, &self.final_norm, eps, None);
+        let (b, s, w) = *h.shape();
+        let logits = h
+            .reshape_like(&(b * s, w))
+            .matmul(self.embed.retaped::<T>().permute::<_, Axes2<1, 0>>());
+        let vocab = logits.shape().1;
+        logits.reshape_like(&(b, s, vocab))
     }
 }
 
-/// RMSNorm over the last axis of `(b, s, d)`, times a learned gain `(d,)`.
-fn rms_norm<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+/// `x @ w` for `x` of `(b, s, in)` and `w` of `(in, out)`, as one `(b * s, in)` matmul: dfdx
+/// runs a batched matmul as one small product per batch row, which keeps fewer cores busy.
+fn linear<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     x: Activations<E, D, T>,
-    gain: &Vector<E, D>,
-    eps: E,
+    w: &Matrix<E, D>,
 ) -> Activations<E, D, T> {
-    let shape = *x.shape();
-    let mean_square: Tensor<(usize, usize), E, D, T> =
-        x.with_empty_tape().square().mean::<_, Axis<2>>();
-    let inv = (mean_square + eps).sqrt().recip();
-    let normed = x * inv.broadcast_like::<_, Axis<2>>(&shape);
-    normed * gain.retaped::<T>().broadcast_like::<_, Axes2<0, 1>>(&shape)
-}
-
-/// Rotary position embedding on `(b, s * heads, head_dim)`, rotating the two halves of each head:
-/// `x * cos + (x @ swap) * sin`, where `swap` exchanges the halves and `sin` carries the signs.
-///
-/// The exchange is a matmul with a permutation matrix rather than slices and a concatenation:
-/// in dfdx 0.13 the gradient through `slice` + `concat_along` of a tensor that is also used
-/// elsewhere came out wrong (the finite-difference test caught it), and the matmul costs about 4%
-/// of the block's arithmetic at `tiny` size.
-fn rope<E: Dtype, D: Device<E>, T: Tape<E, D>>(
-    x: Activations<E, D, T>,
-    cos: &Activations<E, D, NoneTape>,
-    sin: &Activations<E, D, NoneTape>,
-    swap: &Matrix<E, D>,
-) -> Activations<E, D, T> {
-    let swapped = x.with_empty_tape().matmul(swap.clone());
-    x * cos.clone() + swapped * sin.clone()
+    let (b, s, d) = *x.shape();
+    let out = w.shape().1;
+    x.reshape_like(&(b * s, d)).matmul(w.retaped::<T>()).reshape_like(&(b, s, out))
 }
 
 /// The `(head_dim, head_dim)` permutation matrix exchanging the two halves of a head.
@@ -405,6 +364,14 @@ fn rope_tables(cfg: &ModelConfig) -> (Vec<f64>, Vec<f64>) {
         }
     }
     (cos, sin)
+}
+
+/// The values of a tensor in standard layout (parameters and their gradients are), copied as one
+/// block rather than element by element as `as_vec` does.
+fn contiguous_values<S: Shape, E: Dtype, D: Device<E>>(t: &Tensor<S, E, D>) -> Vec<E> {
+    let mut out = vec![E::default(); t.shape().num_elements()];
+    t.copy_into(&mut out);
+    out
 }
 
 fn scalar<E: Dtype, D: Device<E>>(t: &Tensor<(), E, D>) -> f64 {
@@ -489,6 +456,41 @@ mod tests {
             let same = g1.iter().zip(g2).all(|(a, b)| a.to_bits() == b.to_bits());
             assert!(same, "a masked or padded position changed a gradient");
         }
+    }
+
+    #[test]
+    fn loss_and_gradients_are_bit_identical_whatever_the_thread_count() {
+        // Big enough that every kernel splits its work into several blocks.
+        let cfg = ModelConfig {
+            width: 32,
+            layers: 1,
+            heads: 4,
+            mlp_hidden: 600,
+            context: 160,
+            ..ModelConfig::default()
+        };
+        let mut rng = SplitMix64::new(5);
+        let samples: Vec<Sample> = (0..3)
+            .map(|_| Sample {
+                tokens: (0..150).map(|_| rng.below(256) as u32).collect(),
+                train: vec![true; 150],
+            })
+            .collect();
+        let batch = batches(&samples, 3, 160, false).remove(0);
+        let run = |threads: usize| {
+            let pool =
+                rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+            pool.install(|| {
+                let model = Model::<f32, Cpu>::new(&cfg, &device(0), 7);
+                let (loss, grads) = model.loss_and_grads(&model.upload(&batch, 0.01));
+                let bits: Vec<Vec<u32>> =
+                    grads.iter().map(|g| g.iter().map(|v| v.to_bits()).collect()).collect();
+                (loss.to_bits(), bits)
+            })
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
     }
 
     #[test]

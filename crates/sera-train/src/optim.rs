@@ -5,7 +5,13 @@
 //! step count) can be checkpointed and restored exactly: dfdx 0.13's `Adam` keeps its moments in
 //! private fields, which would make a resumed run diverge from an uninterrupted one.
 
+use rayon::prelude::*;
+
 use crate::config::TrainConfig;
+
+/// Elements per parallel block of the update: a fixed size, so that the result does not depend
+/// on the number of threads.
+const BLOCK: usize = 1 << 14;
 
 /// The learning rate of 0-based optimizer step `step`: linear warm-up to `lr` over
 /// `warmup_steps`, then cosine decay to `lr * min_lr_ratio` at the last step.
@@ -48,10 +54,14 @@ impl AdamW {
         grads: &[Vec<f32>],
         decay: &[bool],
     ) -> f64 {
+        // Sums of squares per fixed block, added in order: deterministic whatever the threads.
         let norm = grads
             .iter()
-            .flat_map(|g| g.iter())
-            .map(|&x| f64::from(x) * f64::from(x))
+            .flat_map(|g| {
+                g.par_chunks(BLOCK)
+                    .map(|c| c.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>())
+                    .collect::<Vec<f64>>()
+            })
             .sum::<f64>()
             .sqrt();
         let clip =
@@ -67,13 +77,19 @@ impl AdamW {
         let clip = clip as f32;
         for i in 0..params.len() {
             let shrink = if decay[i] { 1.0 - (lr * cfg.weight_decay) as f32 } else { 1.0 };
-            let (p, g, m, v) = (&mut params[i], &grads[i], &mut self.m[i], &mut self.v[i]);
-            for j in 0..p.len() {
-                let g = g[j] * clip;
-                m[j] = b1 * m[j] + (1.0 - b1) * g;
-                v[j] = b2 * v[j] + (1.0 - b2) * g * g;
-                p[j] = p[j] * shrink - step_size * m[j] / (v[j].sqrt() / bias2_sqrt + eps);
-            }
+            params[i]
+                .par_chunks_mut(BLOCK)
+                .zip(grads[i].par_chunks(BLOCK))
+                .zip(self.m[i].par_chunks_mut(BLOCK))
+                .zip(self.v[i].par_chunks_mut(BLOCK))
+                .for_each(|(((p, g), m), v)| {
+                    for j in 0..p.len() {
+                        let g = g[j] * clip;
+                        m[j] = b1 * m[j] + (1.0 - b1) * g;
+                        v[j] = b2 * v[j] + (1.0 - b2) * g * g;
+                        p[j] = p[j] * shrink - step_size * m[j] / (v[j].sqrt() / bias2_sqrt + eps);
+                    }
+                });
         }
         norm
     }
