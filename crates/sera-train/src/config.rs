@@ -23,6 +23,11 @@ pub struct ModelConfig {
     pub layers: usize,
     /// Number of attention heads; must divide `width`, and `width / heads` must be even (RoPE).
     pub heads: usize,
+    /// Number of key/value heads (grouped-query attention): each serves `heads / kv_heads`
+    /// query heads, so it must divide `heads`. Left out, it equals `heads` (multi-head
+    /// attention), which is also what checkpoints written before the key existed mean.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kv_heads: Option<usize>,
     /// Hidden width of the SwiGLU feed-forward block.
     pub mlp_hidden: usize,
     /// Longest sequence the model sees, in tokens.
@@ -90,6 +95,7 @@ impl Default for ModelConfig {
             width: 256,
             layers: 4,
             heads: 4,
+            kv_heads: None,
             mlp_hidden: 688,
             context: 512,
             rope_theta: 10_000.0,
@@ -119,6 +125,18 @@ impl Default for TrainConfig {
             eval_every: 50,
             checkpoint_every: 100,
         }
+    }
+}
+
+impl ModelConfig {
+    /// The number of key/value heads: `kv_heads`, or `heads` when it is left out.
+    pub fn key_value_heads(&self) -> usize {
+        self.kv_heads.unwrap_or(self.heads)
+    }
+
+    /// The size of one attention head.
+    pub fn head_dim(&self) -> usize {
+        self.width / self.heads
     }
 }
 
@@ -202,6 +220,14 @@ impl Config {
                 m.vocab_size,
                 ByteTokenizer::VOCAB_SIZE
             ));
+        }
+        if let Some(kv) = m.kv_heads {
+            if kv == 0 || m.heads % kv != 0 {
+                return fail(format!(
+                    "model.heads = {} must be a multiple of model.kv_heads = {kv}",
+                    m.heads
+                ));
+            }
         }
         if m.width % m.heads != 0 || (m.width / m.heads) % 2 != 0 {
             return fail(format!(

@@ -4,7 +4,7 @@
 //! It reads the `hermes` and `openai` exports of `sera-dataset` (parsing their JSON itself, so
 //! it depends on `sera-core` only), renders them as ChatML with a byte-level tokenizer, masks the
 //! loss to assistant turns, and trains a Qwen3-style decoder (RMSNorm, rotary embeddings, causal
-//! self-attention with query/key norms, SwiGLU) with AdamW, warm-up and cosine decay, gradient
+//! self-attention with query/key norms and optional grouped-query attention, SwiGLU) with AdamW, warm-up and cosine decay, gradient
 //! clipping and accumulation. Checkpoints are safetensors and resume bit-identically; every run
 //! writes `metrics.jsonl` and `loss.png`.
 //!

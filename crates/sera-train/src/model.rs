@@ -36,7 +36,8 @@ type Vector<E, D> = Tensor<(usize,), E, D>;
 type Matrix<E, D> = Tensor<(usize, usize), E, D>;
 type Activations<E, D, T> = Tensor<(usize, usize, usize), E, D, T>;
 
-/// One decoder block. Projection matrices are stored `(in, out)`, so a layer is `x @ w`.
+/// One decoder block. Projection matrices are stored `(in, out)`, so a layer is `x @ w`; `wk` and
+/// `wv` project to `kv_heads * head_dim`, `wq` to `heads * head_dim` (the width).
 struct Block<E: Dtype, D: Device<E>> {
     attn_norm: Vector<E, D>,
     wq: Matrix<E, D>,
@@ -146,15 +147,16 @@ impl<E: Dtype, D: Fused<E>> Model<E, D> {
         };
         let ones = |n: usize| -> Vector<E, D> { dev.ones_like(&(n,)) };
         let (w, h) = (cfg.width, cfg.mlp_hidden);
-        let head_dim = cfg.width / cfg.heads;
+        let head_dim = cfg.head_dim();
+        let kv = cfg.key_value_heads() * head_dim;
         let blocks = (0..cfg.layers)
             .map(|i| {
                 let name = |p: &str| format!("layers.{i}.{p}");
                 Block {
                     attn_norm: ones(w),
                     wq: init(&name("wq"), w, w),
-                    wk: init(&name("wk"), w, w),
-                    wv: init(&name("wv"), w, w),
+                    wk: init(&name("wk"), w, kv),
+                    wv: init(&name("wv"), w, kv),
                     wo: init(&name("wo"), w, w),
                     q_norm: ones(head_dim),
                     k_norm: ones(head_dim),
@@ -293,7 +295,7 @@ impl<E: Dtype, D: Fused<E>> Model<E, D> {
         embed: Tensor<(usize, usize), E, D, T>,
     ) -> Activations<E, D, T> {
         let dev = &self.dev;
-        let dh = self.cfg.width / self.cfg.heads;
+        let dh = self.cfg.head_dim();
         let eps = E::from_f64(self.cfg.norm_eps).expect("a float");
         let scale = E::from_f64(1.0 / (dh as f64).sqrt()).expect("a float");
         // Scaling the queries is 1/(s / head_dim) of the work of scaling the scores.
@@ -349,7 +351,7 @@ fn swap_matrix(head_dim: usize) -> Vec<f64> {
 
 /// The cos and signed sin tables, `(context, head_dim)` row-major, in f64.
 fn rope_tables(cfg: &ModelConfig) -> (Vec<f64>, Vec<f64>) {
-    let dh = cfg.width / cfg.heads;
+    let dh = cfg.head_dim();
     let half = dh / 2;
     let mut cos = vec![0.0; cfg.context * dh];
     let mut sin = vec![0.0; cfg.context * dh];
@@ -495,8 +497,25 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences_in_f64() {
+        check_gradients(&micro());
+    }
+
+    #[test]
+    fn gradients_with_grouped_query_attention_match_finite_differences_in_f64() {
+        // Four query heads share two key/value heads, two each.
+        let cfg = ModelConfig { width: 16, heads: 4, kv_heads: Some(2), ..micro() };
+        let model = Model::<f64, Cpu>::new(&cfg, &Cpu::seed_from_u64(0), 7);
+        let shapes: Vec<(String, Vec<usize>)> =
+            model.params().iter().map(|(n, p)| (n.clone(), p.dims())).collect();
+        assert!(shapes.contains(&("layers.0.wk".into(), vec![16, 8])), "{shapes:?}");
+        assert!(shapes.contains(&("layers.0.wq".into(), vec![16, 16])), "{shapes:?}");
+        check_gradients(&cfg);
+    }
+
+    /// Central finite differences against the analytic gradient, four entries per parameter.
+    fn check_gradients(cfg: &ModelConfig) {
         let dev = Cpu::seed_from_u64(0);
-        let mut model = Model::<f64, Cpu>::new(&micro(), &dev, 7);
+        let mut model = Model::<f64, Cpu>::new(cfg, &dev, 7);
         // Perturb the norm gains away from one so their gradients are exercised generically.
         let mut rng = SplitMix64::new(3);
         for mut p in model.params_mut() {

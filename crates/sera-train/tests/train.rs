@@ -1,8 +1,9 @@
 //! Integration tests of sera-train, one binary:
 //!
 //! - `data_*`: both exports parse and render to Hermes-style ChatML; bad input names its line.
-//! - `config_*`: errors name the key at fault.
-//! - `training_*`: the loss falls on the fixture; a resumed run equals an uninterrupted one.
+//! - `config_*`: errors name the key at fault; `kv_heads` defaults to `heads`.
+//! - `training_*`: the loss falls on the fixture; a resumed run equals an uninterrupted one;
+//!   grouped-query attention is recorded in the checkpoint.
 //! - `axolotl_*`: the exported config, as an insta snapshot.
 //!
 //! Gradient checks against finite differences and the masked-gradient test live next to the
@@ -89,6 +90,26 @@ fn config_inconsistent_heads_name_both_keys() {
 }
 
 #[test]
+fn config_kv_heads_that_do_not_divide_heads_name_both_keys() {
+    let err = Config::from_toml("[model]\nheads = 4\nkv_heads = 3\n")
+        .expect_err("3 does not divide 4")
+        .to_string();
+    assert!(err.contains("model.heads") && err.contains("model.kv_heads"), "{err}");
+    let err = Config::from_toml("[model]\nkv_heads = 0\n").expect_err("zero").to_string();
+    assert!(err.contains("model.kv_heads"), "{err}");
+}
+
+#[test]
+fn config_without_kv_heads_means_one_per_query_head() {
+    let config = Config::from_toml("[model]\nheads = 8\n").expect("valid");
+    assert_eq!((config.model.kv_heads, config.model.key_value_heads()), (None, 8));
+    assert!(!config.to_toml().contains("kv_heads"));
+    let config = Config::from_toml("[model]\nheads = 8\nkv_heads = 2\n").expect("valid");
+    assert_eq!(config.model.key_value_heads(), 2);
+    assert_eq!(Config::from_toml(&config.to_toml()).expect("round trip"), config);
+}
+
+#[test]
 fn config_partial_file_keeps_tiny_defaults() {
     let config = Config::from_toml("[train]\nsteps = 7\n").expect("valid");
     assert_eq!(config.train.steps, 7);
@@ -160,6 +181,23 @@ fn training_resumed_from_a_checkpoint_equals_an_uninterrupted_run() {
         std::fs::read_to_string(full.join("metrics.jsonl")).expect("full"),
         std::fs::read_to_string(resumed.join("metrics.jsonl")).expect("resumed"),
     );
+}
+
+#[test]
+fn training_with_grouped_query_attention_records_it_in_the_checkpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = micro(3);
+    config.model.heads = 4;
+    config.model.kv_heads = Some(2);
+    let request =
+        TrainRequest { data: fixture("bugfix.hermes.jsonl"), out: dir.path().into(), config };
+    let summary = train(&request, &mut |_| {}).expect("training runs");
+    let saved = std::fs::read_to_string(summary.checkpoint.join("config.toml")).expect("config");
+    assert!(saved.contains("kv_heads = 2"), "{saved}");
+    // Sampling rebuilds the model from the recorded config and loads the narrower key/value
+    // projections, which fails on any shape mismatch.
+    let opts = SampleOptions { max_tokens: 4, ..SampleOptions::default() };
+    sample(dir.path(), "fix the bug", &opts).expect("samples");
 }
 
 #[test]
