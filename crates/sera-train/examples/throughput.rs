@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use sera_core::SplitMix64;
 use sera_train::data::{Sample, Splits};
+use sera_train::tokenizer::Tokenizer;
 use sera_train::{Config, Trainer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     let splits = Splits { train: samples, val: Vec::new(), train_records: rows, val_records: 0 };
-    let mut trainer = Trainer::new(&config, &splits)?;
+    let mut trainer = Trainer::new(&config, &Tokenizer::Bytes, &splits)?;
     let first = trainer.step();
     let start = Instant::now();
     let mut last = first.clone();

@@ -6,6 +6,7 @@
 //!   model.safetensors       one f32 tensor per parameter, named as in the model ("layers.0.wq")
 //!   optimizer.safetensors   "m.NAME" and "v.NAME" for every parameter
 //!   config.toml             the model and training configuration
+//!   tokenizer.json          a copy of `train.tokenizer`, when the run has one
 //!   state.json              {"step": 40}
 //! ```
 //!
@@ -20,6 +21,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView, serialize_to_file};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::tokenizer::{HfTokenizer, Tokenizer};
 
 /// Named tensors: name, shape and row-major values.
 pub type Tensors = Vec<(String, Vec<usize>, Vec<f32>)>;
@@ -36,6 +38,8 @@ pub struct Checkpoint {
     /// First and second AdamW moments, in the order and shapes of `weights`.
     pub m: Vec<Vec<f32>>,
     pub v: Vec<Vec<f32>>,
+    /// The text of the run's `tokenizer.json`; `None` for the byte tokenizer.
+    pub tokenizer: Option<String>,
 }
 
 /// The directory of the checkpoint of `step` under a run directory.
@@ -95,6 +99,9 @@ pub fn save(run_dir: &Path, ckpt: &Checkpoint) -> Result<PathBuf> {
     }
     write_tensors(&tmp.join("optimizer.safetensors"), &moments)?;
     write(&tmp.join("config.toml"), &ckpt.config.to_toml())?;
+    if let Some(json) = &ckpt.tokenizer {
+        write(&tmp.join(TOKENIZER), json)?;
+    }
     write(&tmp.join("state.json"), &format!("{{\"step\": {}}}\n", ckpt.step))?;
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -126,7 +133,10 @@ pub fn load(dir: &Path, names: &[(String, Vec<usize>)]) -> Result<Checkpoint> {
         )),
         None => Err(Error::checkpoint(path, format!("no tensor {name}"))),
     };
-    let mut ckpt = Checkpoint { config, step, weights: Vec::new(), m: Vec::new(), v: Vec::new() };
+    let tokenizer_path = dir.join(TOKENIZER);
+    let tokenizer = if tokenizer_path.is_file() { Some(read(&tokenizer_path)?) } else { None };
+    let mut ckpt =
+        Checkpoint { config, step, weights: Vec::new(), m: Vec::new(), v: Vec::new(), tokenizer };
     for (name, dims) in names {
         let values = take(&weights_map, &model_path, name, dims)?;
         ckpt.weights.push((name.clone(), dims.clone(), values));
@@ -140,6 +150,25 @@ pub fn load(dir: &Path, names: &[(String, Vec<usize>)]) -> Result<Checkpoint> {
 pub fn load_config(dir: &Path) -> Result<Config> {
     Config::from_toml(&read(&dir.join("config.toml"))?)
 }
+
+/// The tokenizer a checkpoint was trained with: its copy of the `tokenizer.json`, or bytes.
+pub fn load_tokenizer(dir: &Path, config: &Config) -> Result<Tokenizer> {
+    let path = dir.join(TOKENIZER);
+    if path.is_file() {
+        let json = read(&path)?;
+        return Ok(Tokenizer::HuggingFace(Box::new(HfTokenizer::from_json(&path, json)?)));
+    }
+    if let Some(source) = &config.train.tokenizer {
+        return Err(Error::checkpoint(
+            dir,
+            format!("trained with {} but holds no {TOKENIZER} copy", source.display()),
+        ));
+    }
+    Ok(Tokenizer::Bytes)
+}
+
+/// The name of a checkpoint's copy of the run's `tokenizer.json`.
+const TOKENIZER: &str = "tokenizer.json";
 
 fn write_tensors(path: &Path, tensors: &Tensors) -> Result<()> {
     let bytes: Vec<Vec<u8>> = tensors

@@ -4,7 +4,7 @@
 //! the value of the `tiny` preset. Unknown keys are errors, so a misspelt key is reported by name
 //! rather than silently ignored.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,8 @@ use crate::tokenizer::ByteTokenizer;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Number of token ids; at least the tokenizer's vocabulary.
+    /// Number of token ids: at least the byte tokenizer's 259. With `train.tokenizer`, the
+    /// tokenizer's size replaces this value.
     pub vocab_size: usize,
     /// Width of the residual stream.
     pub width: usize,
@@ -74,6 +75,10 @@ pub struct TrainConfig {
     pub eval_every: usize,
     /// Write a checkpoint every this many steps (and after the last); 0 writes only the last.
     pub checkpoint_every: usize,
+    /// A Hugging Face `tokenizer.json` to tokenize with instead of bytes; it must have the
+    /// ChatML tokens and a pad token. Checkpoints keep a copy, which `sample` decodes with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<PathBuf>,
 }
 
 /// A whole configuration: the model and how to train it.
@@ -124,6 +129,7 @@ impl Default for TrainConfig {
             val_percent: 10,
             eval_every: 50,
             checkpoint_every: 100,
+            tokenizer: None,
         }
     }
 }
@@ -214,7 +220,7 @@ impl Config {
                 return fail(format!("{key} must be positive"));
             }
         }
-        if m.vocab_size < ByteTokenizer::VOCAB_SIZE {
+        if t.tokenizer.is_none() && m.vocab_size < ByteTokenizer::VOCAB_SIZE {
             return fail(format!(
                 "model.vocab_size = {} is smaller than the byte tokenizer's {}",
                 m.vocab_size,

@@ -10,7 +10,7 @@ use sera_core::SplitMix64;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::tokenizer::ByteTokenizer;
+use crate::tokenizer::Tokenizer;
 
 /// One chat turn as the model sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -214,29 +214,31 @@ fn openai_turns(
 
 /// Renders turns as ChatML (`<|im_start|>ROLE\nCONTENT<|im_end|>\n`) and marks the trained
 /// tokens: the content and closing `<|im_end|>` of turns with `train` set, never their header.
-pub fn tokenize(tokenizer: &ByteTokenizer, turns: &[Turn]) -> Sample {
-    let mut tokens = Vec::new();
-    let mut train = Vec::new();
-    let mut push = |ids: &[u32], trained: bool, tokens: &mut Vec<u32>| {
-        tokens.extend_from_slice(ids);
-        train.extend(std::iter::repeat_n(trained, ids.len()));
+/// Each piece is encoded on its own, so token boundaries never cross a turn's parts.
+pub fn tokenize(tokenizer: &Tokenizer, turns: &[Turn]) -> Result<Sample> {
+    let specials = tokenizer.specials();
+    let mut sample = Sample { tokens: Vec::new(), train: Vec::new() };
+    let mut push = |ids: &[u32], trained: bool| {
+        sample.tokens.extend_from_slice(ids);
+        sample.train.extend(std::iter::repeat_n(trained, ids.len()));
     };
+    let newline = tokenizer.encode("\n")?;
     for turn in turns {
-        push(&[ByteTokenizer::IM_START], false, &mut tokens);
-        push(&tokenizer.encode(&format!("{}\n", turn.role)), false, &mut tokens);
-        push(&tokenizer.encode(&turn.content), turn.train, &mut tokens);
-        push(&[ByteTokenizer::IM_END], turn.train, &mut tokens);
-        push(&tokenizer.encode("\n"), false, &mut tokens);
+        push(&[specials.im_start], false);
+        push(&tokenizer.encode(&format!("{}\n", turn.role))?, false);
+        push(&tokenizer.encode(&turn.content)?, turn.train);
+        push(&[specials.im_end], turn.train);
+        push(&newline, false);
     }
-    Sample { tokens, train }
+    Ok(sample)
 }
 
 /// The ChatML text of a generation prompt: the turns, then an open assistant header.
-pub fn prompt_tokens(tokenizer: &ByteTokenizer, turns: &[Turn]) -> Vec<u32> {
-    let mut tokens = tokenize(tokenizer, turns).tokens;
-    tokens.push(ByteTokenizer::IM_START);
-    tokens.extend(tokenizer.encode("assistant\n"));
-    tokens
+pub fn prompt_tokens(tokenizer: &Tokenizer, turns: &[Turn]) -> Result<Vec<u32>> {
+    let mut tokens = tokenize(tokenizer, turns)?.tokens;
+    tokens.push(tokenizer.specials().im_start);
+    tokens.extend(tokenizer.encode("assistant\n")?);
+    Ok(tokens)
 }
 
 /// Cuts a sample into windows of at most `context + 1` tokens (a window of n tokens trains n - 1
@@ -284,14 +286,14 @@ pub struct Splits {
 
 /// Tokenizes and splits conversations; records without any trained token are skipped.
 pub fn split(
-    tokenizer: &ByteTokenizer,
+    tokenizer: &Tokenizer,
     conversations: &[Conversation],
     context: usize,
     val_percent: u32,
-) -> Splits {
+) -> Result<Splits> {
     let mut splits = Splits::default();
     for conversation in conversations {
-        let windows = windows(&tokenize(tokenizer, &conversation.turns), context);
+        let windows = windows(&tokenize(tokenizer, &conversation.turns)?, context);
         if windows.is_empty() {
             continue;
         }
@@ -303,12 +305,18 @@ pub fn split(
             splits.train_records += 1;
         }
     }
-    splits
+    Ok(splits)
 }
 
-/// Builds batches of `rows` rows from samples, either padded (one sample per row) or packed
-/// (samples appended to a row while they fit in `context` predictions).
-pub fn batches(samples: &[Sample], rows: usize, context: usize, packing: bool) -> Vec<Batch> {
+/// Builds batches of `rows` rows from samples, either padded (one sample per row, filled with
+/// `pad`) or packed (samples appended to a row while they fit in `context` predictions).
+pub fn batches(
+    samples: &[Sample],
+    rows: usize,
+    context: usize,
+    packing: bool,
+    pad: u32,
+) -> Vec<Batch> {
     let mut row_contents: Vec<Vec<&Sample>> = Vec::new();
     if packing {
         let mut current: Vec<&Sample> = Vec::new();
@@ -328,10 +336,10 @@ pub fn batches(samples: &[Sample], rows: usize, context: usize, packing: bool) -
     } else {
         row_contents = samples.iter().map(|s| vec![s]).collect();
     }
-    row_contents.chunks(rows).map(build_batch).collect()
+    row_contents.chunks(rows).map(|rows| build_batch(rows, pad)).collect()
 }
 
-fn build_batch(rows: &[Vec<&Sample>]) -> Batch {
+fn build_batch(rows: &[Vec<&Sample>], pad: u32) -> Batch {
     let len = rows
         .iter()
         .map(|row| row.iter().map(|s| s.tokens.len() - 1).sum::<usize>())
@@ -341,8 +349,8 @@ fn build_batch(rows: &[Vec<&Sample>]) -> Batch {
     let mut batch = Batch {
         rows: rows.len(),
         len,
-        inputs: vec![ByteTokenizer::PAD; n],
-        targets: vec![ByteTokenizer::PAD; n],
+        inputs: vec![pad; n],
+        targets: vec![pad; n],
         mask: vec![false; n],
         segment: vec![0; n],
         position: vec![0; n],
@@ -388,6 +396,7 @@ pub fn trained_tokens(batch: &Batch) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tokenizer::ByteTokenizer;
 
     fn turn(role: &str, content: &str, train: bool) -> Turn {
         Turn { role: role.into(), content: content.into(), train }
@@ -395,8 +404,8 @@ mod tests {
 
     #[test]
     fn chatml_marks_assistant_content_and_its_end_only() {
-        let sample =
-            tokenize(&ByteTokenizer, &[turn("user", "hi", false), turn("assistant", "ok", true)]);
+        let turns = [turn("user", "hi", false), turn("assistant", "ok", true)];
+        let sample = tokenize(&Tokenizer::Bytes, &turns).expect("bytes always encode");
         let text = ByteTokenizer.decode(&sample.tokens);
         assert_eq!(text, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nok<|im_end|>\n");
         let trained: Vec<u32> =
@@ -421,7 +430,7 @@ mod tests {
     fn packed_rows_restart_positions_per_segment() {
         let a = Sample { tokens: vec![1, 2, 3], train: vec![false, true, true] };
         let b = Sample { tokens: vec![4, 5], train: vec![false, true] };
-        let batch = &batches(&[a, b], 2, 8, true)[0];
+        let batch = &batches(&[a, b], 2, 8, true, ByteTokenizer::PAD)[0];
         assert_eq!(batch.rows, 1);
         assert_eq!(batch.inputs, vec![1, 2, 4]);
         assert_eq!(batch.targets, vec![2, 3, 5]);
@@ -433,7 +442,7 @@ mod tests {
     fn padded_rows_fill_with_untrained_pad() {
         let a = Sample { tokens: vec![1, 2, 3], train: vec![false, true, true] };
         let b = Sample { tokens: vec![4, 5], train: vec![false, true] };
-        let batch = &batches(&[a, b], 2, 8, false)[0];
+        let batch = &batches(&[a, b], 2, 8, false, ByteTokenizer::PAD)[0];
         assert_eq!((batch.rows, batch.len), (2, 2));
         assert_eq!(batch.inputs, vec![1, 2, 4, ByteTokenizer::PAD]);
         assert_eq!(batch.mask, vec![true, true, true, false]);

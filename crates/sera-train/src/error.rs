@@ -25,6 +25,9 @@ pub enum Error {
     /// A checkpoint is unreadable or does not match the model.
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
+    /// A `tokenizer.json` is unreadable or unusable (no ChatML tokens, no pad token).
+    #[error("tokenizer {path}: {message}")]
+    Tokenizer { path: PathBuf, message: String },
     /// The tensor backend failed (out of memory, a CUDA error).
     #[error("tensor backend: {0}")]
     Backend(String),

@@ -2,8 +2,9 @@
 //! on one machine, and a writer of axolotl configs for training real models at scale.
 //!
 //! It reads the `hermes` and `openai` exports of `sera-dataset` (parsing their JSON itself, so
-//! it depends on `sera-core` only), renders them as ChatML with a byte-level tokenizer, masks the
-//! loss to assistant turns, and trains a Qwen3-style decoder (RMSNorm, rotary embeddings, causal
+//! it depends on `sera-core` only), renders them as ChatML with a byte-level tokenizer (or any
+//! Hugging Face `tokenizer.json` with the ChatML tokens, `train.tokenizer`), masks the loss to
+//! assistant turns, and trains a Qwen3-style decoder (RMSNorm, rotary embeddings, causal
 //! self-attention with query/key norms and optional grouped-query attention, SwiGLU) with AdamW, warm-up and cosine decay, gradient
 //! clipping and accumulation. Checkpoints are safetensors and resume bit-identically; every run
 //! writes `metrics.jsonl` and `loss.png`.

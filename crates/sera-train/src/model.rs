@@ -429,7 +429,7 @@ mod tests {
         };
         let b = Sample { tokens: vec![256, 40, 50], train: vec![false, true, true] };
         let c = Sample { tokens: vec![256, 60, 70], train: vec![false, false, true] };
-        let batch = batches(&[a, b, c], 2, 6, true).remove(0);
+        let batch = batches(&[a, b, c], 2, 6, true, 258).remove(0);
         assert_eq!((batch.rows, batch.len), (2, 6));
         assert_eq!(batch.segment, vec![1, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0]);
         batch
@@ -478,7 +478,7 @@ mod tests {
                 train: vec![true; 150],
             })
             .collect();
-        let batch = batches(&samples, 3, 160, false).remove(0);
+        let batch = batches(&samples, 3, 160, false, 258).remove(0);
         let run = |threads: usize| {
             let pool =
                 rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");

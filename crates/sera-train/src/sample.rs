@@ -8,7 +8,7 @@ use crate::checkpoint;
 use crate::data::{self, Batch, Turn};
 use crate::error::Result;
 use crate::model::{Dev, Model, device};
-use crate::tokenizer::ByteTokenizer;
+use crate::tokenizer::Specials;
 
 /// How to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,8 +39,10 @@ pub fn sample(path: &Path, prompt: &str, opts: &SampleOptions) -> Result<String>
     for (mut p, (_, _, values)) in model.params_mut().into_iter().zip(&ckpt.weights) {
         p.set(values);
     }
+    let tokenizer = checkpoint::load_tokenizer(&dir, &cfg)?;
+    let specials = tokenizer.specials();
     let turn = Turn { role: "user".into(), content: prompt.into(), train: false };
-    let mut tokens = data::prompt_tokens(&ByteTokenizer, &[turn]);
+    let mut tokens = data::prompt_tokens(&tokenizer, &[turn])?;
     let mut generated = Vec::new();
     let mut rng = SplitMix64::derive(opts.seed, "sera-train/sample");
     let vocab = cfg.model.vocab_size;
@@ -51,28 +53,27 @@ pub fn sample(path: &Path, prompt: &str, opts: &SampleOptions) -> Result<String>
             rows: 1,
             len: n,
             inputs: window.to_vec(),
-            targets: vec![ByteTokenizer::PAD; n],
+            targets: vec![specials.pad; n],
             mask: vec![false; n],
             segment: vec![1; n],
             position: (0..n as u32).collect(),
         };
         let logits = model.logits(&model.upload(&batch, 0.0));
         let last = &logits[(n - 1) * vocab..n * vocab];
-        let next = pick(last, opts.temperature, &mut rng);
-        if next == ByteTokenizer::IM_END {
+        let next = pick(last, opts.temperature, &mut rng, specials);
+        if next == specials.im_end {
             break;
         }
         tokens.push(next);
         generated.push(next);
     }
-    Ok(ByteTokenizer.decode(&generated))
+    tokenizer.decode(&generated)
 }
 
 /// Greedy (lowest id among ties) at temperature 0, else a draw from softmax(logits / t).
 /// Pad and `<|im_start|>` are never produced.
-fn pick(logits: &[f32], temperature: f64, rng: &mut SplitMix64) -> u32 {
-    let allowed =
-        |i: usize| i != ByteTokenizer::PAD as usize && i != ByteTokenizer::IM_START as usize;
+fn pick(logits: &[f32], temperature: f64, rng: &mut SplitMix64, specials: Specials) -> u32 {
+    let allowed = |i: usize| i != specials.pad as usize && i != specials.im_start as usize;
     let candidates: Vec<(usize, f64)> = logits
         .iter()
         .enumerate()

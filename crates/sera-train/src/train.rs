@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::model::{Dev, Model, device};
 use crate::optim::{AdamW, learning_rate};
 use crate::plot;
-use crate::tokenizer::ByteTokenizer;
+use crate::tokenizer::Tokenizer;
 
 /// What `sera train` asks for.
 #[derive(Debug, Clone)]
@@ -65,17 +65,26 @@ pub struct Trainer {
     train: Vec<Batch>,
     val: Vec<Batch>,
     order: Option<(usize, Vec<usize>)>,
+    tokenizer_json: Option<String>,
 }
 
 impl Trainer {
-    /// A freshly initialised model over the given splits.
-    pub fn new(cfg: &Config, splits: &Splits) -> Result<Trainer> {
+    /// A freshly initialised model over splits made with `tokenizer`.
+    pub fn new(cfg: &Config, tokenizer: &Tokenizer, splits: &Splits) -> Result<Trainer> {
         let (m, t) = (&cfg.model, &cfg.train);
-        let train = data::batches(&splits.train, t.micro_batch, m.context, t.packing);
+        if m.vocab_size < tokenizer.vocab_size() {
+            return Err(Error::Config(format!(
+                "model.vocab_size = {} is smaller than the tokenizer's {}",
+                m.vocab_size,
+                tokenizer.vocab_size()
+            )));
+        }
+        let pad = tokenizer.specials().pad;
+        let train = data::batches(&splits.train, t.micro_batch, m.context, t.packing, pad);
         if train.is_empty() {
             return Err(Error::Data("no training samples: every record is in the validation split or has no assistant turn".into()));
         }
-        let val = data::batches(&splits.val, t.micro_batch, m.context, t.packing);
+        let val = data::batches(&splits.val, t.micro_batch, m.context, t.packing, pad);
         let model = Model::new(m, &device(t.seed), t.seed);
         let sizes: Vec<usize> =
             model.params().iter().map(|(_, p)| p.dims().iter().product()).collect();
@@ -87,6 +96,7 @@ impl Trainer {
             train,
             val,
             order: None,
+            tokenizer_json: tokenizer.json().map(str::to_string),
         })
     }
 
@@ -154,6 +164,7 @@ impl Trainer {
             weights: self.weights(),
             m: self.opt.m.clone(),
             v: self.opt.v.clone(),
+            tokenizer: self.tokenizer_json.clone(),
         }
     }
 
@@ -192,12 +203,17 @@ impl Trainer {
 /// Trains on `req.data` into `req.out`, resuming from the newest checkpoint there if any.
 /// `progress` sees every step's metrics as it completes.
 pub fn train(req: &TrainRequest, progress: &mut dyn FnMut(&StepMetrics)) -> Result<TrainSummary> {
-    let cfg = &req.config;
+    let mut cfg = req.config.clone();
     cfg.validate()?;
+    let tokenizer = Tokenizer::load(cfg.train.tokenizer.as_deref())?;
+    if tokenizer.json().is_some() {
+        // The model's vocabulary follows a tokenizer file's.
+        cfg.model.vocab_size = tokenizer.vocab_size();
+    }
+    let cfg = &cfg;
     let conversations = data::read_conversations(&req.data)?;
-    let splits =
-        data::split(&ByteTokenizer, &conversations, cfg.model.context, cfg.train.val_percent);
-    let mut trainer = Trainer::new(cfg, &splits)?;
+    let splits = data::split(&tokenizer, &conversations, cfg.model.context, cfg.train.val_percent)?;
+    let mut trainer = Trainer::new(cfg, &tokenizer, &splits)?;
     std::fs::create_dir_all(&req.out).map_err(|e| Error::io(&req.out, e))?;
 
     let metrics_path = req.out.join("metrics.jsonl");
@@ -214,6 +230,12 @@ pub fn train(req: &TrainRequest, progress: &mut dyn FnMut(&StepMetrics)) -> Resu
             )));
         }
         let ckpt = checkpoint::load(&dir, &trainer.param_shapes())?;
+        if ckpt.tokenizer.as_deref() != tokenizer.json() {
+            return Err(Error::Usage(format!(
+                "{} holds a run with a different tokenizer; pass the same tokenizer.json or a new --out",
+                req.out.display()
+            )));
+        }
         trainer.restore(&ckpt);
         resumed_from = Some(ckpt.step);
         history = read_metrics(&metrics_path, ckpt.step)?;

@@ -1,9 +1,11 @@
 //! Integration tests of sera-train, one binary:
 //!
-//! - `data_*`: both exports parse and render to Hermes-style ChatML; bad input names its line.
+//! - `data_*`: both exports parse and render to Hermes-style ChatML; bad input names its line;
+//!   with a `tokenizer.json`, masks still cover exactly the assistant turns.
 //! - `config_*`: errors name the key at fault; `kv_heads` defaults to `heads`.
 //! - `training_*`: the loss falls on the fixture; a resumed run equals an uninterrupted one;
-//!   grouped-query attention is recorded in the checkpoint.
+//!   grouped-query attention is recorded in the checkpoint; a `tokenizer.json` run keeps a copy
+//!   that `sample` decodes with.
 //! - `axolotl_*`: the exported config, as an insta snapshot.
 //!
 //! Gradient checks against finite differences and the masked-gradient test live next to the
@@ -12,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use sera_train::data::{self, Conversation};
-use sera_train::tokenizer::ByteTokenizer;
+use sera_train::tokenizer::{ByteTokenizer, Tokenizer};
 use sera_train::{
     AxolotlRequest, Config, SampleOptions, TrainRequest, axolotl_config, sample, train,
 };
@@ -36,7 +38,8 @@ fn micro(steps: usize) -> Config {
 fn data_openai_records_render_tool_calls_hermes_style() {
     let records = conversations("bugfix.openai.jsonl");
     assert_eq!(records.len(), 4);
-    let text = ByteTokenizer.decode(&data::tokenize(&ByteTokenizer, &records[0].turns).tokens);
+    let sample = data::tokenize(&Tokenizer::Bytes, &records[0].turns).expect("bytes encode");
+    let text = ByteTokenizer.decode(&sample.tokens);
     assert!(text.starts_with("<|im_start|>system\nYou are a helpful assistant"));
     assert!(text.contains("<tools>\n{\"type\":\"function\""));
     assert!(text.contains(
@@ -56,6 +59,30 @@ fn data_hermes_records_keep_their_train_flags() {
     assert_eq!(r.id, "fixture__pop-0");
     assert!(r.turns.iter().all(|t| t.train == (t.role == "assistant")));
     assert!(r.turns[2].content.starts_with("<think>\n"));
+}
+
+#[test]
+fn data_masks_cover_exactly_the_assistant_turns_with_a_tokenizer_json() {
+    let tokenizer = Tokenizer::load(Some(&fixture("tokenizer.json"))).expect("fixture loads");
+    let mut records = conversations("bugfix.hermes.jsonl");
+    records.extend(conversations("bugfix.openai.jsonl"));
+    for record in &records {
+        let sample = data::tokenize(&tokenizer, &record.turns).expect("encodes");
+        let bytes = data::tokenize(&Tokenizer::Bytes, &record.turns).expect("encodes");
+        let decode = |t: &Tokenizer, ids: &[u32]| t.decode(ids).expect("decodes");
+        // The same ChatML text, in fewer tokens.
+        assert_eq!(decode(&tokenizer, &sample.tokens), decode(&Tokenizer::Bytes, &bytes.tokens));
+        assert!(sample.tokens.len() * 4 < bytes.tokens.len() * 3, "{}", record.id);
+        let trained: Vec<u32> =
+            sample.tokens.iter().zip(&sample.train).filter(|(_, t)| **t).map(|(x, _)| *x).collect();
+        let expected: String = record
+            .turns
+            .iter()
+            .filter(|t| t.train)
+            .map(|t| format!("{}<|im_end|>", t.content))
+            .collect();
+        assert_eq!(decode(&tokenizer, &trained), expected, "{}", record.id);
+    }
 }
 
 #[test]
@@ -198,6 +225,52 @@ fn training_with_grouped_query_attention_records_it_in_the_checkpoint() {
     // projections, which fails on any shape mismatch.
     let opts = SampleOptions { max_tokens: 4, ..SampleOptions::default() };
     sample(dir.path(), "fix the bug", &opts).expect("samples");
+}
+
+#[test]
+fn training_with_a_tokenizer_json_keeps_a_copy_that_sample_decodes_with() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("my-tokenizer.json");
+    std::fs::copy(fixture("tokenizer.json"), &source).expect("copy");
+    let out = dir.path().join("run");
+    let mut config = micro(4);
+    config.train.tokenizer = Some(source.clone());
+    let request = TrainRequest { data: fixture("bugfix.openai.jsonl"), out: out.clone(), config };
+    let mut losses = Vec::new();
+    let summary = train(&request, &mut |m| losses.push(m.loss)).expect("training runs");
+    // The model's vocabulary is the tokenizer's 400 ids, so it starts near ln(400) = 5.99.
+    assert!((5.5..6.5).contains(&losses[0]), "{losses:?}");
+    let saved = std::fs::read_to_string(summary.checkpoint.join("config.toml")).expect("config");
+    assert!(saved.contains("vocab_size = 400") && saved.contains("my-tokenizer.json"), "{saved}");
+    assert_eq!(
+        std::fs::read(summary.checkpoint.join("tokenizer.json")).expect("the copy"),
+        std::fs::read(fixture("tokenizer.json")).expect("fixture"),
+    );
+
+    // Sampling needs only the checkpoint's copy...
+    std::fs::remove_file(&source).expect("remove");
+    let opts = SampleOptions { max_tokens: 20, ..SampleOptions::default() };
+    let text = sample(&out, "fix the bug", &opts).expect("samples");
+    assert!(!text.contains("<unk>"), "{text}");
+    // ...and does not fall back to bytes without it.
+    std::fs::remove_file(summary.checkpoint.join("tokenizer.json")).expect("remove");
+    let err = sample(&out, "fix the bug", &opts).expect_err("no copy").to_string();
+    assert!(err.contains("my-tokenizer.json") && err.contains("tokenizer.json copy"), "{err}");
+}
+
+#[test]
+fn training_refuses_to_resume_with_another_tokenizer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let request = TrainRequest {
+        data: fixture("bugfix.hermes.jsonl"),
+        out: dir.path().join("run"),
+        config: micro(2),
+    };
+    train(&request, &mut |_| {}).expect("first run");
+    let mut other = request.clone();
+    other.config.train.tokenizer = Some(fixture("tokenizer.json"));
+    let err = train(&other, &mut |_| {}).expect_err("another tokenizer").to_string();
+    assert!(err.contains("different"), "{err}");
 }
 
 #[test]
