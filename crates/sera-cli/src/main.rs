@@ -81,11 +81,15 @@ enum Command {
     /// `git apply` accepts; changes that no longer parse and duplicate patches are dropped.
     ///
     /// Sampling is seeded and identical on every machine and thread count: operators are drawn
-    /// by weight, at most --per-function mutants per function, at most --limit in all. Mutants
-    /// are candidates: `sera validate` keeps those the tests catch. A summary goes to stderr.
+    /// by weight (--weight overrides one), at most --per-function mutants per function, at most
+    /// --limit in all. With --plugins, the operators of the plugin libraries in that folder
+    /// join the built-in ones and go through the same checks. Mutants are candidates: `sera
+    /// validate` keeps those the tests catch. A summary goes to stderr.
     #[command(after_help = "Examples:\n  sera mutate . --out mutants.jsonl --limit 200\n  \
                             sera mutate . --seed 3 --operators remove-guard --out m.jsonl\n  \
-                            sera mutate . --classes null-safety-and-optional-value-handling --out -")]
+                            sera mutate . --classes null-safety-and-optional-value-handling --out -\n  \
+                            sera mutate . --weight remove-guard=3,constant-off-by-one=0.1 --out m.jsonl\n  \
+                            sera mutate . --plugins .sera/plugins --operators swap-call-arguments --out m.jsonl")]
     Mutate(MutateArgs),
 
     /// Validate mutants against a repository's tests: keep those its tests catch.
@@ -345,6 +349,23 @@ struct MutateArgs {
     /// Only operators tagged with one of these bug classes, comma-separated (see `sera taxonomy list`).
     #[arg(long, value_name = "SLUGS", value_delimiter = ',')]
     classes: Option<Vec<String>>,
+    /// Replace operators' sampling weights, comma-separated SLUG=WEIGHT pairs (positive
+    /// numbers; built-in weights are 0.3 to 1, see the sera-mutation README).
+    #[arg(long, value_name = "SLUG=W", value_delimiter = ',', value_parser = parse_weight)]
+    weight: Vec<(String, f64)>,
+    /// Also use the bug classes and operators of the plugin libraries in this folder (see
+    /// `sera plugins list --dir DIR`).
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<std::path::PathBuf>,
+}
+
+/// One `--weight` pair, `slug=number`.
+fn parse_weight(text: &str) -> Result<(String, f64), String> {
+    let (slug, weight) =
+        text.split_once('=').ok_or_else(|| format!("expected SLUG=WEIGHT, got `{text}`"))?;
+    let weight: f64 =
+        weight.trim().parse().map_err(|e| format!("weight of `{slug}` is not a number: {e}"))?;
+    Ok((slug.trim().to_string(), weight))
 }
 
 impl MutateArgs {
@@ -355,8 +376,13 @@ impl MutateArgs {
             per_function: self.per_function,
             operators: self.operators,
             classes: self.classes,
+            weights: self.weight.into_iter().collect(),
         };
-        let report = sera_pipeline::mutate::run(&self.repo, &self.out, &options)?;
+        let plugins = match &self.plugins {
+            Some(dir) => sera_pipeline::plugins::load(dir)?,
+            None => Vec::new(),
+        };
+        let report = sera_pipeline::mutate::run(&self.repo, &self.out, &options, &plugins)?;
         eprintln!("{report}");
         Ok(())
     }

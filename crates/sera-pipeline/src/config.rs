@@ -3,6 +3,7 @@
 //! Unknown keys are errors that name the key and its line, so a typo never silently falls back to
 //! a default. The JSON schema in `schemas/pipeline.schema.json` is generated from these types.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
@@ -38,8 +39,10 @@ pub struct PipelineConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginsSection {
-    /// Folders of plugin libraries, relative to the config file. Every verifier they hold must
-    /// accept a procedural trajectory for it to be kept (`sera plugins list --dir` shows them).
+    /// Folders of plugin libraries, relative to the config file. Their bug classes and
+    /// operators join the built-in ones in the mutate stage (selectable in `[mutate]` by slug),
+    /// and every verifier they hold must accept a trajectory for it to be kept (`sera plugins
+    /// list --dir` shows what a folder holds).
     pub dirs: Vec<PathBuf>,
 }
 
@@ -111,6 +114,9 @@ pub struct MutateSection {
     pub operators: Vec<String>,
     /// Only operators tagged with one of these bug classes (slugs); empty for all.
     pub classes: Vec<String>,
+    /// Sampling weights replacing operators' defaults, by slug (built-in or plugin), e.g.
+    /// `weights = { remove-guard = 2.0, constant-off-by-one = 0.1 }`.
+    pub weights: BTreeMap<String, f64>,
 }
 
 impl Default for MutateSection {
@@ -120,6 +126,7 @@ impl Default for MutateSection {
             per_function: 8,
             operators: Vec::new(),
             classes: Vec::new(),
+            weights: BTreeMap::new(),
         }
     }
 }

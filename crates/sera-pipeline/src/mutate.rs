@@ -1,14 +1,16 @@
 //! The mutate stage: a repository in, one JSON [`sera_core::Mutant`] per line out.
 //!
 //! `sera-code` says which functions exist and which are tests; `sera-mutation` turns the
-//! non-test ones into candidate bugs. This module only reads the files and glues the two.
+//! non-test ones into candidate bugs, with the operators of loaded plugins alongside its own.
+//! This module only reads the files and glues the three.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
 pub use sera_mutation::Stats;
-use sera_mutation::{MutateConfig, SourceFile};
+use sera_mutation::{ExternalOperator, MutateConfig, SourceFile};
+use sera_plugin_host::Plugin;
 
 use crate::{Error, Result, jsonl};
 
@@ -24,11 +26,20 @@ pub struct MutateOptions {
     pub operators: Option<Vec<String>>,
     /// Only operators tagged with one of these bug classes (slugs); `None` for all.
     pub classes: Option<Vec<String>>,
+    /// Sampling weights that replace operators' defaults, by slug (built-in or plugin).
+    pub weights: BTreeMap<String, f64>,
 }
 
 impl Default for MutateOptions {
     fn default() -> Self {
-        MutateOptions { seed: 0, limit: None, per_function: 8, operators: None, classes: None }
+        MutateOptions {
+            seed: 0,
+            limit: None,
+            per_function: 8,
+            operators: None,
+            classes: None,
+            weights: BTreeMap::new(),
+        }
     }
 }
 
@@ -44,14 +55,22 @@ pub struct MutateReport {
     pub stats: Stats,
 }
 
-/// Indexes `repo`, mutates its non-test functions and writes the mutants to `out` (`-` for
-/// standard output), sorted by file and position.
+/// Indexes `repo`, mutates its non-test functions with the built-in operators and those of
+/// `plugins`, and writes the mutants to `out` (`-` for standard output), sorted by file and
+/// position.
 ///
-/// Unknown operator or class slugs are usage errors (exit code 1); a missing repository is bad
-/// input (2); failing to write `out` is the environment's (3).
-pub fn run(repo: &Path, out: &Path, options: &MutateOptions) -> Result<MutateReport> {
+/// Unknown operator or class slugs are usage errors (exit code 1); a missing repository or a
+/// failing plugin operator is bad input (2); failing to write `out` is the environment's (3).
+pub fn run(
+    repo: &Path,
+    out: &Path,
+    options: &MutateOptions,
+    plugins: &[Plugin],
+) -> Result<MutateReport> {
+    let data = |err: sera_plugin_host::CallError| Error::Data(err.to_string());
     if let Some(classes) = &options.classes {
-        let registry = sera_taxonomy::Registry::builtin();
+        let mut registry = sera_taxonomy::Registry::builtin();
+        sera_plugin_host::register_all(plugins, &mut registry).map_err(data)?;
         for class in classes {
             if registry.get(class).is_none() {
                 return Err(Error::Usage(format!(
@@ -83,10 +102,18 @@ pub fn run(repo: &Path, out: &Path, options: &MutateOptions) -> Result<MutateRep
         per_function: options.per_function,
         operators: options.operators.clone(),
         classes: options.classes.clone(),
+        weights: options.weights.clone(),
         ..MutateConfig::default()
     };
-    let outcome = sera_mutation::mutate(&files, &index.entities, &config)
-        .map_err(|err| Error::Usage(err.to_string()))?;
+    let hosted = sera_plugin_host::mutation_operators(plugins).map_err(data)?;
+    let external: Vec<&dyn ExternalOperator> = hosted.iter().map(|op| op as _).collect();
+    let outcome =
+        sera_mutation::mutate_with(&files, &index.entities, &config, &external).map_err(|err| {
+            match err {
+                sera_mutation::Error::External { .. } => Error::Data(err.to_string()),
+                _ => Error::Usage(err.to_string()),
+            }
+        })?;
 
     let mut writer = jsonl::Writer::create(out)?;
     for mutant in &outcome.mutants {
@@ -185,7 +212,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let options =
             MutateOptions { classes: Some(vec!["no-such-class".into()]), ..Default::default() };
-        let err = run(dir.path(), Path::new("-"), &options).unwrap_err();
+        let err = run(dir.path(), Path::new("-"), &options, &[]).unwrap_err();
         assert_eq!(err.exit_code(), 1);
         assert!(err.to_string().contains("no-such-class"), "{err}");
     }

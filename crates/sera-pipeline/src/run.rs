@@ -121,7 +121,7 @@ pub fn run(
         ])
     })?;
     match config.run.mode {
-        Mode::Procedural => procedural(&mut run, config, options, isolation)?,
+        Mode::Procedural => procedural(&mut run, config, options, isolation, &plugins)?,
         Mode::Svg => {
             if options.shard.count > 1 {
                 return Err(Error::Usage(
@@ -284,6 +284,7 @@ fn procedural(
     config: &PipelineConfig,
     options: &RunOptions,
     isolation: sera_sandbox::Isolation,
+    plugins: &[sera_plugin_host::Plugin],
 ) -> Result<()> {
     let repo = &config.repo.path;
     run.stage("mutate", |run| {
@@ -293,8 +294,9 @@ fn procedural(
             per_function: config.mutate.per_function,
             operators: non_empty(&config.mutate.operators),
             classes: non_empty(&config.mutate.classes),
+            weights: config.mutate.weights.clone(),
         };
-        run.whole_file("mutants.jsonl", |out| mutate::run(repo, out, &options))?;
+        run.whole_file("mutants.jsonl", |out| mutate::run(repo, out, &options, plugins))?;
         Ok(vec![("mutants".into(), count_lines(&run.path("mutants.jsonl"))?)])
     })?;
     run.stage("validate", |run| {
