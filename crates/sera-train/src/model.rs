@@ -295,6 +295,10 @@ impl<E: Dtype, D: Fused<E>> Model<E, D> {
         embed: Tensor<(usize, usize), E, D, T>,
     ) -> Activations<E, D, T> {
         let dev = &self.dev;
+        // The fused CPU operations make their outputs from plain vectors, which dfdx's cache
+        // keeps when they are dropped but never hands out again (its allocations look for
+        // buffers it made); emptying it once per pass bounds memory to one pass's buffers.
+        dev.empty_cache();
         let dh = self.cfg.head_dim();
         let eps = E::from_f64(self.cfg.norm_eps).expect("a float");
         let scale = E::from_f64(1.0 / (dh as f64).sqrt()).expect("a float");
@@ -394,9 +398,9 @@ fn normal(rng: &mut SplitMix64) -> f64 {
 /// A seeded device with dfdx's allocation cache on.
 ///
 /// dfdx leaves the cache off by default; without it every step maps, zero-fills and unmaps fresh
-/// pages for each attention-sized temporary, which cost about an eighth of a `tiny` step on the
-/// CPU. Nothing in this model is drawn on the device, but the seed keeps it reproducible if that
-/// changes.
+/// pages for the temporaries of its operations (before the fused operations, an eighth of a
+/// `tiny` step on the CPU). Each forward pass empties it (see `Model::forward`). Nothing in this
+/// model is drawn on the device, but the seed keeps it reproducible if that changes.
 pub fn device(seed: u64) -> Dev {
     let dev = Dev::seed_from_u64(seed);
     dev.enable_cache();

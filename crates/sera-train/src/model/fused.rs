@@ -37,7 +37,7 @@ pub struct RopeTables<E: Dtype, D: Device<E>> {
 }
 
 /// The fused operations a device provides; `x` arguments are `(batch, seq, features)`.
-pub trait Fused<E: Dtype>: Device<E> {
+pub trait Fused<E: Dtype>: Device<E> + Cache {
     /// RMSNorm of each row of `gain.len()` features times `gain`; with `rope`, the rows are
     /// heads, rotated by their token's position and scaled.
     fn norm<T: Tape<E, Self>>(
