@@ -256,13 +256,21 @@ fn svg_mode_runs_end_to_end_against_a_scripted_teacher() {
 
     let tmp = tempfile::tempdir().unwrap();
     sera_test_support::fixture_into("py-demo", &tmp.path().join("repo"));
-    let config = format!(
-        "[run]\nname = \"svg\"\nmode = \"svg\"\nseed = 1\n[repo]\npath = \"repo\"\n\
-         [rollout]\nteacher = \"openai\"\nbase_url = \"{}\"\nmodel = \"test\"\n\
-         [svg]\nstarts = 1\nthreshold = 0.5\n[train]\nenabled = false\n",
-        server.base_url()
-    );
-    let (code, stderr) = run_with(tmp.path(), &config);
+    // Plugin verifiers judge SVG trajectories too; no-test-edits accepts these source edits.
+    let plugins = tmp.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let library = sera_plugin_testkit::built_library("no-test-edits").unwrap();
+    std::fs::copy(&library, plugins.join(library.file_name().unwrap())).unwrap();
+    let config = |name: &str, server: &TestServer| {
+        format!(
+            "[run]\nname = \"{name}\"\nmode = \"svg\"\nseed = 1\n[repo]\npath = \"repo\"\n\
+             [rollout]\nteacher = \"openai\"\nbase_url = \"{}\"\nmodel = \"test\"\n\
+             [svg]\nstarts = 1\nthreshold = 0.5\n[train]\nenabled = false\n\
+             [plugins]\ndirs = [\"plugins\"]\n",
+            server.base_url()
+        )
+    };
+    let (code, stderr) = run_with(tmp.path(), &config("svg", &server));
     assert_eq!(code, 0, "{stderr}");
     let run = tmp.path().join("runs/svg");
     let manifest: Value =
@@ -270,16 +278,32 @@ fn svg_mode_runs_end_to_end_against_a_scripted_teacher() {
     assert_eq!(manifest["stages"]["svg"]["counts"]["kept_t1"], 1, "{manifest}");
     assert_eq!(manifest["stages"]["svg"]["counts"]["kept_t2"], 1, "{manifest}");
     assert_eq!(manifest["stages"]["verify"]["counts"]["verified"], 2, "{manifest}");
+    assert_eq!(manifest["stages"]["verify"]["counts"]["plugin_verifiers"], 1, "{manifest}");
+    assert_eq!(manifest["stages"]["verify"]["counts"]["plugin_rejected"], 0, "{manifest}");
     assert!(manifest["stages"].get("validate").is_none(), "SVG mode neither mutates nor validates");
     let kinds: Vec<Value> =
         read_jsonl(&run.join("trajectories.jsonl")).iter().map(|t| t["kind"].clone()).collect();
     assert_eq!(kinds, [json!("svg_first"), json!("svg_second")]);
     assert_eq!(manifest["stages"]["export"]["status"], "done");
     assert!(run.join("report.html").exists());
+
+    // A verifier that panics stops an SVG run at the verify stage with a data error.
+    let library = sera_plugin_testkit::built_library("panicking").unwrap();
+    std::fs::copy(&library, plugins.join(library.file_name().unwrap())).unwrap();
+    let server = TestServer::svg_teacher(
+        json!({"command": "str_replace", "path": "/testbed/inventory/core.py",
+               "old_str": "        if quantity <= 0:\n            raise ValueError",
+               "new_str": "        if quantity < 1:\n            raise ValueError"}),
+        ISSUE,
+    )
+    .unwrap();
+    let (code, stderr) = run_with(tmp.path(), &config("svg-panics", &server));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("verifier panics by design"), "{stderr}");
 }
 
 #[test]
-fn plugin_verifiers_judge_every_kept_trajectory_and_a_panicking_one_fails_the_run() {
+fn plugin_verifiers_judge_every_kept_trajectory_and_a_panicking_plugin_fails_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     sera_test_support::fixture_into("rust-demo", &tmp.path().join("repo"));
     let plugins = tmp.path().join("plugins");
@@ -302,11 +326,13 @@ fn plugin_verifiers_judge_every_kept_trajectory_and_a_panicking_one_fails_the_ru
     assert_eq!(verify["verified"], verify["resolved"], "{manifest}");
     assert!(verify["verified"].as_u64().unwrap() > 0, "{manifest}");
 
-    // A verifier that panics: the panic is caught at the plugin boundary and the run stops with
-    // a data error naming the plugin, instead of crashing or keeping unjudged trajectories.
+    // A plugin that panics: the panic is caught at the plugin boundary and the run stops with
+    // a data error naming the plugin, instead of crashing or making unjudged data. Its operator
+    // joins the mutate stage, so that is where it stops (its verifier panics in the SVG test).
     let library = sera_plugin_testkit::built_library("panicking").unwrap();
     std::fs::copy(&library, plugins.join(library.file_name().unwrap())).unwrap();
     let (code, stderr) = run_with(tmp.path(), &config.replace("name = \"p\"", "name = \"q\""));
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("panic"), "{stderr}");
+    assert!(stderr.contains("mutation operator `always-panics` failed on"), "{stderr}");
+    assert!(stderr.contains("operator panics by design"), "{stderr}");
 }

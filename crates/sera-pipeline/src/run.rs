@@ -163,22 +163,31 @@ pub fn run(
         let mut verified: Vec<&Trajectory> =
             trajectories.iter().filter(|t| keeps(config, t)).collect();
         let mut plugin_rejected = 0u64;
-        if !verifiers.is_empty() && config.run.mode == Mode::Procedural {
-            let instances: Vec<Instance> = jsonl::read(&run.path("instances.jsonl"))?.records;
+        if !verifiers.is_empty() {
+            let instances: Vec<Instance> = match config.run.mode {
+                Mode::Procedural => jsonl::read(&run.path("instances.jsonl"))?.records,
+                Mode::Svg => Vec::new(),
+            };
             let by_id: HashMap<&str, &Instance> =
                 instances.iter().map(|i| (i.id.as_str(), i)).collect();
             let mut kept = Vec::with_capacity(verified.len());
             for trajectory in verified {
-                let (Some(instance), Some(patch)) =
-                    (by_id.get(trajectory.instance_id.as_str()), &trajectory.patch)
-                else {
-                    continue;
+                let Some(patch) = &trajectory.patch else { continue };
+                let instance = match config.run.mode {
+                    Mode::Procedural => match by_id.get(trajectory.instance_id.as_str()) {
+                        Some(&instance) => std::borrow::Cow::Borrowed(instance),
+                        None => continue,
+                    },
+                    Mode::Svg => std::borrow::Cow::Owned(svg_instance(trajectory)),
                 };
-                let tests = serde_json::json!({ "resolved": trajectory.resolved });
+                let tests = serde_json::json!({
+                    "resolved": trajectory.resolved,
+                    "recall": trajectory.recall,
+                });
                 let mut accepted = true;
                 for verifier in &verifiers {
                     let verdict = verifier
-                        .verify(instance, patch, Some(&tests))
+                        .verify(&instance, patch, Some(&tests))
                         .map_err(|err| Error::Data(err.to_string()))?;
                     if !verdict.accepted {
                         (run.log)(&format!(
@@ -276,6 +285,37 @@ pub fn run(
     })?;
     let manifest = run.manifest.clone();
     Ok(RunOutcome { dir: run.dir, manifest })
+}
+
+/// What a plugin verifier is shown for an SVG trajectory. SVG injects no bug and runs no tests,
+/// so the instance is the start function and its file, the bug class, the synthetic issue (or,
+/// for rollout 1, the bug-class prompt) as the problem statement and P1 as the gold patch; the
+/// bug patch and the test lists are empty. Verifiers also get `{"resolved": null, "recall": r}`.
+fn svg_instance(trajectory: &Trajectory) -> Instance {
+    let text = |key: &str| trajectory.metadata.get(key).and_then(|v| v.as_str());
+    let statement = text("problem_statement").or_else(|| text("prompt")).unwrap_or_default();
+    Instance {
+        id: trajectory.instance_id.clone(),
+        repo: trajectory.repo.clone(),
+        commit: trajectory.commit.clone(),
+        mutant_id: String::new(),
+        file: trajectory.start_file.clone().unwrap_or_default(),
+        entity: trajectory.start_function.clone().unwrap_or_default(),
+        operator: "svg".to_string(),
+        classes: trajectory.bug_class.iter().cloned().collect(),
+        bug_patch: sera_core::Patch::default(),
+        // Rollout 2 is measured against P1; rollout 1's own patch is P1.
+        gold_patch: trajectory
+            .target_patch
+            .as_ref()
+            .or(trajectory.patch.as_ref())
+            .cloned()
+            .unwrap_or_default(),
+        fail_to_pass: Vec::new(),
+        pass_to_pass: Vec::new(),
+        problem_statement: statement.to_string(),
+        test_command: Vec::new(),
+    }
 }
 
 /// The stages of procedural mode between the index and verification: mutate, validate, rollout.
