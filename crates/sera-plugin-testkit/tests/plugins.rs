@@ -4,7 +4,8 @@
 //!   their classes, mutants and verdicts reach sera's own types.
 //! - `*_is_rejected*`: a missing file or directory, a library that is not a sera plugin and a
 //!   plugin built against an older interface fail to load, with messages naming the file.
-//! - `panicking_plugin_*`: a plugin that panics reports errors and the host carries on.
+//! - `panicking_plugin_*`: a plugin that panics reports errors and the host carries on; one
+//!   whose constructor fails is refused at load time.
 
 use std::path::{Path, PathBuf};
 
@@ -222,4 +223,18 @@ fn tempdir() -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create a temporary directory");
     dir
+}
+
+#[test]
+fn a_plugin_whose_constructor_fails_is_refused_at_load_time() {
+    let path = library("failing-init");
+    let error = load_file(&path).expect_err("the constructor fails");
+    assert!(matches!(error, LoadError::Init { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.starts_with(&format!("{} failed to initialise", path.display())), "{message}");
+    assert!(message.contains("plugin `failing-init`"), "{message}");
+    assert!(message.contains("constructor fails by design"), "{message}");
+    // The conformance suite reports it, and the host loads the next plugin as usual.
+    assert!(matches!(check_plugin(&path), Err(Failure::Load(LoadError::Init { .. }))));
+    assert!(load_file(&library("swap-args")).is_ok());
 }
