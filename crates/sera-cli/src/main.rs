@@ -255,6 +255,7 @@ impl IndexArgs {
         let config = sera_pipeline::index::IndexConfig {
             max_file_bytes: self.max_file_bytes,
             skip_generated: !self.include_generated,
+            ..Default::default()
         };
         let report = sera_pipeline::index::run(&self.repo, &self.out, &config)?;
         eprintln!("{report}");

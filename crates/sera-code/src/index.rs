@@ -21,11 +21,15 @@ pub struct IndexConfig {
     /// Skip files whose first lines say they are generated (`@generated`, `DO NOT EDIT`, ...):
     /// bugs injected there would be overwritten by the next regeneration.
     pub skip_generated: bool,
+    /// Keep every indexed file's text and syntax tree in [`RepoIndex::sources`], for a caller
+    /// that goes on to work on the same files (the mutate stage) and would otherwise read and
+    /// parse them again. Off by default: trees take several times the memory of the text.
+    pub keep_sources: bool,
 }
 
 impl Default for IndexConfig {
     fn default() -> Self {
-        IndexConfig { max_file_bytes: 1 << 20, skip_generated: true }
+        IndexConfig { max_file_bytes: 1 << 20, skip_generated: true, keep_sources: false }
     }
 }
 
@@ -35,6 +39,20 @@ pub struct RepoIndex {
     /// Functions and methods, sorted by file, then start byte.
     pub entities: Vec<Entity>,
     pub report: IndexReport,
+    /// With [`IndexConfig::keep_sources`], every indexed file in path order; empty otherwise.
+    pub sources: Vec<IndexedSource>,
+}
+
+/// One indexed file as it was read and parsed.
+#[derive(Debug, Clone)]
+pub struct IndexedSource {
+    /// Relative to the repository root, `/`-separated, as in [`Entity::file`].
+    pub path: String,
+    pub language: sera_core::Language,
+    pub text: String,
+    /// The tree the outline was read from; `None` for languages not built on tree-sitter. It
+    /// may contain syntax errors (the index keeps what parsed of such files).
+    pub tree: Option<tree_sitter::Tree>,
 }
 
 /// Why a repository could not be indexed at all. Problems with single files are not errors:
@@ -117,15 +135,17 @@ pub fn index_with(
 
     let mut entities = Vec::new();
     let mut calls = Vec::new();
+    let mut sources = Vec::new();
     for outcome in outcomes {
         match outcome {
             FileOutcome::Skipped(skip) => skipped.push(skip),
-            FileOutcome::Indexed { bytes, entities: found, calls: called, partial } => {
+            FileOutcome::Indexed { bytes, entities: found, calls: called, partial, source } => {
                 report.files_indexed += 1;
                 report.bytes_indexed += bytes;
                 report.partial.extend(partial);
                 entities.extend(found);
                 calls.extend(called);
+                sources.extend(source);
             }
         }
     }
@@ -134,7 +154,7 @@ pub fn index_with(
     report.test_functions = entities.iter().filter(|e| e.is_test).count();
     skipped.sort_by(|a, b| a.file.cmp(&b.file));
     report.skipped = skipped;
-    Ok(RepoIndex { entities, report })
+    Ok(RepoIndex { entities, report, sources })
 }
 
 enum FileOutcome {
@@ -144,6 +164,7 @@ enum FileOutcome {
         entities: Vec<Entity>,
         calls: Vec<Vec<String>>,
         partial: Option<PartialFile>,
+        source: Option<IndexedSource>,
     },
 }
 
@@ -176,10 +197,21 @@ fn index_file(
         }
     }
     let source = SourceFile { path: &file.relative, text, layout };
-    let outline = match language.outline(&source) {
-        Ok(outline) => outline,
+    let outlined = if config.keep_sources {
+        language.outline_with_tree(&source)
+    } else {
+        language.outline(&source).map(|outline| (outline, None))
+    };
+    let (outline, tree) = match outlined {
+        Ok(outlined) => outlined,
         Err(err) => return skip(SkipReason::Unparsable { error: err.to_string() }),
     };
+    let kept = config.keep_sources.then(|| IndexedSource {
+        path: file.relative.clone(),
+        language: language.language(),
+        text: text.to_string(),
+        tree,
+    });
     let partial = (outline.error_nodes > 0).then(|| PartialFile {
         file: file.relative.clone(),
         error_nodes: outline.error_nodes,
@@ -205,7 +237,7 @@ fn index_file(
         });
         calls.push(definition.calls);
     }
-    FileOutcome::Indexed { bytes: bytes.len() as u64, entities, calls, partial }
+    FileOutcome::Indexed { bytes: bytes.len() as u64, entities, calls, partial, source: kept }
 }
 
 /// Markers that generators write near the top of their output, matched case-insensitively in

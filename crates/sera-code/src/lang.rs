@@ -28,6 +28,16 @@ pub trait LanguageSupport: Send + Sync {
     /// outline holds what parsed and counts the rest.
     fn outline(&self, file: &SourceFile<'_>) -> Result<Outline, ParseFailure>;
 
+    /// [`outline`](Self::outline), also returning the tree-sitter tree it was read from, for
+    /// callers that would otherwise parse the file again (the mutation engine). Languages not
+    /// built on tree-sitter keep this default, which returns no tree.
+    fn outline_with_tree(
+        &self,
+        file: &SourceFile<'_>,
+    ) -> Result<(Outline, Option<tree_sitter::Tree>), ParseFailure> {
+        self.outline(file).map(|outline| (outline, None))
+    }
+
     /// Whether `path` (relative, `/`-separated) belongs to this language. Defaults to a match on
     /// [`extensions`](Self::extensions).
     fn owns(&self, path: &str) -> bool {

@@ -16,12 +16,24 @@ use crate::operators::OPERATORS;
 use crate::syntax::{self, Parsed, Reparser, Site};
 
 /// One source file to mutate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SourceFile {
     /// Repository-relative path with `/` separators, as in [`Entity::file`].
     pub path: String,
     pub language: Language,
     pub text: String,
+    /// A tree-sitter parse of `text` made elsewhere (the index keeps one, see `sera-code`'s
+    /// `IndexConfig::keep_sources`), which saves parsing the file again. It is used only when
+    /// it comes from the grammar this crate parses `language` with; otherwise the file is
+    /// parsed here as if it were `None`.
+    pub tree: Option<tree_sitter::Tree>,
+}
+
+impl SourceFile {
+    /// A file to be parsed by the engine.
+    pub fn new(path: impl Into<String>, language: Language, text: impl Into<String>) -> Self {
+        SourceFile { path: path.into(), language, text: text.into(), tree: None }
+    }
 }
 
 /// What to generate and how much of it.
@@ -351,7 +363,12 @@ fn scan<'e>(
     if file.text.len() > config.max_file_bytes {
         return Ok(Scan::TooLarge);
     }
-    let Some(parsed) = syntax::parse(file.language, &file.text) else {
+    let parsed = match &file.tree {
+        Some(tree) => syntax::adopt(file.language, tree.clone())
+            .unwrap_or_else(|| syntax::parse(file.language, &file.text)),
+        None => syntax::parse(file.language, &file.text),
+    };
+    let Some(parsed) = parsed else {
         return Ok(Scan::Unparsable);
     };
     let mut candidates = Vec::new();

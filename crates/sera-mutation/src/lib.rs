@@ -9,7 +9,8 @@
 //! deleted match arms, binary-operator swaps); see [`OPERATORS`].
 //!
 //! What it deliberately is not: it does not walk repositories or decide which functions exist
-//! (that is `sera-code`, whose [`Entity`] records it takes as input), and it never compiles or
+//! (that is `sera-code`, whose [`Entity`] records it takes as input, with the parse trees its
+//! index can keep, see [`SourceFile::tree`]), and it never compiles or
 //! tests a mutant (that is `sera-verify` in the sandbox). A mutant here is a *candidate* bug
 //! that parses; whether a test notices it is decided later.
 //!
@@ -24,7 +25,7 @@
 //!     bytes: ByteSpan { start: 0, end: text.len() }, lines: LineSpan { start: 1, end: 3 },
 //!     is_test: false, is_async: false, parent: None, callees: vec![],
 //! };
-//! let file = SourceFile { path: "src/lib.rs".into(), language: Language::Rust, text: text.into() };
+//! let file = SourceFile::new("src/lib.rs", Language::Rust, text);
 //! let config = MutateConfig { repo: "demo".into(), ..MutateConfig::default() };
 //! let outcome = mutate(&[file], &[entity], &config).unwrap();
 //! assert!(outcome.mutants.iter().any(|m| m.operator == "boundary-comparison"));

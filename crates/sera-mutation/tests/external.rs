@@ -16,7 +16,7 @@ fn ready() {
 ";
 
 fn file() -> SourceFile {
-    SourceFile { path: "src/lib.rs".into(), language: Language::Rust, text: SOURCE.into() }
+    SourceFile::new("src/lib.rs", Language::Rust, SOURCE)
 }
 
 fn entity(name: &str, is_test: bool) -> Entity {

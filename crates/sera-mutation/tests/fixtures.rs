@@ -18,10 +18,12 @@ fn load(name: &str) -> (Vec<SourceFile>, Vec<Entity>) {
     let index = sera_code::index(&root, &sera_code::IndexConfig::default()).unwrap();
     let mut files: BTreeMap<String, SourceFile> = BTreeMap::new();
     for entity in &index.entities {
-        files.entry(entity.file.clone()).or_insert_with(|| SourceFile {
-            path: entity.file.clone(),
-            language: entity.language,
-            text: std::fs::read_to_string(root.join(&entity.file)).unwrap(),
+        files.entry(entity.file.clone()).or_insert_with(|| {
+            SourceFile::new(
+                entity.file.clone(),
+                entity.language,
+                std::fs::read_to_string(root.join(&entity.file)).unwrap(),
+            )
         });
     }
     (files.into_values().collect(), index.entities)
@@ -148,26 +150,10 @@ fn unparsable_and_huge_files_are_skipped_and_counted() {
     let huge = format!("def g():\n    return [{}]\n", "1, ".repeat(400_000));
     let odd = "\u{feff}def h():\n    return 'caf\u{e9}' if 1 < 2 else '\u{1F600}'\n";
     let files = vec![
-        SourceFile {
-            path: "broken.py".into(),
-            language: sera_core::Language::Python,
-            text: broken.into(),
-        },
-        SourceFile {
-            path: "huge.py".into(),
-            language: sera_core::Language::Python,
-            text: huge.clone(),
-        },
-        SourceFile {
-            path: "odd.py".into(),
-            language: sera_core::Language::Python,
-            text: odd.into(),
-        },
-        SourceFile {
-            path: "empty.rs".into(),
-            language: sera_core::Language::Rust,
-            text: String::new(),
-        },
+        SourceFile::new("broken.py", sera_core::Language::Python, broken),
+        SourceFile::new("huge.py", sera_core::Language::Python, huge.clone()),
+        SourceFile::new("odd.py", sera_core::Language::Python, odd),
+        SourceFile::new("empty.rs", sera_core::Language::Rust, String::new()),
     ];
     let entities = vec![
         entity("broken.py", broken.len()),
@@ -179,4 +165,24 @@ fn unparsable_and_huge_files_are_skipped_and_counted() {
     assert_eq!(outcome.stats.skipped_too_large, 1);
     assert!(outcome.mutants.iter().all(|m| m.file == "odd.py"));
     assert!(!outcome.mutants.is_empty());
+}
+
+#[test]
+fn trees_kept_by_the_index_give_the_same_mutants_as_parsing_afresh() {
+    for repo in ["rust-demo", "py-demo"] {
+        let (files, entities) = load(repo);
+        let config = sera_code::IndexConfig { keep_sources: true, ..Default::default() };
+        let index = sera_code::index(&fixture(repo), &config).unwrap();
+        let with_trees: Vec<SourceFile> = index
+            .sources
+            .into_iter()
+            .filter(|s| files.iter().any(|f| f.path == s.path))
+            .map(|s| SourceFile { path: s.path, language: s.language, text: s.text, tree: s.tree })
+            .collect();
+        assert_eq!(with_trees.len(), files.len(), "{repo}");
+        assert!(with_trees.iter().all(|f| f.tree.is_some()), "{repo}");
+        let afresh = run(&files, &entities, &all(repo));
+        let adopted = run(&with_trees, &entities, &all(repo));
+        assert_eq!(adopted, afresh, "{repo}");
+    }
 }

@@ -30,7 +30,7 @@ fn whole_file(language: Language, path: &str, text: &str) -> Entity {
 
 fn run(language: Language, text: &str, operator: &str) -> Vec<Mutant> {
     let path = if language == Language::Rust { "src/sample.rs" } else { "sample.py" };
-    let file = SourceFile { path: path.into(), language, text: text.into() };
+    let file = SourceFile::new(path, language, text);
     let config = MutateConfig {
         repo: "sample".into(),
         per_function: 0,

@@ -79,20 +79,19 @@ pub fn run(
             }
         }
     }
-    let index = sera_code::index(repo, &sera_code::IndexConfig::default())
-        .map_err(|err| Error::Data(err.to_string()))?;
-
-    // One source file per file that has functions, in path order.
-    let mut languages: BTreeMap<&str, sera_core::Language> = BTreeMap::new();
-    for entity in &index.entities {
-        languages.insert(entity.file.as_str(), entity.language);
-    }
-    let mut files = Vec::with_capacity(languages.len());
-    for (path, language) in languages {
-        let full = repo.join(path);
-        let text = std::fs::read_to_string(&full).map_err(|err| Error::io(&full, err))?;
-        files.push(SourceFile { path: path.to_string(), language, text });
-    }
+    // The index keeps each file's text and tree, so the engine neither reads nor parses again.
+    let index_config = sera_code::IndexConfig { keep_sources: true, ..Default::default() };
+    let mut index =
+        sera_code::index(repo, &index_config).map_err(|err| Error::Data(err.to_string()))?;
+    let files: Vec<SourceFile> = std::mem::take(&mut index.sources)
+        .into_iter()
+        .map(|source| SourceFile {
+            path: source.path,
+            language: source.language,
+            text: source.text,
+            tree: source.tree,
+        })
+        .collect();
 
     let config = MutateConfig {
         repo: repo_name(repo),

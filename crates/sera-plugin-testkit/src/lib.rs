@@ -125,11 +125,7 @@ pub fn check_plugin_with(path: &Path, samples: &[Sample]) -> Result<Report, Fail
         }
         let mut count = 0;
         for sample in samples {
-            let file = SourceFile {
-                path: sample.path.clone(),
-                language: sample.language,
-                text: sample.text.clone(),
-            };
+            let file = SourceFile::new(sample.path.clone(), sample.language, sample.text.clone());
             let entity = whole_file_entity(sample);
             // The host checks that every edit is a character range inside the entity.
             let edits = operator

@@ -69,8 +69,7 @@ fn example_operator_produces_mutants_with_patches_and_stable_ids() {
     let text = "fn other() { f(a, b) }\nfn pick(lo: u8, hi: u8) -> u8 {\n    max(lo, hi)\n}\n";
     let start = text.find("fn pick").expect("in text");
     let entity = entity("src/lib.rs", Language::Rust, ByteSpan { start, end: text.len() });
-    let file =
-        SourceFile { path: "src/lib.rs".into(), language: Language::Rust, text: text.into() };
+    let file = SourceFile::new("src/lib.rs", Language::Rust, text);
     let operators = plugin.mutation_operators().expect("operators are listed");
     let external: Vec<&dyn ExternalOperator> = operators.iter().map(|o| o as _).collect();
     let config = MutateConfig {
@@ -173,8 +172,7 @@ fn panicking_plugin_returns_errors_and_the_host_carries_on() {
     let text = "fn pick() { max(a, b) }\n";
     let entity = entity("src/lib.rs", Language::Rust, ByteSpan { start: 0, end: text.len() });
     let source = SourceText { path: "src/lib.rs", language: Language::Rust, text };
-    let file =
-        SourceFile { path: "src/lib.rs".into(), language: Language::Rust, text: text.into() };
+    let file = SourceFile::new("src/lib.rs", Language::Rust, text);
     let operators = plugin.mutation_operators().expect("operators are listed");
     let external: Vec<&dyn ExternalOperator> = operators.iter().map(|o| o as _).collect();
     let config = MutateConfig { repo: "demo".into(), ..MutateConfig::default() };

@@ -79,7 +79,7 @@ fn parse(
 /// in well under a second.
 const PARSE_TIME_LIMIT: Duration = Duration::from_secs(10);
 
-/// Parses and walks one file.
+/// Parses and walks one file; returns the tree too, for callers that keep it.
 fn outline<G: Grammar>(
     grammar: &G,
     key: &'static str,
@@ -87,7 +87,7 @@ fn outline<G: Grammar>(
     text: &str,
     module: Vec<String>,
     file_is_test: bool,
-) -> Result<Outline, ParseFailure> {
+) -> Result<(Outline, Tree), ParseFailure> {
     let tree = parse(key, language, text)?;
     let mut scopes = Scopes::new(text, module.join(G::SEPARATOR), G::SEPARATOR, file_is_test);
     let mut cursor = tree.walk();
@@ -120,7 +120,8 @@ fn outline<G: Grammar>(
             depth -= 1;
         }
     }
-    Ok(scopes.finish())
+    drop(cursor);
+    Ok((scopes.finish(), tree))
 }
 
 /// The text of `node`, or `""` if its span is not on character boundaries (which tree-sitter

@@ -1,6 +1,6 @@
 //! Python: functions, methods, nested functions, pytest markers and calls.
 
-use tree_sitter::Node;
+use tree_sitter::{Node, Tree};
 
 use super::{Grammar, Scope, Scopes, outline};
 use crate::lang::{LanguageSupport, Outline, ParseFailure, SourceFile};
@@ -27,9 +27,24 @@ impl LanguageSupport for Python {
     }
 
     fn outline(&self, file: &SourceFile<'_>) -> Result<Outline, ParseFailure> {
+        self.outline_with_tree(file).map(|(outline, _)| outline)
+    }
+
+    fn outline_with_tree(
+        &self,
+        file: &SourceFile<'_>,
+    ) -> Result<(Outline, Option<Tree>), ParseFailure> {
         let module = naming::python_module_path(file.path, &file.layout.python_packages);
         let test = naming::is_python_test_path(file.path);
-        outline(self, "python", || tree_sitter_python::LANGUAGE.into(), file.text, module, test)
+        let (outline, tree) = outline(
+            self,
+            "python",
+            || tree_sitter_python::LANGUAGE.into(),
+            file.text,
+            module,
+            test,
+        )?;
+        Ok((outline, Some(tree)))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Rust: functions, methods in `impl` and `trait` blocks, inline modules, test markers and calls.
 
-use tree_sitter::Node;
+use tree_sitter::{Node, Tree};
 
 use super::{Grammar, Scope, Scopes, outline, text};
 use crate::lang::{LanguageSupport, Outline, ParseFailure, SourceFile};
@@ -28,9 +28,18 @@ impl LanguageSupport for Rust {
     }
 
     fn outline(&self, file: &SourceFile<'_>) -> Result<Outline, ParseFailure> {
+        self.outline_with_tree(file).map(|(outline, _)| outline)
+    }
+
+    fn outline_with_tree(
+        &self,
+        file: &SourceFile<'_>,
+    ) -> Result<(Outline, Option<Tree>), ParseFailure> {
         let module = naming::rust_module_path(file.path);
         let test = naming::is_rust_test_path(file.path);
-        outline(self, "rust", || tree_sitter_rust::LANGUAGE.into(), file.text, module, test)
+        let (outline, tree) =
+            outline(self, "rust", || tree_sitter_rust::LANGUAGE.into(), file.text, module, test)?;
+        Ok((outline, Some(tree)))
     }
 }
 

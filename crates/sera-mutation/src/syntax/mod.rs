@@ -40,6 +40,22 @@ pub(crate) fn parse(language: Language, text: &str) -> Option<Parsed> {
     Some(Parsed { tree, language })
 }
 
+/// A tree parsed elsewhere, as [`parse`] would have returned it: `Some(None)` when it has
+/// syntax errors, `None` when it was not made with this module's grammar for `language` (the
+/// caller then parses the text itself).
+pub(crate) fn adopt(language: Language, tree: Tree) -> Option<Option<Parsed>> {
+    let ours = grammar(language);
+    let theirs = tree.language();
+    let same = theirs.abi_version() == ours.abi_version()
+        && theirs.node_kind_count() == ours.node_kind_count()
+        && theirs.field_count() == ours.field_count()
+        && theirs.name() == ours.name();
+    if !same {
+        return None;
+    }
+    Some((!tree.root_node().has_error()).then_some(Parsed { tree, language }))
+}
+
 /// Every site in the file outside code that must not be mutated (tests, `unsafe fn`).
 pub(crate) fn sites(parsed: &Parsed, text: &str) -> Vec<Site> {
     let mut ctx = Ctx { text, sites: Vec::new() };
@@ -48,6 +64,23 @@ pub(crate) fn sites(parsed: &Parsed, text: &str) -> Vec<Site> {
         Language::Python => python::walk(&mut ctx, parsed.tree.root_node()),
     }
     ctx.sites
+}
+
+/// Calls `enter` on every node under `root` (itself included) in source order, descending only
+/// into nodes it returns `true` for. A tree-cursor walk: no recursion, so deeply nested
+/// generated code cannot overflow the stack, and no allocation per node.
+fn preorder<'t>(root: Node<'t>, mut enter: impl FnMut(Node<'t>) -> bool) {
+    let mut cursor = root.walk();
+    loop {
+        if enter(cursor.node()) && cursor.goto_first_child() {
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
+    }
 }
 
 /// A parser kept per thread and reused for every re-parse on it.
@@ -164,13 +197,18 @@ impl Reparser {
     }
 }
 
-fn parser(language: Language) -> Parser {
-    let mut parser = Parser::new();
-    let grammar: tree_sitter::Language = match language {
+fn grammar(language: Language) -> tree_sitter::Language {
+    match language {
         Language::Rust => tree_sitter_rust::LANGUAGE.into(),
         Language::Python => tree_sitter_python::LANGUAGE.into(),
-    };
-    parser.set_language(&grammar).expect("the bundled grammars match the tree-sitter version");
+    }
+}
+
+fn parser(language: Language) -> Parser {
+    let mut parser = Parser::new();
+    parser
+        .set_language(&grammar(language))
+        .expect("the bundled grammars match the tree-sitter version");
     parser
 }
 
@@ -401,6 +439,18 @@ mod tests {
         // The function-only check agrees with re-parsing the whole changed file.
         let whole = reparser.whole_file_parses(&parsed, text, start, end, to);
         assert_eq!((region, whole), (expected, expected), "{from:?} -> {to:?}");
+    }
+
+    #[test]
+    fn trees_of_our_grammars_are_adopted_and_others_are_not() {
+        let rust = parse(Language::Rust, "fn f() -> u8 { 1 }\n").unwrap().tree;
+        let python = parse(Language::Python, "def f():\n    return 1\n").unwrap().tree;
+        assert!(matches!(adopt(Language::Rust, rust.clone()), Some(Some(_))));
+        assert!(matches!(adopt(Language::Python, python.clone()), Some(Some(_))));
+        assert!(adopt(Language::Rust, python).is_none());
+        assert!(adopt(Language::Python, rust).is_none());
+        let broken = parser(Language::Rust).parse("fn f( {\n", None).unwrap();
+        assert!(matches!(adopt(Language::Rust, broken), Some(None)));
     }
 
     #[test]

@@ -6,23 +6,19 @@
 use tree_sitter::Node;
 
 use super::{
-    Ctx, binary_replacements, code_children, compound_replacement, off_by_one, snippet,
+    Ctx, binary_replacements, code_children, compound_replacement, off_by_one, preorder, snippet,
     swap_changes_meaning,
 };
 use crate::operators::Op;
 
 pub(super) fn walk(ctx: &mut Ctx<'_>, root: Node<'_>) {
-    // An explicit stack: deeply nested expressions must not overflow the thread's stack.
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
-        if skipped(ctx, node) {
-            continue;
+    preorder(root, |node| {
+        let enter = !skipped(ctx, node);
+        if enter {
+            visit(ctx, node);
         }
-        visit(ctx, node);
-        let mut cursor = node.walk();
-        let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev());
-    }
+        enter
+    });
 }
 
 fn visit(ctx: &mut Ctx<'_>, node: Node<'_>) {

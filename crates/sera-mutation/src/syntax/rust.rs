@@ -3,8 +3,8 @@
 use tree_sitter::Node;
 
 use super::{
-    Ctx, binary_replacements, code_children, compound_replacement, mentions, off_by_one, snippet,
-    swap_changes_meaning,
+    Ctx, binary_replacements, code_children, compound_replacement, mentions, off_by_one, preorder,
+    snippet, swap_changes_meaning,
 };
 use crate::operators::Op;
 
@@ -17,18 +17,13 @@ pub(super) fn walk(ctx: &mut Ctx<'_>, root: Node<'_>) {
     {
         return;
     }
-    // An explicit stack instead of recursion: generated files can nest expressions thousands
-    // deep, and a stack overflow would be a crash on user input.
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
-        if skipped(ctx, node) {
-            continue;
+    preorder(root, |node| {
+        let enter = !skipped(ctx, node);
+        if enter {
+            visit(ctx, node);
         }
-        visit(ctx, node);
-        let mut cursor = node.walk();
-        let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev());
-    }
+        enter
+    });
 }
 
 fn visit(ctx: &mut Ctx<'_>, node: Node<'_>) {
