@@ -287,6 +287,43 @@ fn svg_mode_runs_end_to_end_against_a_scripted_teacher() {
     assert_eq!(manifest["stages"]["export"]["status"], "done");
     assert!(run.join("report.html").exists());
 
+    // A crash inside the SVG stage: its finished rollouts are in the journal under work/, so a
+    // resumed run asks the teacher for nothing and writes the same trajectories.
+    let chats =
+        || server.requests().iter().filter(|r| r.path.ends_with("/chat/completions")).count();
+    let crash_in_svg_stage = || {
+        let path = run.join("manifest.json");
+        let mut manifest: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        manifest["stages"]["svg"]["status"] = json!("running");
+        std::fs::write(&path, manifest.to_string()).unwrap();
+        std::fs::remove_file(run.join("trajectories.jsonl")).unwrap();
+    };
+    let first_output = std::fs::read(run.join("trajectories.jsonl")).unwrap();
+    let asked = chats();
+    crash_in_svg_stage();
+    let (code, stderr) = run_with(tmp.path(), &config("svg", &server));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(chats(), asked, "every rollout came from the journal");
+    assert_eq!(std::fs::read(run.join("trajectories.jsonl")).unwrap(), first_output);
+    // With only rollout 1 journaled, the resumed run writes the issue and does rollout 2 again
+    // but not rollout 1 or its self-check.
+    std::fs::remove_file(run.join("work/svg-second.jsonl")).unwrap();
+    crash_in_svg_stage();
+    let (code, stderr) = run_with(tmp.path(), &config("svg", &server));
+    assert_eq!(code, 0, "{stderr}");
+    let resumed: Vec<String> = server.requests()[..]
+        .iter()
+        .filter(|r| r.path.ends_with("/chat/completions"))
+        .skip(asked)
+        .map(|r| sera_rollout::test_server::request_text(&r.body))
+        .collect();
+    assert!(!resumed.is_empty());
+    assert!(resumed.iter().all(|text| !text.contains("Is the final change a valid fix")));
+    let kinds: Vec<Value> =
+        read_jsonl(&run.join("trajectories.jsonl")).iter().map(|t| t["kind"].clone()).collect();
+    assert_eq!(kinds, [json!("svg_first"), json!("svg_second")]);
+
     // A verifier that panics stops an SVG run at the verify stage with a data error.
     let library = sera_plugin_testkit::built_library("panicking").unwrap();
     std::fs::copy(&library, plugins.join(library.file_name().unwrap())).unwrap();

@@ -20,6 +20,7 @@ pub use sera_sandbox::Isolation;
 use sera_sandbox::{Sandbox, SandboxConfig};
 use sera_verify::{ValidateConfig, Validator};
 
+use crate::rundir::AppendLog;
 use crate::{Error, Result, jsonl};
 
 /// Which teacher plays the agent.
@@ -353,6 +354,11 @@ pub struct SvgOptions {
     /// Where trajectories that are not kept go [default: `svg-discarded.jsonl` next to the
     /// output; nowhere when the output is standard output].
     pub discarded: Option<PathBuf>,
+    /// A folder where each start function's rollouts are recorded as soon as they finish
+    /// (`svg-first.jsonl`, `svg-second.jsonl`); a later call with the same journal reuses them
+    /// instead of asking the teacher again, so a crash loses at most the rollouts in flight.
+    /// `None` (the default) keeps nothing.
+    pub journal: Option<PathBuf>,
 }
 
 impl Default for SvgOptions {
@@ -373,6 +379,7 @@ impl Default for SvgOptions {
             threshold: 0.0,
             demonstrations: None,
             discarded: None,
+            journal: None,
         }
     }
 }
@@ -473,10 +480,27 @@ pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<Svg
     let workers = options.concurrency.max(1);
     let mut report = SvgReport { starts: starts.len(), ..SvgReport::default() };
 
+    let journal = options.journal.as_deref().map(Journal::open).transpose()?;
+
     // Rollout 1 with its self-check, for every start at once.
     let firsts = parallel_map(&starts, workers, |start| {
-        svg::first_rollout(&sandbox, &options.repo, start, &registry, teacher.as_ref(), &config)
-            .map_err(|err| rollout_error(err, functions))
+        let id = start.id();
+        if let Some(done) = journal.as_ref().and_then(|j| j.first(&id)) {
+            return Ok(done);
+        }
+        let first = svg::first_rollout(
+            &sandbox,
+            &options.repo,
+            start,
+            &registry,
+            teacher.as_ref(),
+            &config,
+        )
+        .map_err(|err| rollout_error(err, functions))?;
+        if let Some(journal) = &journal {
+            journal.record_first(&id, &first)?;
+        }
+        Ok(first)
     })?;
 
     // Drop empty and duplicate P1, in start order so the outcome does not depend on timing.
@@ -511,6 +535,10 @@ pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<Svg
         parallel_map(&jobs, workers, |(start_index, input)| -> Result<Option<Trajectory>> {
             let Some((accepted, p1)) = input else { return Ok(None) };
             let start = &starts[*start_index];
+            let id = start.id();
+            if let Some(done) = journal.as_ref().and_then(|j| j.second(&id)) {
+                return Ok(done);
+            }
             let t1 = &firsts[*start_index].attempts[*accepted];
             let mut rng = sera_core::SplitMix64::derive(
                 options.seed,
@@ -520,7 +548,12 @@ pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<Svg
             let issue = match svg::write_issue(teacher.as_ref(), t1, &demonstration, &config) {
                 Ok(issue) => issue,
                 // No issue, no rollout 2; rollout 1 may still be kept.
-                Err(_) => return Ok(None),
+                Err(_) => {
+                    if let Some(journal) = &journal {
+                        journal.record_second(&id, None)?;
+                    }
+                    return Ok(None);
+                }
             };
             let mut t2 = svg::second_rollout(
                 &sandbox,
@@ -534,6 +567,9 @@ pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<Svg
             .map_err(|err| rollout_error(err, functions))?;
             let candidate = t2.patch.as_ref().map(|p| p.render()).unwrap_or_default();
             t2.recall = sera_verify::recall::recall(&p1.render(), &candidate).value();
+            if let Some(journal) = &journal {
+                journal.record_second(&id, Some(&t2))?;
+            }
             Ok(Some(t2))
         })?;
 
@@ -573,6 +609,84 @@ pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<Svg
     }
     report.mean_recall = (recall_count > 0).then(|| recall_sum / recall_count as f64);
     Ok(report)
+}
+
+/// The record of finished SVG rollouts per start function (see [`SvgOptions::journal`]): what
+/// earlier calls finished, read once, and two append-only logs that workers add to as they go.
+struct Journal {
+    firsts: HashMap<String, sera_rollout::svg::FirstRollouts>,
+    seconds: HashMap<String, Option<Trajectory>>,
+    first_log: Mutex<AppendLog>,
+    second_log: Mutex<AppendLog>,
+}
+
+/// One line of `svg-first.jsonl`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FirstRecord {
+    start: String,
+    attempts: Vec<Trajectory>,
+    accepted: Option<usize>,
+}
+
+/// One line of `svg-second.jsonl`; `t2` is `null` when no issue could be written.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SecondRecord {
+    start: String,
+    t2: Option<Trajectory>,
+}
+
+impl Journal {
+    fn open(dir: &Path) -> Result<Journal> {
+        let first_path = dir.join("svg-first.jsonl");
+        let second_path = dir.join("svg-second.jsonl");
+        // Opening first drops a line torn by a crash, so that reading sees whole records only.
+        let first_log = AppendLog::open(&first_path, "start")?;
+        let second_log = AppendLog::open(&second_path, "start")?;
+        let firsts = jsonl::read::<FirstRecord>(&first_path)?
+            .records
+            .into_iter()
+            .map(|r| {
+                let first =
+                    sera_rollout::svg::FirstRollouts { attempts: r.attempts, accepted: r.accepted };
+                (r.start, first)
+            })
+            .collect();
+        let seconds = jsonl::read::<SecondRecord>(&second_path)?
+            .records
+            .into_iter()
+            .map(|r| (r.start, r.t2))
+            .collect();
+        Ok(Journal {
+            firsts,
+            seconds,
+            first_log: Mutex::new(first_log),
+            second_log: Mutex::new(second_log),
+        })
+    }
+
+    fn first(&self, start: &str) -> Option<sera_rollout::svg::FirstRollouts> {
+        self.firsts.get(start).cloned()
+    }
+
+    fn second(&self, start: &str) -> Option<Option<Trajectory>> {
+        self.seconds.get(start).cloned()
+    }
+
+    fn record_first(&self, start: &str, first: &sera_rollout::svg::FirstRollouts) -> Result<()> {
+        let record = FirstRecord {
+            start: start.to_string(),
+            attempts: first.attempts.clone(),
+            accepted: first.accepted,
+        };
+        let mut log = self.first_log.lock().unwrap_or_else(|p| p.into_inner());
+        log.append(start, &record)
+    }
+
+    fn record_second(&self, start: &str, t2: Option<&Trajectory>) -> Result<()> {
+        let record = SecondRecord { start: start.to_string(), t2: t2.cloned() };
+        let mut log = self.second_log.lock().unwrap_or_else(|p| p.into_inner());
+        log.append(start, &record)
+    }
 }
 
 fn write_kept(

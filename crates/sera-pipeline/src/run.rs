@@ -6,7 +6,9 @@
 //! record: each run of the stage function writes a `work/*.part.jsonl` file record by record; its
 //! complete records are absorbed into the stage's append-only file, and the next run only does
 //! what is not there yet. After a stage finishes its file is put in input order, so a run that was
-//! killed and resumed ends with the same records, in the same order, as one that was not.
+//! killed and resumed ends with the same records, in the same order, as one that was not. In SVG
+//! mode the svg stage journals each start function's rollouts in `work/` as they finish and reuses
+//! them when it runs again.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -142,6 +144,8 @@ pub fn run(
                     threshold: config.svg.threshold,
                     demonstrations: config.svg.demonstrations.clone(),
                     discarded: Some(run.path("svg-discarded.jsonl")),
+                    // Per-start resume: finished rollouts survive a crash of the stage.
+                    journal: Some(run.path("work")),
                     ..rollout::SvgOptions::default()
                 };
                 let functions = run.path("functions.jsonl");
