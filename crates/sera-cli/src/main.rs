@@ -371,13 +371,14 @@ fn parse_weight(text: &str) -> Result<(String, f64), String> {
 
 impl MutateArgs {
     fn run(self) -> sera_pipeline::Result<()> {
-        let options = sera_pipeline::mutate::MutateOptions {
+        let options = sera_pipeline::mutate::MutateConfig {
             seed: self.seed,
             limit: self.limit,
             per_function: self.per_function,
             operators: self.operators,
             classes: self.classes,
             weights: self.weight.into_iter().collect(),
+            ..Default::default()
         };
         let plugins = match &self.plugins {
             Some(dir) => sera_pipeline::plugins::load(dir)?,

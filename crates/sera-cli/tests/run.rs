@@ -246,13 +246,16 @@ fn svg_mode_runs_end_to_end_against_a_scripted_teacher() {
     const ISSUE: &str =
         "Adding zero units of an item is accepted in some code paths and rejected in others.";
     // Rollout 1 and rollout 2 both make the same one-line change and submit; the judge says yes.
-    let server = TestServer::svg_teacher(
-        json!({"command": "str_replace", "path": "/testbed/inventory/core.py",
-               "old_str": "        if quantity <= 0:\n            raise ValueError",
-               "new_str": "        if quantity < 1:\n            raise ValueError"}),
-        ISSUE,
-    )
-    .unwrap();
+    let teacher = || {
+        TestServer::svg_teacher(
+            json!({"command": "str_replace", "path": "/testbed/inventory/core.py",
+                   "old_str": "        if quantity <= 0:\n            raise ValueError",
+                   "new_str": "        if quantity < 1:\n            raise ValueError"}),
+            ISSUE,
+        )
+        .unwrap()
+    };
+    let server = teacher();
 
     let tmp = tempfile::tempdir().unwrap();
     sera_test_support::fixture_into("py-demo", &tmp.path().join("repo"));
@@ -327,14 +330,7 @@ fn svg_mode_runs_end_to_end_against_a_scripted_teacher() {
     // A verifier that panics stops an SVG run at the verify stage with a data error.
     let library = sera_plugin_testkit::built_library("panicking").unwrap();
     std::fs::copy(&library, plugins.join(library.file_name().unwrap())).unwrap();
-    let server = TestServer::svg_teacher(
-        json!({"command": "str_replace", "path": "/testbed/inventory/core.py",
-               "old_str": "        if quantity <= 0:\n            raise ValueError",
-               "new_str": "        if quantity < 1:\n            raise ValueError"}),
-        ISSUE,
-    )
-    .unwrap();
-    let (code, stderr) = run_with(tmp.path(), &config("svg-panics", &server));
+    let (code, stderr) = run_with(tmp.path(), &config("svg-panics", &teacher()));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("verifier panics by design"), "{stderr}");
 }

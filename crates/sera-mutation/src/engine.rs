@@ -179,18 +179,8 @@ pub fn mutate_with(
 
     // One canonical order; identical changes from different operators are kept once, under
     // the operator listed first in the catalogue.
-    candidates.sort_by(|a, b| {
-        (a.file, a.start, a.end, &a.replacement, a.op).cmp(&(
-            b.file,
-            b.start,
-            b.end,
-            &b.replacement,
-            b.op,
-        ))
-    });
-    candidates.dedup_by(|b, a| {
-        a.file == b.file && a.start == b.start && a.end == b.end && a.replacement == b.replacement
-    });
+    candidates.sort_by(|a, b| (change(a), a.op).cmp(&(change(b), b.op)));
+    candidates.dedup_by(|b, a| change(a) == change(b));
     stats.candidates = candidates.len();
     for c in &candidates {
         *stats.candidates_by_operator.entry(catalogue[c.op].slug.to_string()).or_default() += 1;
@@ -203,12 +193,19 @@ pub fn mutate_with(
         .enumerate()
         .map(|(i, c)| {
             let file = &files[c.file];
-            let span = format!("{}..{}", c.start, c.end);
+            let span = format!("{}..{}", c.edit.start, c.edit.end);
             // The replacement is part of the id because one operator may offer several
             // changes of one span (`<` to `>=` and to `==`; a body replaced by `0` or `1`).
             let id = stable_id(
                 "m",
-                &[&config.repo, commit, &file.path, catalogue[c.op].slug, &span, &c.replacement],
+                &[
+                    &config.repo,
+                    commit,
+                    &file.path,
+                    catalogue[c.op].slug,
+                    &span,
+                    &c.edit.replacement,
+                ],
             );
             let u = SplitMix64::derive(config.seed, &id).next_f64();
             ((-(1.0 - u).ln()) / c.weight, id, i)
@@ -272,8 +269,8 @@ pub fn mutate_with(
                 entity_id: c.entity.id.clone(),
                 operator: operator.slug.to_string(),
                 classes: operator.classes.iter().map(|s| s.to_string()).collect(),
-                description: format!("{} in `{}`", c.what, c.entity.name),
-                span: ByteSpan { start: c.start, end: c.end },
+                description: format!("{} in `{}`", c.edit.description, c.entity.name),
+                span: ByteSpan { start: c.edit.start, end: c.edit.end },
                 patch,
             });
         }
@@ -285,15 +282,17 @@ pub fn mutate_with(
     Ok(Outcome { mutants, stats })
 }
 
-/// One candidate: a splice `text[start..end] -> replacement` by operator `op` (an index into
-/// the catalogue), the file it is in and the function it belongs to.
+/// What identifies a change: the file and the splice.
+fn change<'c>(c: &'c Candidate<'_>) -> (usize, usize, usize, &'c str) {
+    (c.file, c.edit.start, c.edit.end, &c.edit.replacement)
+}
+
+/// One candidate: a splice by operator `op` (an index into the catalogue), the file it is in
+/// and the function it belongs to.
 struct Candidate<'e> {
     file: usize,
     op: usize,
-    start: usize,
-    end: usize,
-    replacement: String,
-    what: String,
+    edit: Edit,
     entity: &'e Entity,
     weight: f64,
 }
@@ -384,21 +383,16 @@ fn scan<'e>(
             .filter(|e| !e.is_test)
             .copied()
     };
+    let mut add = |op: usize, weight: f64, edit: Edit| {
+        if let Some(entity) = owner(edit.start, edit.end) {
+            candidates.push(Candidate { file: index, op, edit, entity, weight });
+        }
+    };
     for site in syntax::sites(&parsed, &file.text) {
         let op = site.op as usize;
-        let Some(weight) = catalogue[op].weight else { continue };
-        if let Some(entity) = owner(site.start, site.end) {
+        if let Some(weight) = catalogue[op].weight {
             let Site { start, end, replacement, what, .. } = site;
-            candidates.push(Candidate {
-                file: index,
-                op,
-                start,
-                end,
-                replacement,
-                what,
-                entity,
-                weight,
-            });
+            add(op, weight, Edit { start, end, replacement, description: what });
         }
     }
     for (i, operator) in external.iter().enumerate() {
@@ -411,7 +405,7 @@ fn scan<'e>(
                 detail,
             };
             for edit in operator.edits(file, entity).map_err(failed)? {
-                let Edit { start, end, replacement, description } = edit;
+                let (start, end) = (edit.start, edit.end);
                 let inside = entity.bytes.start <= start
                     && start <= end
                     && end <= entity.bytes.end
@@ -423,20 +417,8 @@ fn scan<'e>(
                         entity.qualified_name, entity.bytes.start, entity.bytes.end
                     )));
                 }
-                if file.text[start..end] == replacement {
-                    continue;
-                }
-                if let Some(entity) = owner(start, end) {
-                    candidates.push(Candidate {
-                        file: index,
-                        op,
-                        start,
-                        end,
-                        replacement,
-                        what: description,
-                        entity,
-                        weight,
-                    });
+                if file.text[start..end] != edit.replacement {
+                    add(op, weight, edit);
                 }
             }
         }
@@ -467,7 +449,7 @@ fn materialise(
     c: &Candidate<'_>,
     reparsers: &mut ReparserPair,
 ) -> Option<(Patch, String)> {
-    let (start, end, replacement) = (c.start, c.end, c.replacement.as_str());
+    let (start, end, replacement) = (c.edit.start, c.edit.end, c.edit.replacement.as_str());
     if !reparsers.get(file.language).still_parses(parsed, &file.text, start, end, replacement) {
         return None;
     }

@@ -4,44 +4,14 @@
 //! non-test ones into candidate bugs, with the operators of loaded plugins alongside its own.
 //! This module only reads the files and glues the three.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-pub use sera_mutation::Stats;
-use sera_mutation::{ExternalOperator, MutateConfig, SourceFile};
+use sera_mutation::{ExternalOperator, SourceFile};
+pub use sera_mutation::{MutateConfig, Stats};
 use sera_plugin_host::Plugin;
 
 use crate::{Error, Result, jsonl};
-
-/// What `sera mutate` was asked for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MutateOptions {
-    pub seed: u64,
-    /// At most this many mutants; `None` for all that pass the per-function cap.
-    pub limit: Option<usize>,
-    /// At most this many mutants per function; 0 for no cap.
-    pub per_function: usize,
-    /// Only these operators (slugs); `None` for all.
-    pub operators: Option<Vec<String>>,
-    /// Only operators tagged with one of these bug classes (slugs); `None` for all.
-    pub classes: Option<Vec<String>>,
-    /// Sampling weights that replace operators' defaults, by slug (built-in or plugin).
-    pub weights: BTreeMap<String, f64>,
-}
-
-impl Default for MutateOptions {
-    fn default() -> Self {
-        MutateOptions {
-            seed: 0,
-            limit: None,
-            per_function: 8,
-            operators: None,
-            classes: None,
-            weights: BTreeMap::new(),
-        }
-    }
-}
 
 /// What a mutate run did, for the summary on stderr.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,18 +27,19 @@ pub struct MutateReport {
 
 /// Indexes `repo`, mutates its non-test functions with the built-in operators and those of
 /// `plugins`, and writes the mutants to `out` (`-` for standard output), sorted by file and
-/// position.
+/// position. An empty `config.repo` becomes the folder's name, and a `None` commit the one
+/// `HEAD` points at (read from `.git`), both part of every mutant id.
 ///
 /// Unknown operator or class slugs are usage errors (exit code 1); a missing repository or a
 /// failing plugin operator is bad input (2); failing to write `out` is the environment's (3).
 pub fn run(
     repo: &Path,
     out: &Path,
-    options: &MutateOptions,
+    config: &MutateConfig,
     plugins: &[Plugin],
 ) -> Result<MutateReport> {
     let data = |err: sera_plugin_host::CallError| Error::Data(err.to_string());
-    if let Some(classes) = &options.classes {
+    if let Some(classes) = &config.classes {
         let mut registry = sera_taxonomy::Registry::builtin();
         sera_plugin_host::register_all(plugins, &mut registry).map_err(data)?;
         for class in classes {
@@ -94,15 +65,9 @@ pub fn run(
         .collect();
 
     let config = MutateConfig {
-        repo: repo_name(repo),
-        commit: head_commit(repo),
-        seed: options.seed,
-        limit: options.limit,
-        per_function: options.per_function,
-        operators: options.operators.clone(),
-        classes: options.classes.clone(),
-        weights: options.weights.clone(),
-        ..MutateConfig::default()
+        repo: if config.repo.is_empty() { repo_name(repo) } else { config.repo.clone() },
+        commit: config.commit.clone().or_else(|| head_commit(repo)),
+        ..config.clone()
     };
     let hosted = sera_plugin_host::mutation_operators(plugins).map_err(data)?;
     let external: Vec<&dyn ExternalOperator> = hosted.iter().map(|op| op as _).collect();
@@ -209,9 +174,9 @@ mod tests {
     #[test]
     fn unknown_class_is_a_usage_error() {
         let dir = tempfile::tempdir().unwrap();
-        let options =
-            MutateOptions { classes: Some(vec!["no-such-class".into()]), ..Default::default() };
-        let err = run(dir.path(), Path::new("-"), &options, &[]).unwrap_err();
+        let config =
+            MutateConfig { classes: Some(vec!["no-such-class".into()]), ..Default::default() };
+        let err = run(dir.path(), Path::new("-"), &config, &[]).unwrap_err();
         assert_eq!(err.exit_code(), 1);
         assert!(err.to_string().contains("no-such-class"), "{err}");
     }

@@ -332,13 +332,14 @@ fn procedural(
 ) -> Result<()> {
     let repo = &config.repo.path;
     run.stage("mutate", |run| {
-        let options = mutate::MutateOptions {
+        let options = mutate::MutateConfig {
             seed: config.run.seed,
             limit: config.mutate.limit,
             per_function: config.mutate.per_function,
             operators: non_empty(&config.mutate.operators),
             classes: non_empty(&config.mutate.classes),
             weights: config.mutate.weights.clone(),
+            ..mutate::MutateConfig::default()
         };
         run.whole_file("mutants.jsonl", |out| mutate::run(repo, out, &options, plugins))?;
         Ok(vec![("mutants".into(), count_lines(&run.path("mutants.jsonl"))?)])
