@@ -238,24 +238,23 @@ pub fn attention_forward<E: Real>(
         })
         .collect();
     let mut out = vec![E::ZERO; q.len()];
-    let mut probs = Vec::with_capacity(units.len());
-    for (unit, (o, p)) in units.into_iter().enumerate() {
-        let (b, g) = (unit / a.kv_heads, unit % a.kv_heads);
-        for local in 0..group {
-            let h = g * group + local;
-            for i in 0..s {
-                let at = ((b * s + i) * a.heads + h) * dh;
-                out[at..at + dh].copy_from_slice(&o[(local * s + i) * dh..][..dh]);
+    out.par_chunks_mut(s * a.heads * dh).enumerate().for_each(|(b, out)| {
+        for g in 0..a.kv_heads {
+            let o = &units[b * a.kv_heads + g].0;
+            for local in 0..group {
+                for i in 0..s {
+                    let at = (i * a.heads + g * group + local) * dh;
+                    out[at..at + dh].copy_from_slice(&o[(local * s + i) * dh..][..dh]);
+                }
             }
         }
-        probs.push(p);
-    }
+    });
+    let probs = units.into_iter().map(|(_, p)| p).collect();
     (out, AttnSaved { probs })
 }
 
-/// The backward of [`attention_forward`]: adds the gradients of `q`, `k` and `v` to `dq`, `dk`
-/// and `dv`, given the output gradient `dout`.
-#[allow(clippy::too_many_arguments)]
+/// The backward of [`attention_forward`] given the output gradient `dout`: the gradients of
+/// `q`, `k` and `v`, which [`AttnGrads`] adds to the caller's buffers.
 pub fn attention_backward<E: Real>(
     a: AttnShape,
     q: &[E],
@@ -263,10 +262,7 @@ pub fn attention_backward<E: Real>(
     v: &[E],
     saved: &AttnSaved<E>,
     dout: &[E],
-    dq: &mut [E],
-    dk: &mut [E],
-    dv: &mut [E],
-) {
+) -> AttnGrads<E> {
     let (s, dh, group) = (a.seq, a.head_dim, a.heads / a.kv_heads);
     let units: Vec<[Vec<E>; 3]> = saved
         .probs
@@ -333,46 +329,88 @@ pub fn attention_backward<E: Real>(
             [dq_u, dk_u, dv_u]
         })
         .collect();
-    for (unit, [dq_u, dk_u, dv_u]) in units.into_iter().enumerate() {
-        let (b, g) = (unit / a.kv_heads, unit % a.kv_heads);
-        for i in 0..s {
-            for local in 0..group {
-                let at = ((b * s + i) * a.heads + g * group + local) * dh;
-                add(&mut dq[at..at + dh], &dq_u[(local * s + i) * dh..][..dh]);
+    AttnGrads { a, units }
+}
+
+/// The gradients of an attention call per (batch row, key/value head) group.
+#[derive(Debug)]
+pub struct AttnGrads<E> {
+    a: AttnShape,
+    /// `group x seq x head_dim` for the queries, `seq x head_dim` for the key and the value.
+    units: Vec<[Vec<E>; 3]>,
+}
+
+impl<E: Real> AttnGrads<E> {
+    /// Adds the query gradient to `dq`, `(batch, seq, heads, head_dim)`.
+    pub fn add_to_q(&self, dq: &mut [E]) {
+        let a = self.a;
+        let (s, dh, group) = (a.seq, a.head_dim, a.heads / a.kv_heads);
+        // Batch rows are disjoint blocks of the gradient, each written by its own units.
+        dq.par_chunks_mut(s * a.heads * dh).enumerate().for_each(|(b, dq)| {
+            for g in 0..a.kv_heads {
+                let dq_u = &self.units[b * a.kv_heads + g][0];
+                for i in 0..s {
+                    for local in 0..group {
+                        let at = (i * a.heads + g * group + local) * dh;
+                        add(&mut dq[at..at + dh], &dq_u[(local * s + i) * dh..][..dh]);
+                    }
+                }
             }
-            let at = ((b * s + i) * a.kv_heads + g) * dh;
-            add(&mut dk[at..at + dh], &dk_u[i * dh..][..dh]);
-            add(&mut dv[at..at + dh], &dv_u[i * dh..][..dh]);
-        }
+        });
+    }
+
+    /// Adds the key gradient to `dk`, `(batch, seq, kv_heads, head_dim)`.
+    pub fn add_to_k(&self, dk: &mut [E]) {
+        self.add_kv(1, dk);
+    }
+
+    /// Adds the value gradient to `dv`, `(batch, seq, kv_heads, head_dim)`.
+    pub fn add_to_v(&self, dv: &mut [E]) {
+        self.add_kv(2, dv);
+    }
+
+    fn add_kv(&self, which: usize, d: &mut [E]) {
+        let a = self.a;
+        let (s, dh) = (a.seq, a.head_dim);
+        d.par_chunks_mut(s * a.kv_heads * dh).enumerate().for_each(|(b, d)| {
+            for g in 0..a.kv_heads {
+                let unit = &self.units[b * a.kv_heads + g][which];
+                for i in 0..s {
+                    let at = (i * a.kv_heads + g) * dh;
+                    add(&mut d[at..at + dh], &unit[i * dh..][..dh]);
+                }
+            }
+        });
     }
 }
 
 /// SwiGLU's gate: `silu(gate) * up`, element-wise.
 pub fn swiglu_forward<E: Real>(gate: &[E], up: &[E]) -> Vec<E> {
-    let mut out = vec![E::ZERO; gate.len()];
-    out.par_chunks_mut(ELEMS).enumerate().for_each(|(block, out)| {
-        let at = block * ELEMS;
-        for (i, o) in out.iter_mut().enumerate() {
-            let g = gate[at + i];
-            *o = g * sigmoid(g) * up[at + i];
-        }
-    });
-    out
+    // An indexed parallel collect: each block writes its part, and no serial zeroing first.
+    gate.par_iter().zip(up).with_min_len(ELEMS).map(|(&g, &u)| g * sigmoid(g) * u).collect()
 }
 
-/// The backward of [`swiglu_forward`]: adds to `dgate` and `dup`.
-pub fn swiglu_backward<E: Real>(gate: &[E], up: &[E], dout: &[E], dgate: &mut [E], dup: &mut [E]) {
-    dgate.par_chunks_mut(ELEMS).zip(dup.par_chunks_mut(ELEMS)).enumerate().for_each(
-        |(block, (dgate, dup))| {
-            let at = block * ELEMS;
-            for (i, (dg, du)) in dgate.iter_mut().zip(dup.iter_mut()).enumerate() {
-                let (g, u, d) = (gate[at + i], up[at + i], dout[at + i]);
-                let sg = sigmoid(g);
-                *du += d * g * sg;
-                *dg += d * u * sg * (E::ONE + g * (E::ONE - sg));
-            }
-        },
-    );
+/// The backward of [`swiglu_forward`] for `gate`: adds to `dgate`.
+pub fn swiglu_backward_gate<E: Real>(gate: &[E], up: &[E], dout: &[E], dgate: &mut [E]) {
+    dgate.par_chunks_mut(ELEMS).enumerate().for_each(|(block, dgate)| {
+        let at = block * ELEMS;
+        for (i, dg) in dgate.iter_mut().enumerate() {
+            let (g, u, d) = (gate[at + i], up[at + i], dout[at + i]);
+            let sg = sigmoid(g);
+            *dg += d * u * sg * (E::ONE + g * (E::ONE - sg));
+        }
+    });
+}
+
+/// The backward of [`swiglu_forward`] for `up`: adds to `dup`.
+pub fn swiglu_backward_up<E: Real>(gate: &[E], dout: &[E], dup: &mut [E]) {
+    dup.par_chunks_mut(ELEMS).enumerate().for_each(|(block, dup)| {
+        let at = block * ELEMS;
+        for (i, du) in dup.iter_mut().enumerate() {
+            let g = gate[at + i];
+            *du += dout[at + i] * g * sigmoid(g);
+        }
+    });
 }
 
 /// `-sum_r weights[r] * log softmax(logits[r])[targets[r]]` over rows of `vocab` logits.

@@ -74,6 +74,9 @@ pub trait Fused<E: Dtype>: Device<E> + Cache {
     ) -> Tensor<(), E, Self, T>;
 }
 
+// One impl per float type rather than `impl<E> Fused<E> for Cpu where Cpu: Device<E>`: under
+// that bound `<Cpu as Storage<E>>::Vec` stays opaque, and the gradient buffers could not be
+// used as vectors. The generic `cpu_*` functions below need no such bound.
 macro_rules! cpu_fused {
     ($e:ty) => {
         impl Fused<$e> for Cpu {
@@ -202,15 +205,10 @@ fn cpu_attention<E: Dtype + Real, T: Tape<E, Cpu>>(
         let out_id = out.clone();
         tape.add_backward_op(move |grads| {
             let dout = take_grad(grads, &out_id)?;
-            let mut dq = vec![E::default(); qs.len()];
-            let mut dk = vec![E::default(); ks.len()];
-            let mut dv = vec![E::default(); vs.len()];
-            kernels::attention_backward(
-                shape, &qs, &ks, &vs, &saved, &dout, &mut dq, &mut dk, &mut dv,
-            );
-            add_to(grad_mut(grads, &q)?, &dq);
-            add_to(grad_mut(grads, &k)?, &dk);
-            add_to(grad_mut(grads, &v)?, &dv);
+            let d = kernels::attention_backward(shape, &qs, &ks, &vs, &saved, &dout);
+            d.add_to_q(grad_mut(grads, &q)?);
+            d.add_to_k(grad_mut(grads, &k)?);
+            d.add_to_v(grad_mut(grads, &v)?);
             restore_grad(grads, &out_id, dout)
         });
     }
@@ -232,9 +230,8 @@ fn cpu_swiglu<E: Dtype + Real, T: Tape<E, Cpu>>(
         let out_id = out.clone();
         tape.add_backward_op(move |grads| {
             let dout = take_grad(grads, &out_id)?;
-            let mut dup = vec![E::default(); us.len()];
-            kernels::swiglu_backward(&gs, &us, &dout, grad_mut(grads, &gate)?, &mut dup);
-            add_to(grad_mut(grads, &up)?, &dup);
+            kernels::swiglu_backward_gate(&gs, &us, &dout, grad_mut(grads, &gate)?);
+            kernels::swiglu_backward_up(&gs, &dout, grad_mut(grads, &up)?);
             restore_grad(grads, &out_id, dout)
         });
     }
