@@ -11,7 +11,7 @@ use std::time::Duration;
 use assert_cmd::Command;
 use sera_core::SplitMix64;
 use sera_sandbox::{CommandSpec, Isolation, Limits, Sandbox, SandboxConfig};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const CONFIG: &str = r#"
 [run]
@@ -241,7 +241,6 @@ fn bad_configs_fail_before_any_work_with_their_exit_code() {
 #[test]
 fn svg_mode_runs_end_to_end_against_a_scripted_teacher() {
     use sera_rollout::test_server::TestServer;
-    use serde_json::json;
 
     const ISSUE: &str =
         "Adding zero units of an item is accepted in some code paths and rejected in others.";
@@ -283,6 +282,10 @@ fn svg_mode_runs_end_to_end_against_a_scripted_teacher() {
     assert_eq!(manifest["stages"]["verify"]["counts"]["verified"], 2, "{manifest}");
     assert_eq!(manifest["stages"]["verify"]["counts"]["plugin_verifiers"], 1, "{manifest}");
     assert_eq!(manifest["stages"]["verify"]["counts"]["plugin_rejected"], 0, "{manifest}");
+    let verdicts = read_jsonl(&run.join("verdicts.jsonl"));
+    let judged: Vec<(&Value, &Value)> =
+        verdicts.iter().map(|v| (&v["verifier"], &v["accepted"])).collect();
+    assert_eq!(judged, [(&json!("no-test-edits"), &json!(true)); 2], "{verdicts:?}");
     assert!(manifest["stages"].get("validate").is_none(), "SVG mode neither mutates nor validates");
     let kinds: Vec<Value> =
         read_jsonl(&run.join("trajectories.jsonl")).iter().map(|t| t["kind"].clone()).collect();
@@ -358,6 +361,18 @@ fn plugin_verifiers_judge_every_kept_trajectory_and_a_panicking_plugin_fails_the
     assert_eq!(verify["plugin_rejected"], 0, "{manifest}");
     assert_eq!(verify["verified"], verify["resolved"], "{manifest}");
     assert!(verify["verified"].as_u64().unwrap() > 0, "{manifest}");
+    // Every judged trajectory has one verdict per judge in verdicts.jsonl, built-in ones first.
+    let verdicts = read_jsonl(&tmp.path().join("runs/p/verdicts.jsonl"));
+    let verified = read_jsonl(&tmp.path().join("runs/p/verified.jsonl"));
+    for trajectory in &verified {
+        let judges: Vec<&Value> = verdicts
+            .iter()
+            .filter(|v| v["trajectory_id"] == trajectory["id"])
+            .map(|v| &v["verifier"])
+            .collect();
+        assert_eq!(judges, [&json!("tests"), &json!("recall"), &json!("no-test-edits")]);
+    }
+    assert!(verdicts.iter().all(|v| v["accepted"] == true || v["verifier"] != "no-test-edits"));
 
     // A plugin that panics: the panic is caught at the plugin boundary and the run stops with
     // a data error naming the plugin, instead of crashing or making unjudged data. Its operator

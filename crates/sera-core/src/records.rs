@@ -321,6 +321,9 @@ pub struct Trajectory {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Verdict {
     pub instance_id: String,
+    /// The trajectory whose patch was judged, where there is one (a run's `verdicts.jsonl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trajectory_id: Option<String>,
     /// The verifier that produced it, e.g. `tests`, `recall` or a plugin's name.
     pub verifier: String,
     pub accepted: bool,

@@ -164,51 +164,70 @@ pub fn run(
     }
     run.stage("verify", |run| {
         let trajectories: Vec<Trajectory> = jsonl::read(&run.path("trajectories.jsonl"))?.records;
-        let mut verified: Vec<&Trajectory> =
-            trajectories.iter().filter(|t| keeps(config, t)).collect();
-        let mut plugin_rejected = 0u64;
-        if !verifiers.is_empty() {
-            let instances: Vec<Instance> = match config.run.mode {
-                Mode::Procedural => jsonl::read(&run.path("instances.jsonl"))?.records,
-                Mode::Svg => Vec::new(),
-            };
-            let by_id: HashMap<&str, &Instance> =
-                instances.iter().map(|i| (i.id.as_str(), i)).collect();
-            let mut kept = Vec::with_capacity(verified.len());
-            for trajectory in verified {
-                let Some(patch) = &trajectory.patch else { continue };
-                let instance = match config.run.mode {
-                    Mode::Procedural => match by_id.get(trajectory.instance_id.as_str()) {
-                        Some(&instance) => std::borrow::Cow::Borrowed(instance),
-                        None => continue,
-                    },
-                    Mode::Svg => std::borrow::Cow::Owned(svg_instance(trajectory)),
-                };
-                let tests = serde_json::json!({
-                    "resolved": trajectory.resolved,
-                    "recall": trajectory.recall,
-                });
-                let mut accepted = true;
-                for verifier in &verifiers {
-                    let verdict = verifier
-                        .verify(&instance, patch, Some(&tests))
-                        .map_err(|err| Error::Data(err.to_string()))?;
-                    if !verdict.accepted {
-                        (run.log)(&format!(
-                            "verify: {} rejects {}: {}",
-                            verdict.verifier, trajectory.id, verdict.reason
-                        ));
-                        accepted = false;
-                    }
-                }
-                if accepted {
-                    kept.push(trajectory);
-                } else {
-                    plugin_rejected += 1;
-                }
+        // The judges, built-in first: in procedural mode the instance's tests (when required)
+        // and recall of the gold fix; in SVG mode the loop applied SERA's keep rules already.
+        let tests = sera_verify::TestsVerifier;
+        let recall = sera_verify::RecallVerifier { threshold: config.verify.recall_threshold };
+        let mut judges: Vec<&dyn sera_verify::Verifier> = Vec::new();
+        if config.run.mode == Mode::Procedural {
+            if config.verify.require_resolved {
+                judges.push(&tests);
             }
-            verified = kept;
+            judges.push(&recall);
         }
+        judges.extend(verifiers.iter().map(|v| *v as &dyn sera_verify::Verifier));
+        let instances: Vec<Instance> = match config.run.mode {
+            Mode::Procedural => jsonl::read(&run.path("instances.jsonl"))?.records,
+            Mode::Svg => Vec::new(),
+        };
+        let by_id: HashMap<&str, &Instance> =
+            instances.iter().map(|i| (i.id.as_str(), i)).collect();
+        let mut verdicts = jsonl::Writer::create(&run.path("work/verdicts.jsonl.tmp"))?;
+        let mut verified: Vec<&Trajectory> = Vec::new();
+        let mut plugin_rejected = 0u64;
+        for trajectory in &trajectories {
+            // Only a submitted, non-empty patch is judged at all.
+            let Some(patch) = trajectory.patch.as_ref().filter(|p| !p.is_empty()) else { continue };
+            if trajectory.exit_status != ExitStatus::Submitted {
+                continue;
+            }
+            let instance = match config.run.mode {
+                Mode::Procedural => match by_id.get(trajectory.instance_id.as_str()) {
+                    Some(&instance) => std::borrow::Cow::Borrowed(instance),
+                    None => continue,
+                },
+                Mode::Svg => std::borrow::Cow::Owned(svg_instance(trajectory)),
+            };
+            let candidate = sera_verify::Candidate {
+                instance: &instance,
+                patch,
+                resolved: trajectory.resolved,
+                recall: trajectory.recall,
+                trajectory_id: Some(&trajectory.id),
+            };
+            let mut accepted = true;
+            let mut by_plugin = false;
+            for (index, judge) in judges.iter().enumerate() {
+                let verdict = judge.verify(&candidate).map_err(Error::Data)?;
+                if !verdict.accepted {
+                    accepted = false;
+                    by_plugin |= index >= judges.len() - verifiers.len();
+                    (run.log)(&format!(
+                        "verify: {} rejects {}: {}",
+                        verdict.verifier, trajectory.id, verdict.reason
+                    ));
+                }
+                verdicts.write(&verdict)?;
+            }
+            if accepted {
+                verified.push(trajectory);
+            } else if by_plugin {
+                plugin_rejected += 1;
+            }
+        }
+        verdicts.finish()?;
+        std::fs::rename(run.path("work/verdicts.jsonl.tmp"), run.path("verdicts.jsonl"))
+            .map_err(|err| Error::io(&run.path("verdicts.jsonl"), err))?;
         let tmp = run.path("verified.jsonl.tmp");
         write_records(&tmp, &verified)?;
         std::fs::rename(&tmp, run.path("verified.jsonl"))
@@ -467,23 +486,6 @@ fn teacher(config: &PipelineConfig) -> Result<rollout::TeacherChoice> {
             Ok(rollout::TeacherChoice::OpenAi(rollout::OpenAiConfig::new(url, model)))
         }
         (other, _, _) => Err(Error::Usage(format!("[rollout] teacher {other:?} is not usable"))),
-    }
-}
-
-/// The keep rule of the verify stage: submitted, resolved where required, recall high enough.
-fn keeps(config: &PipelineConfig, trajectory: &Trajectory) -> bool {
-    let threshold = config.verify.recall_threshold;
-    let submitted = trajectory.exit_status == ExitStatus::Submitted
-        && trajectory.patch.as_ref().is_some_and(|patch| !patch.is_empty());
-    match config.run.mode {
-        Mode::Procedural => {
-            submitted
-                && (!config.verify.require_resolved || trajectory.resolved == Some(true))
-                && trajectory.recall.map_or(threshold == 0.0, |recall| recall >= threshold)
-        }
-        // The SVG loop has applied SERA's keep rules already (the self-check for T1, recall of
-        // P1 in P2 against [svg] threshold for T2); there are no tests to resolve.
-        Mode::Svg => submitted,
     }
 }
 

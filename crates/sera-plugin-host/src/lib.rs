@@ -5,8 +5,8 @@
 //! abi_stable interface version and the root module's layout, then the interface version
 //! string, and report every failure with the file at fault. A loaded [`Plugin`] adds its
 //! bug classes to a [`sera_taxonomy::Registry`], hands its operators to the mutation engine
-//! ([`HostedOperator`], an [`ExternalOperator`]) and turns its verifiers' judgements into
-//! [`sera_core::Verdict`]s.
+//! ([`HostedOperator`], an [`ExternalOperator`]) and its verifiers to the verify stage
+//! ([`PluginVerifier`], a [`sera_verify::Verifier`]).
 //! It deliberately does not run tests or walk repositories: the pipeline does, and calls in.
 //! Libraries are never unloaded (abi_stable leaks them on purpose, so that no pointer into a
 //! plugin can dangle).
@@ -419,11 +419,31 @@ impl PluginVerifier {
         }
         Ok(Verdict {
             instance_id: instance_id.to_string(),
+            trajectory_id: None,
             verifier: self.name.clone(),
             accepted: out.accepted,
             score,
             reason: out.reason.into_string(),
         })
+    }
+}
+
+/// A plugin verifier as one of a pipeline's judges. Its test results are
+/// `{"resolved": true|false|null, "recall": number|null}`; an error or a panic in the plugin is
+/// an error naming the plugin.
+impl sera_verify::Verifier for PluginVerifier {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn verify(&self, candidate: &sera_verify::Candidate<'_>) -> Result<Verdict, String> {
+        let tests =
+            serde_json::json!({ "resolved": candidate.resolved, "recall": candidate.recall });
+        let mut verdict =
+            PluginVerifier::verify(self, candidate.instance, candidate.patch, Some(&tests))
+                .map_err(|e| e.to_string())?;
+        verdict.trajectory_id = candidate.trajectory_id.map(str::to_string);
+        Ok(verdict)
     }
 }
 

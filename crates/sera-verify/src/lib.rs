@@ -12,6 +12,9 @@
 //! [`sera_core::Instance`]s with a template issue text. It never spawns a process itself: all
 //! commands go through [`sera_sandbox::Scratch::run`]. It knows nothing of how candidates were
 //! made (`sera-mutation`) or who will solve them (`sera-rollout`).
+//!
+//! The [`Verifier`] trait turns both halves, and any plugin's checks, into one list of judges
+//! whose [`sera_core::Verdict`]s decide which trajectories a run keeps.
 
 pub mod baseline;
 mod cargo;
@@ -22,6 +25,7 @@ mod pytest;
 pub mod recall;
 pub mod runner;
 mod validate;
+pub mod verifier;
 
 pub use baseline::Baseline;
 pub use cargo::Cargo;
@@ -32,3 +36,4 @@ pub use validate::{
     Funnel, Outcome, RejectReason, Rejection, SuiteRun, ValidateConfig, Validator, compare,
     resolved,
 };
+pub use verifier::{Candidate, RecallVerifier, TestsVerifier, Verifier};
