@@ -83,6 +83,40 @@ fn preorder<'t>(root: Node<'t>, mut enter: impl FnMut(Node<'t>) -> bool) {
     }
 }
 
+/// How a grammar names the parts of a method-call chain `x.a(..).b(..)`.
+pub(super) struct ChainGrammar {
+    /// The kind of a call node; its callee is the field `function`.
+    pub call: &'static str,
+    /// The kind of a member access `x.a`.
+    pub member: &'static str,
+    /// The field of a member access holding `x`.
+    pub member_object: &'static str,
+    /// The field of a member access holding `a`.
+    pub member_name: &'static str,
+}
+
+/// `x.a(..).b(..)` becomes `x.b(..)` (operator `break-chain`), for the call `node`.
+pub(super) fn break_chain(ctx: &mut Ctx<'_>, node: Node<'_>, g: &ChainGrammar) {
+    let member = |n: Node<'_>| n.kind() == g.member;
+    let Some(outer) = node.child_by_field_name("function").filter(|f| member(*f)) else { return };
+    let Some(inner) = outer.child_by_field_name(g.member_object).filter(|o| o.kind() == g.call)
+    else {
+        return;
+    };
+    let Some(link) = inner.child_by_field_name("function").filter(|f| member(*f)) else { return };
+    let (Some(receiver), Some(name)) =
+        (link.child_by_field_name(g.member_object), link.child_by_field_name(g.member_name))
+    else {
+        return;
+    };
+    // `self.get(x).y()` to `self.y()` calls a different method, not a shorter chain.
+    if ctx.text_of(receiver) == "self" {
+        return;
+    }
+    let what = format!("drop `.{}(..)` from a call chain", ctx.text_of(name));
+    ctx.push(Op::BreakChain, receiver.end_byte(), inner.end_byte(), String::new(), what);
+}
+
 /// A parser kept per thread and reused for every re-parse on it.
 pub(crate) struct Reparser {
     parser: Parser,

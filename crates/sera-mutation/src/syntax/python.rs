@@ -6,10 +6,18 @@
 use tree_sitter::Node;
 
 use super::{
-    Ctx, binary_replacements, code_children, compound_replacement, off_by_one, preorder, snippet,
-    swap_changes_meaning,
+    ChainGrammar, Ctx, binary_replacements, break_chain, code_children, compound_replacement,
+    off_by_one, preorder, snippet, swap_changes_meaning,
 };
 use crate::operators::Op;
+
+/// Python's names for the parts of `x.a(..).b(..)`.
+const CHAIN: ChainGrammar = ChainGrammar {
+    call: "call",
+    member: "attribute",
+    member_object: "object",
+    member_name: "attribute",
+};
 
 pub(super) fn walk(ctx: &mut Ctx<'_>, root: Node<'_>) {
     preorder(root, |node| {
@@ -68,7 +76,7 @@ fn visit(ctx: &mut Ctx<'_>, node: Node<'_>) {
             }
         }
         "call" => {
-            chain(ctx, node);
+            break_chain(ctx, node, &CHAIN);
             arguments(ctx, node);
             range_stop(ctx, node);
         }
@@ -151,32 +159,6 @@ fn comparison(ctx: &mut Ctx<'_>, node: Node<'_>) {
         let what = format!("swap the operands of `{}`", snippet(ctx.text_of(node)));
         ctx.swap(Op::SwapOperands, *left, *right, what);
     }
-}
-
-/// `x.a(..).b(..)` becomes `x.b(..)`.
-fn chain(ctx: &mut Ctx<'_>, node: Node<'_>) {
-    let Some(outer) = node.child_by_field_name("function").filter(|f| f.kind() == "attribute")
-    else {
-        return;
-    };
-    let Some(inner) = outer.child_by_field_name("object").filter(|o| o.kind() == "call") else {
-        return;
-    };
-    let Some(link) = inner.child_by_field_name("function").filter(|f| f.kind() == "attribute")
-    else {
-        return;
-    };
-    let (Some(receiver), Some(name)) =
-        (link.child_by_field_name("object"), link.child_by_field_name("attribute"))
-    else {
-        return;
-    };
-    // `self.get(x).y()` to `self.y()` calls a different method, not a shorter chain.
-    if ctx.text_of(receiver) == "self" {
-        return;
-    }
-    let what = format!("drop `.{}(..)` from a call chain", ctx.text_of(name));
-    ctx.push(Op::BreakChain, receiver.end_byte(), inner.end_byte(), String::new(), what);
 }
 
 fn positional_arguments<'t>(node: Node<'t>) -> Vec<Node<'t>> {

@@ -3,10 +3,18 @@
 use tree_sitter::Node;
 
 use super::{
-    Ctx, binary_replacements, code_children, compound_replacement, mentions, off_by_one, preorder,
-    snippet, swap_changes_meaning,
+    ChainGrammar, Ctx, binary_replacements, break_chain, code_children, compound_replacement,
+    mentions, off_by_one, preorder, snippet, swap_changes_meaning,
 };
 use crate::operators::Op;
+
+/// Rust's names for the parts of `x.a(..).b(..)`.
+const CHAIN: ChainGrammar = ChainGrammar {
+    call: "call_expression",
+    member: "field_expression",
+    member_object: "value",
+    member_name: "field",
+};
 
 pub(super) fn walk(ctx: &mut Ctx<'_>, root: Node<'_>) {
     // A file-level `#![cfg(test)]` makes the whole file test code.
@@ -35,7 +43,7 @@ fn visit(ctx: &mut Ctx<'_>, node: Node<'_>) {
         "integer_literal" => constant(ctx, node),
         "range_expression" => range(ctx, node),
         "call_expression" => {
-            chain(ctx, node);
+            break_chain(ctx, node, &CHAIN);
             arguments(ctx, node);
         }
         "if_expression" => if_expression(ctx, node),
@@ -210,35 +218,6 @@ fn range(ctx: &mut Ctx<'_>, node: Node<'_>) {
         "..=" => ctx.replace_token(Op::BoundaryRange, op, ".."),
         _ => {}
     }
-}
-
-/// `x.a(..).b(..)` becomes `x.b(..)`.
-fn chain(ctx: &mut Ctx<'_>, node: Node<'_>) {
-    let Some(outer) =
-        node.child_by_field_name("function").filter(|f| f.kind() == "field_expression")
-    else {
-        return;
-    };
-    let Some(inner) = outer.child_by_field_name("value").filter(|v| v.kind() == "call_expression")
-    else {
-        return;
-    };
-    let Some(link) =
-        inner.child_by_field_name("function").filter(|f| f.kind() == "field_expression")
-    else {
-        return;
-    };
-    let (Some(receiver), Some(name)) =
-        (link.child_by_field_name("value"), link.child_by_field_name("field"))
-    else {
-        return;
-    };
-    // `self.get(x).y()` to `self.y()` calls a different method, not a shorter chain.
-    if ctx.text_of(receiver) == "self" {
-        return;
-    }
-    let what = format!("drop `.{}(..)` from a call chain", ctx.text_of(name));
-    ctx.push(Op::BreakChain, receiver.end_byte(), inner.end_byte(), String::new(), what);
 }
 
 fn arguments(ctx: &mut Ctx<'_>, node: Node<'_>) {
