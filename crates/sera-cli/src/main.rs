@@ -482,6 +482,15 @@ impl RolloutArgs {
             _ => TeacherChoice::Oracle,
         };
         let isolation = if self.isolation == "none" { Isolation::None } else { Isolation::Bwrap };
+        let agent = sera_pipeline::rollout::AgentOptions {
+            teacher,
+            concurrency: self.concurrency.max(1),
+            seed: self.seed,
+            isolation,
+            step_limit: self.step_limit,
+            token_limit: self.token_limit,
+            command_timeout: std::time::Duration::from_secs(self.command_timeout),
+        };
         if let Some(functions) = &self.functions {
             let Some(repo) = self.repo else {
                 return Err(sera_pipeline::Error::Usage(
@@ -490,15 +499,9 @@ impl RolloutArgs {
                 ));
             };
             let options = sera_pipeline::rollout::SvgOptions {
-                teacher,
+                agent,
                 repo,
                 starts: self.starts,
-                concurrency: self.concurrency.max(1),
-                seed: self.seed,
-                isolation,
-                step_limit: self.step_limit,
-                token_limit: self.token_limit,
-                command_timeout: std::time::Duration::from_secs(self.command_timeout),
                 attempts: self.attempts,
                 threshold: self.threshold,
                 demonstrations: self.demonstrations,
@@ -510,14 +513,8 @@ impl RolloutArgs {
         }
         let instances = self.instances.unwrap_or_default();
         let options = RolloutOptions {
-            teacher,
+            agent,
             repo: self.repo,
-            concurrency: self.concurrency.max(1),
-            seed: self.seed,
-            isolation,
-            step_limit: self.step_limit,
-            token_limit: self.token_limit,
-            command_timeout: std::time::Duration::from_secs(self.command_timeout),
             verify: !self.no_verify,
             cache_dir: self.cache_dir,
             progress: true,

@@ -32,13 +32,11 @@ pub enum TeacherChoice {
     OpenAi(OpenAiConfig),
 }
 
-/// Options of `sera rollout`. Plain data; start from `RolloutOptions::default()`.
+/// What both rollout modes share: who plays the agent and the limits it works under. Plain
+/// data; start from `AgentOptions::default()`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RolloutOptions {
+pub struct AgentOptions {
     pub teacher: TeacherChoice,
-    /// The repository the instances were made from; when `None`, each instance's `repo` is
-    /// taken as a directory relative to the current one.
-    pub repo: Option<PathBuf>,
     /// Rollouts in flight at once.
     pub concurrency: usize,
     pub seed: u64,
@@ -49,6 +47,59 @@ pub struct RolloutOptions {
     pub token_limit: Option<u64>,
     /// Per-command timeout of the agent's `bash` tool.
     pub command_timeout: Duration,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        AgentOptions {
+            teacher: TeacherChoice::Oracle,
+            concurrency: 1,
+            seed: 0,
+            isolation: Isolation::Bwrap,
+            step_limit: 115,
+            token_limit: None,
+            command_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+impl AgentOptions {
+    /// The teacher, checked to be able to play rollouts of `kind`.
+    fn teacher(&self, kind: sera_core::RolloutKind) -> Result<Arc<dyn Teacher>> {
+        let teacher: Arc<dyn Teacher> = match &self.teacher {
+            TeacherChoice::Oracle => Arc::new(Oracle),
+            TeacherChoice::OpenAi(config) => Arc::new(OpenAiTeacher::new(config.clone())),
+        };
+        teacher.supports(kind).map_err(Error::Usage)?;
+        Ok(teacher)
+    }
+
+    fn sandbox(&self) -> Result<Sandbox> {
+        Sandbox::new(SandboxConfig { isolation: self.isolation, ..SandboxConfig::default() })
+            .map_err(|err| Error::Environment(err.to_string()))
+    }
+
+    fn rollout_config(&self) -> RolloutConfig {
+        RolloutConfig {
+            command_timeout: self.command_timeout,
+            limits: sera_rollout::LoopConfig {
+                step_limit: self.step_limit,
+                token_limit: self.token_limit,
+                ..Default::default()
+            },
+            seed: self.seed,
+            ..RolloutConfig::default()
+        }
+    }
+}
+
+/// Options of `sera rollout`. Plain data; start from `RolloutOptions::default()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolloutOptions {
+    pub agent: AgentOptions,
+    /// The repository the instances were made from; when `None`, each instance's `repo` is
+    /// taken as a directory relative to the current one.
+    pub repo: Option<PathBuf>,
     /// Run the instance's tests on each submitted patch.
     pub verify: bool,
     /// Where clean baselines are cached; `~/.cache/sera/baselines` when `None`.
@@ -60,14 +111,8 @@ pub struct RolloutOptions {
 impl Default for RolloutOptions {
     fn default() -> Self {
         RolloutOptions {
-            teacher: TeacherChoice::Oracle,
+            agent: AgentOptions::default(),
             repo: None,
-            concurrency: 1,
-            seed: 0,
-            isolation: Isolation::Bwrap,
-            step_limit: 115,
-            token_limit: None,
-            command_timeout: Duration::from_secs(300),
             verify: true,
             cache_dir: None,
             progress: true,
@@ -112,30 +157,15 @@ impl RolloutReport {
 /// `out` (`-` for standard output), in input order.
 pub fn run(instances: &Path, out: &Path, options: &RolloutOptions) -> Result<RolloutReport> {
     let read: jsonl::Records<Instance> = jsonl::read(instances)?;
-    let teacher: Arc<dyn Teacher> = match &options.teacher {
-        TeacherChoice::Oracle => Arc::new(Oracle),
-        TeacherChoice::OpenAi(config) => Arc::new(OpenAiTeacher::new(config.clone())),
-    };
-    teacher.supports(sera_core::RolloutKind::Procedural).map_err(Error::Usage)?;
+    let teacher = options.agent.teacher(sera_core::RolloutKind::Procedural)?;
     let repos: Vec<PathBuf> = read
         .records
         .iter()
         .enumerate()
         .map(|(index, instance)| repo_of(instance, options.repo.as_deref(), instances, index + 1))
         .collect::<Result<_>>()?;
-    let sandbox =
-        Sandbox::new(SandboxConfig { isolation: options.isolation, ..SandboxConfig::default() })
-            .map_err(|err| Error::Environment(err.to_string()))?;
-    let config = RolloutConfig {
-        command_timeout: options.command_timeout,
-        limits: sera_rollout::LoopConfig {
-            step_limit: options.step_limit,
-            token_limit: options.token_limit,
-            ..Default::default()
-        },
-        seed: options.seed,
-        ..RolloutConfig::default()
-    };
+    let sandbox = options.agent.sandbox()?;
+    let config = options.agent.rollout_config();
     let grader = Grader {
         sandbox: sandbox.clone(),
         cache_dir: options.cache_dir.clone(),
@@ -150,7 +180,7 @@ pub fn run(instances: &Path, out: &Path, options: &RolloutOptions) -> Result<Rol
     let mut recall_count = 0usize;
     let next = AtomicUsize::new(0);
     let (sender, receiver) = mpsc::channel::<(usize, Result<Trajectory>)>();
-    let workers = options.concurrency.clamp(1, read.records.len().max(1));
+    let workers = options.agent.concurrency.clamp(1, read.records.len().max(1));
     let result = std::thread::scope(|scope| -> Result<()> {
         for _ in 0..workers {
             let sender = sender.clone();
@@ -329,7 +359,7 @@ fn status_name(status: ExitStatus) -> String {
 /// `SvgOptions::default()`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SvgOptions {
-    pub teacher: TeacherChoice,
+    pub agent: AgentOptions,
     /// The clean repository the functions were indexed from.
     pub repo: PathBuf,
     /// The repository's name in records [default: its directory name].
@@ -337,13 +367,6 @@ pub struct SvgOptions {
     pub commit: Option<String>,
     /// Start functions drawn from the index (SERA: 5,000).
     pub starts: usize,
-    pub concurrency: usize,
-    pub seed: u64,
-    pub isolation: Isolation,
-    pub step_limit: usize,
-    /// Prompt plus completion tokens per rollout; past it the rollout ends as `cost_limit`.
-    pub token_limit: Option<u64>,
-    pub command_timeout: Duration,
     /// Rollout-1 attempts per start function, each with a new bug class.
     pub attempts: usize,
     /// Keep T2 when the recall of P1 in P2 is at least this (SERA: 0.5 for specialisation, 0
@@ -364,17 +387,11 @@ pub struct SvgOptions {
 impl Default for SvgOptions {
     fn default() -> Self {
         SvgOptions {
-            teacher: TeacherChoice::Oracle,
+            agent: AgentOptions::default(),
             repo: PathBuf::from("."),
             repo_name: None,
             commit: None,
             starts: 5000,
-            concurrency: 1,
-            seed: 0,
-            isolation: Isolation::Bwrap,
-            step_limit: 115,
-            token_limit: None,
-            command_timeout: Duration::from_secs(300),
             attempts: 3,
             threshold: 0.0,
             demonstrations: None,
@@ -423,11 +440,7 @@ impl SvgReport {
 pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<SvgReport> {
     use sera_rollout::svg::{self, StartFunction, SvgConfig};
 
-    let teacher: Arc<dyn Teacher> = match &options.teacher {
-        TeacherChoice::Oracle => Arc::new(Oracle),
-        TeacherChoice::OpenAi(config) => Arc::new(OpenAiTeacher::new(config.clone())),
-    };
-    teacher.supports(sera_core::RolloutKind::SvgFirst).map_err(Error::Usage)?;
+    let teacher = options.agent.teacher(sera_core::RolloutKind::SvgFirst)?;
     if !options.repo.is_dir() {
         return Err(Error::Data(format!(
             "{}: repository not found or not a directory",
@@ -451,7 +464,7 @@ pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<Svg
         canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     });
     let starts: Vec<StartFunction> =
-        sera_code::sample_start_functions(&read.records, options.starts, options.seed)
+        sera_code::sample_start_functions(&read.records, options.starts, options.agent.seed)
             .into_iter()
             .map(|entity| StartFunction {
                 repo: repo_name.clone(),
@@ -460,24 +473,10 @@ pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<Svg
                 file: entity.file.clone(),
             })
             .collect();
-    let sandbox =
-        Sandbox::new(SandboxConfig { isolation: options.isolation, ..SandboxConfig::default() })
-            .map_err(|err| Error::Environment(err.to_string()))?;
-    let config = SvgConfig {
-        rollout: RolloutConfig {
-            command_timeout: options.command_timeout,
-            limits: sera_rollout::LoopConfig {
-                step_limit: options.step_limit,
-                token_limit: options.token_limit,
-                ..Default::default()
-            },
-            seed: options.seed,
-            ..RolloutConfig::default()
-        },
-        attempts: options.attempts,
-    };
+    let sandbox = options.agent.sandbox()?;
+    let config = SvgConfig { rollout: options.agent.rollout_config(), attempts: options.attempts };
     let registry = sera_taxonomy::Registry::builtin();
-    let workers = options.concurrency.max(1);
+    let workers = options.agent.concurrency.max(1);
     let mut report = SvgReport { starts: starts.len(), ..SvgReport::default() };
 
     let journal = options.journal.as_deref().map(Journal::open).transpose()?;
@@ -541,7 +540,7 @@ pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<Svg
             }
             let t1 = &firsts[*start_index].attempts[*accepted];
             let mut rng = sera_core::SplitMix64::derive(
-                options.seed,
+                options.agent.seed,
                 &format!("{}/demonstration", start.id()),
             );
             let demonstration = rng.choose(&pool).cloned().unwrap_or_default();

@@ -133,13 +133,9 @@ pub fn run(
             }
             run.stage("svg", |run| {
                 let options = rollout::SvgOptions {
-                    teacher: teacher(config)?,
+                    agent: agent(config, isolation)?,
                     repo: repo.clone(),
                     starts: config.svg.starts,
-                    concurrency: config.rollout.concurrency.max(1),
-                    seed: config.run.seed,
-                    isolation,
-                    step_limit: config.rollout.step_limit,
                     attempts: config.svg.attempts,
                     threshold: config.svg.threshold,
                     demonstrations: config.svg.demonstrations.clone(),
@@ -423,12 +419,8 @@ fn procedural(
             let todo_path = run.path("work/instances.todo.jsonl");
             write_records(&todo_path, &todo)?;
             let options = rollout::RolloutOptions {
-                teacher: teacher(config)?,
+                agent: agent(config, isolation)?,
                 repo: Some(repo.clone()),
-                concurrency: config.rollout.concurrency.max(1),
-                seed: config.run.seed,
-                isolation,
-                step_limit: config.rollout.step_limit,
                 cache_dir: Some(run.path("cache")),
                 progress: options.progress,
                 ..rollout::RolloutOptions::default()
@@ -487,6 +479,21 @@ fn teacher(config: &PipelineConfig) -> Result<rollout::TeacherChoice> {
         }
         (other, _, _) => Err(Error::Usage(format!("[rollout] teacher {other:?} is not usable"))),
     }
+}
+
+/// The teacher and limits of `[rollout]`, shared by both modes' rollouts.
+fn agent(
+    config: &PipelineConfig,
+    isolation: sera_sandbox::Isolation,
+) -> Result<rollout::AgentOptions> {
+    Ok(rollout::AgentOptions {
+        teacher: teacher(config)?,
+        concurrency: config.rollout.concurrency.max(1),
+        seed: config.run.seed,
+        isolation,
+        step_limit: config.rollout.step_limit,
+        ..rollout::AgentOptions::default()
+    })
 }
 
 fn non_empty(items: &[String]) -> Option<Vec<String>> {
