@@ -16,7 +16,8 @@
 //!
 //! Module map: [`config`] (presets and TOML), [`data`] (exports, ChatML, masks, batches),
 //! [`tokenizer`], `model` (the only module that uses dfdx; its fused operations run the CPU
-//! kernels of `kernels` on dfdx's tape), `optim` (AdamW and the schedule),
+//! kernels of `kernels` on dfdx's tape), `malloc` (glibc tunables), `optim` (AdamW and the
+//! schedule),
 //! `checkpoint` (safetensors), `plot` (plotters), `train` (the loop), `sample`, `axolotl`.
 //!
 //! ```no_run
@@ -36,6 +37,7 @@ pub mod config;
 pub mod data;
 mod error;
 mod kernels;
+mod malloc;
 mod model;
 mod optim;
 mod plot;

@@ -399,9 +399,11 @@ fn normal(rng: &mut SplitMix64) -> f64 {
 ///
 /// dfdx leaves the cache off by default; without it every step maps, zero-fills and unmaps fresh
 /// pages for the temporaries of its operations (before the fused operations, an eighth of a
-/// `tiny` step on the CPU). Each forward pass empties it (see `Model::forward`). Nothing in this
-/// model is drawn on the device, but the seed keeps it reproducible if that changes.
+/// `tiny` step on the CPU). Each forward pass empties it (see `Model::forward`), and freed memory
+/// stays in the process (see `crate::malloc`). Nothing in this model is drawn on the device, but
+/// the seed keeps it reproducible if that changes.
 pub fn device(seed: u64) -> Dev {
+    crate::malloc::keep_freed_memory();
     let dev = Dev::seed_from_u64(seed);
     dev.enable_cache();
     dev
