@@ -30,7 +30,7 @@ pub struct RopeTables<E: Dtype, D: Device<E>> {
     /// sin of the angles, negated in the first half, so that
     /// `rope(x) = x * cos + swap_halves(x) * sin`.
     pub sin: Matrix<E, D>,
-    /// `(head_dim, head_dim)`: exchanges the halves of a head (used by [`reference::norm`]).
+    /// `(head_dim, head_dim)`: exchanges the halves of a head (used by `reference::norm`, a test and CUDA-only module).
     pub swap: Matrix<E, D>,
     pub cos_host: Vec<E>,
     pub sin_host: Vec<E>,
