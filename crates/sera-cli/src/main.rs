@@ -739,6 +739,11 @@ struct TrainArgs {
     /// Print a progress line every N steps.
     #[arg(long, value_name = "N", default_value_t = 10)]
     log_every: usize,
+    /// Tokenize with this Hugging Face tokenizer.json instead of bytes; it must define
+    /// <|im_start|>, <|im_end|> and a pad token. The model's vocabulary follows it and the
+    /// checkpoint keeps a copy, which `sera sample` decodes with.
+    #[arg(long, value_name = "FILE")]
+    tokenizer: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -777,6 +782,7 @@ impl TrainArgs {
             steps: self.steps,
             seed: self.seed,
             log_every: self.log_every,
+            tokenizer: self.tokenizer,
         };
         let summary = sera_pipeline::train::train(&options, &mut |line| eprintln!("{line}"))?;
         eprintln!("{summary}");

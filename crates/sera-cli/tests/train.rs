@@ -45,6 +45,41 @@ fn train_writes_metrics_plot_and_checkpoint_then_resumes_and_samples() {
 }
 
 #[test]
+fn train_with_a_tokenizer_json_keeps_it_for_sampling() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("run");
+    let tokenizer = fixture().with_file_name("tokenizer.json");
+    let trained = sera()
+        .args(["train", "--config", "micro", "--steps", "2", "--data"])
+        .arg(fixture())
+        .arg("--tokenizer")
+        .arg(&tokenizer)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&trained.get_output().stderr).into_owned();
+    assert!(stderr.contains("trained 2 steps"), "{stderr}");
+    let kept = out.join("checkpoints/step-000002/tokenizer.json");
+    assert_eq!(std::fs::read(&kept).expect("a copy"), std::fs::read(&tokenizer).unwrap());
+    sera()
+        .args(["sample", "--max-tokens", "4", "--prompt", "fix the bug", "--checkpoint"])
+        .arg(&out)
+        .assert()
+        .success();
+    // A missing tokenizer file is named in the error.
+    let failed = sera()
+        .args(["train", "--config", "micro", "--steps", "1", "--data"])
+        .arg(fixture())
+        .args(["--tokenizer", "no/such/tokenizer.json", "--out"])
+        .arg(dir.path().join("other"))
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&failed.get_output().stderr).into_owned();
+    assert!(stderr.contains("no/such/tokenizer.json"), "{stderr}");
+}
+
+#[test]
 fn export_axolotl_writes_the_recipe() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("sera.yaml");

@@ -226,11 +226,15 @@ pub struct TrainSection {
     /// A named model size (`tiny`) or a TOML file.
     pub model: String,
     pub steps: usize,
+    /// A Hugging Face `tokenizer.json` to train with instead of bytes, relative to the config
+    /// file; it must define `<|im_start|>`, `<|im_end|>` and a pad token. The model's vocabulary
+    /// follows it, and checkpoints keep a copy for `sera sample`.
+    pub tokenizer: Option<PathBuf>,
 }
 
 impl Default for TrainSection {
     fn default() -> Self {
-        TrainSection { enabled: true, model: "tiny".into(), steps: 40 }
+        TrainSection { enabled: true, model: "tiny".into(), steps: 40, tokenizer: None }
     }
 }
 
@@ -265,6 +269,9 @@ impl PipelineConfig {
         resolve(&mut self.run.dir);
         resolve(&mut self.repo.path);
         if let Some(tokenizer) = &mut self.export.tokenizer {
+            resolve(tokenizer);
+        }
+        if let Some(tokenizer) = &mut self.train.tokenizer {
             resolve(tokenizer);
         }
         if let Some(demonstrations) = &mut self.svg.demonstrations {

@@ -291,6 +291,7 @@ pub fn run(
                 steps: Some(config.train.steps),
                 seed: Some(config.run.seed),
                 log_every: 10,
+                tokenizer: config.train.tokenizer.clone(),
             };
             let log = &mut run.log;
             let summary = train::train(&options, &mut |line| log(&format!("train: {line}")))?;

@@ -19,6 +19,9 @@ pub struct TrainOptions {
     pub seed: Option<u64>,
     /// Print a progress line every this many steps (0: only the summary).
     pub log_every: usize,
+    /// A Hugging Face `tokenizer.json` to train with instead of bytes; replaces the
+    /// configuration's `train.tokenizer`.
+    pub tokenizer: Option<PathBuf>,
 }
 
 /// Trains (or resumes training) and returns a summary for the terminal; progress lines go to
@@ -30,6 +33,9 @@ pub fn train(opts: &TrainOptions, log: &mut dyn FnMut(&str)) -> Result<String> {
     }
     if let Some(seed) = opts.seed {
         config.train.seed = seed;
+    }
+    if let Some(tokenizer) = &opts.tokenizer {
+        config.train.tokenizer = Some(tokenizer.clone());
     }
     let request =
         sera_train::TrainRequest { data: opts.data.clone(), out: opts.out.clone(), config };
