@@ -226,18 +226,24 @@ mod tests {
         assert_eq!(t.decode(&ids).expect("decodes"), "a <|im_end|> b");
     }
 
-    #[test]
-    fn tokenizer_json_without_chatml_tokens_is_an_error_naming_the_file() {
-        let mut json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(fixture()).expect("fixture"))
-                .expect("json");
+    /// The fixture's JSON with the special token `content` removed from the added tokens and
+    /// the vocabulary.
+    fn fixture_without(content: &str) -> String {
+        let text = std::fs::read_to_string(fixture()).expect("fixture");
+        let mut json: serde_json::Value = serde_json::from_str(&text).expect("json");
         json["added_tokens"]
             .as_array_mut()
             .expect("added tokens")
-            .retain(|t| t["content"] != "<|im_start|>");
-        json["model"]["vocab"].as_object_mut().expect("vocab").remove("<|im_start|>");
+            .retain(|t| t["content"] != content);
+        json["model"]["vocab"].as_object_mut().expect("vocab").remove(content);
+        json.to_string()
+    }
+
+    #[test]
+    fn tokenizer_json_without_chatml_tokens_is_an_error_naming_the_file() {
         let path = Path::new("/data/no-chatml/tokenizer.json");
-        let err = HfTokenizer::from_json(path, json.to_string()).expect_err("no <|im_start|>");
+        let json = fixture_without("<|im_start|>");
+        let err = HfTokenizer::from_json(path, json).expect_err("no <|im_start|>");
         let message = err.to_string();
         assert!(message.contains("no-chatml/tokenizer.json"), "{message}");
         assert!(message.contains("<|im_start|>"), "{message}");
@@ -245,17 +251,9 @@ mod tests {
 
     #[test]
     fn tokenizer_json_without_a_pad_token_is_an_error_naming_the_file() {
-        let mut json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(fixture()).expect("fixture"))
-                .expect("json");
-        json["added_tokens"]
-            .as_array_mut()
-            .expect("added tokens")
-            .retain(|t| t["content"] != "<|endoftext|>");
-        json["model"]["vocab"].as_object_mut().expect("vocab").remove("<|endoftext|>");
         let path = Path::new("/data/no-pad/tokenizer.json");
-        let message =
-            HfTokenizer::from_json(path, json.to_string()).expect_err("no pad").to_string();
+        let json = fixture_without("<|endoftext|>");
+        let message = HfTokenizer::from_json(path, json).expect_err("no pad").to_string();
         assert!(message.contains("no-pad/tokenizer.json") && message.contains("pad"), "{message}");
         let missing = Tokenizer::load(Some(Path::new("/nonexistent/tokenizer.json")));
         assert!(missing.expect_err("no file").to_string().contains("/nonexistent/tokenizer.json"));

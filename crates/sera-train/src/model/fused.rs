@@ -158,24 +158,20 @@ fn cpu_norm<E: Dtype + Real, T: Tape<E, Cpu>>(
     owned: Option<RopeOwned<E>>,
 ) -> Activations<E, Cpu, T> {
     let shape = *x.shape();
-    let (x, mut tape) = x.split_tape();
+    let (x, tape) = x.split_tape();
     let (xs, gs) = (host(&x), host(gain));
     let (y, inv) =
         kernels::norm_forward(&xs, &gs, eps, owned.as_ref().map(RopeOwned::spec).as_ref());
     let out = dev.tensor_from_vec(y, shape);
-    if T::OWNS_TAPE {
-        let (out_id, gain) = (out.clone(), gain.clone());
-        tape.add_backward_op(move |grads| {
-            let dy = take_grad(grads, &out_id)?;
-            let mut dgain = vec![E::default(); gs.len()];
-            let rope = owned.as_ref().map(RopeOwned::spec);
-            let dx = grad_mut(grads, &x)?;
-            kernels::norm_backward(&xs, &gs, &inv, rope.as_ref(), &dy, dx, &mut dgain);
-            add_to(grad_mut(grads, &gain)?, &dgain);
-            restore_grad(grads, &out_id, dy)
-        });
-    }
-    out.put_tape(tape)
+    let gain = gain.clone();
+    with_backward(out, tape, move |grads, dy| {
+        let mut dgain = vec![E::default(); gs.len()];
+        let rope = owned.as_ref().map(RopeOwned::spec);
+        let dx = grad_mut(grads, &x)?;
+        kernels::norm_backward(&xs, &gs, &inv, rope.as_ref(), dy, dx, &mut dgain);
+        add_to(grad_mut(grads, &gain)?, &dgain);
+        Ok(())
+    })
 }
 
 fn cpu_attention<E: Dtype + Real, T: Tape<E, Cpu>>(
@@ -197,22 +193,17 @@ fn cpu_attention<E: Dtype + Real, T: Tape<E, Cpu>>(
     let (q, qt) = q.split_tape();
     let (k, kt) = k.split_tape();
     let (v, vt) = v.split_tape();
-    let mut tape = qt.merge(kt).merge(vt);
+    let tape = qt.merge(kt).merge(vt);
     let (qs, ks, vs) = (host(&q), host(&k), host(&v));
     let (o, saved) = kernels::attention_forward(shape, &qs, &ks, &vs, &segments);
     let out = dev.tensor_from_vec(o, (b, s, qw));
-    if T::OWNS_TAPE {
-        let out_id = out.clone();
-        tape.add_backward_op(move |grads| {
-            let dout = take_grad(grads, &out_id)?;
-            let d = kernels::attention_backward(shape, &qs, &ks, &vs, &saved, &dout);
-            d.add_to_q(grad_mut(grads, &q)?);
-            d.add_to_k(grad_mut(grads, &k)?);
-            d.add_to_v(grad_mut(grads, &v)?);
-            restore_grad(grads, &out_id, dout)
-        });
-    }
-    out.put_tape(tape)
+    with_backward(out, tape, move |grads, dout| {
+        let d = kernels::attention_backward(shape, &qs, &ks, &vs, &saved, dout);
+        d.add_to_q(grad_mut(grads, &q)?);
+        d.add_to_k(grad_mut(grads, &k)?);
+        d.add_to_v(grad_mut(grads, &v)?);
+        Ok(())
+    })
 }
 
 fn cpu_swiglu<E: Dtype + Real, T: Tape<E, Cpu>>(
@@ -223,19 +214,14 @@ fn cpu_swiglu<E: Dtype + Real, T: Tape<E, Cpu>>(
     let shape = *gate.shape();
     let (gate, gt) = gate.split_tape();
     let (up, ut) = up.split_tape();
-    let mut tape = gt.merge(ut);
+    let tape = gt.merge(ut);
     let (gs, us) = (host(&gate), host(&up));
     let out = dev.tensor_from_vec(kernels::swiglu_forward(&gs, &us), shape);
-    if T::OWNS_TAPE {
-        let out_id = out.clone();
-        tape.add_backward_op(move |grads| {
-            let dout = take_grad(grads, &out_id)?;
-            kernels::swiglu_backward_gate(&gs, &us, &dout, grad_mut(grads, &gate)?);
-            kernels::swiglu_backward_up(&gs, &dout, grad_mut(grads, &up)?);
-            restore_grad(grads, &out_id, dout)
-        });
-    }
-    out.put_tape(tape)
+    with_backward(out, tape, move |grads, dout| {
+        kernels::swiglu_backward_gate(&gs, &us, dout, grad_mut(grads, &gate)?);
+        kernels::swiglu_backward_up(&gs, dout, grad_mut(grads, &up)?);
+        Ok(())
+    })
 }
 
 fn cpu_nll<E: Dtype + Real, T: Tape<E, Cpu>>(
@@ -245,20 +231,15 @@ fn cpu_nll<E: Dtype + Real, T: Tape<E, Cpu>>(
     weights: Vec<E>,
 ) -> Tensor<(), E, Cpu, T> {
     let vocab = logits.shape().2;
-    let (logits, mut tape) = logits.split_tape();
+    let (logits, tape) = logits.split_tape();
     let ls = host(&logits);
     let (loss, lse) = kernels::nll_forward(&ls, vocab, &targets, &weights);
     let out = dev.tensor_from_vec(vec![loss], ());
-    if T::OWNS_TAPE {
-        let out_id = out.clone();
-        tape.add_backward_op(move |grads| {
-            let grad = take_grad(grads, &out_id)?;
-            let d = grad_mut(grads, &logits)?;
-            kernels::nll_backward(&ls, vocab, &targets, &weights, &lse, grad[0], d);
-            restore_grad(grads, &out_id, grad)
-        });
-    }
-    out.put_tape(tape)
+    with_backward(out, tape, move |grads, grad| {
+        let d = grad_mut(grads, &logits)?;
+        kernels::nll_backward(&ls, vocab, &targets, &weights, &lse, grad[0], d);
+        Ok(())
+    })
 }
 
 #[cfg(feature = "cuda")]
@@ -407,6 +388,24 @@ fn host<S: Shape, E: Dtype, T>(t: &Tensor<S, E, Cpu, T>) -> Vec<E> {
     let mut out = vec![E::default(); t.shape().num_elements()];
     t.copy_into(&mut out);
     out
+}
+
+/// `out` carrying `tape`, with `backward` recorded on it when the tape records: `backward` gets
+/// the gradient store and the gradient that reached `out`, and adds to its inputs' gradients.
+fn with_backward<S: Shape, E: Dtype, T: Tape<E, Cpu>>(
+    out: Tensor<S, E, Cpu>,
+    mut tape: T,
+    backward: impl 'static + FnOnce(&mut Gradients<E, Cpu>, &[E]) -> Result<(), CpuError>,
+) -> Tensor<S, E, Cpu, T> {
+    if T::OWNS_TAPE {
+        let out_id = out.clone();
+        tape.add_backward_op(move |grads| {
+            let dout = take_grad(grads, &out_id)?;
+            backward(grads, &dout)?;
+            restore_grad(grads, &out_id, dout)
+        });
+    }
+    out.put_tape(tape)
 }
 
 /// Moves the gradient of `t` out of the store (allocating zeros if nothing reached it); the
