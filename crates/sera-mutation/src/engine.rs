@@ -159,7 +159,7 @@ pub fn mutate_with(
 
     let mut stats = Stats { files: files.len(), ..Stats::default() };
     let mut candidates = Vec::new();
-    let mut parsed: Vec<Option<Parsed>> = Vec::with_capacity(scanned.len());
+    let mut parsed: Vec<Option<ParsedFile>> = Vec::with_capacity(scanned.len());
     for scan in scanned {
         match scan? {
             Scan::TooLarge => {
@@ -297,10 +297,23 @@ struct Candidate<'e> {
     weight: f64,
 }
 
+/// A parsed file and the offsets of its newlines, for line numbers without rescanning.
+struct ParsedFile {
+    tree: Parsed,
+    newlines: Vec<usize>,
+}
+
+impl ParsedFile {
+    fn new(tree: Parsed, text: &str) -> ParsedFile {
+        let newlines = text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i);
+        ParsedFile { tree, newlines: newlines.collect() }
+    }
+}
+
 enum Scan<'e> {
     TooLarge,
     Unparsable,
-    Ok { parsed: Parsed, candidates: Vec<Candidate<'e>> },
+    Ok { parsed: ParsedFile, candidates: Vec<Candidate<'e>> },
 }
 
 /// One operator of the run: the built-in ones in [`OPERATORS`] order, then the external ones.
@@ -372,7 +385,7 @@ fn scan<'e>(
     };
     let mut candidates = Vec::new();
     if entities.is_empty() {
-        return Ok(Scan::Ok { parsed, candidates });
+        return Ok(Scan::Ok { parsed: ParsedFile::new(parsed, &file.text), candidates });
     }
     // The innermost entity holding the whole change; test code is never mutated.
     let owner = |start: usize, end: usize| {
@@ -423,7 +436,7 @@ fn scan<'e>(
             }
         }
     }
-    Ok(Scan::Ok { parsed, candidates })
+    Ok(Scan::Ok { parsed: ParsedFile::new(parsed, &file.text), candidates })
 }
 
 #[derive(Default)]
@@ -445,15 +458,17 @@ impl ReparserPair {
 /// The mutant's patch and its text, or `None` when the changed file no longer parses.
 fn materialise(
     file: &SourceFile,
-    parsed: &Parsed,
+    parsed: &ParsedFile,
     c: &Candidate<'_>,
     reparsers: &mut ReparserPair,
 ) -> Option<(Patch, String)> {
     let (start, end, replacement) = (c.edit.start, c.edit.end, c.edit.replacement.as_str());
-    if !reparsers.get(file.language).still_parses(parsed, &file.text, start, end, replacement) {
+    let reparser = reparsers.get(file.language);
+    if !reparser.still_parses(&parsed.tree, &file.text, start, end, replacement) {
         return None;
     }
-    let patch = windowed_patch(&file.path, &file.text, start, end, replacement);
+    let line = |at: usize| parsed.newlines.partition_point(|&n| n < at);
+    let patch = windowed_patch(&file.path, &file.text, line, start, end, replacement);
     let text = patch.render();
     (!patch.is_empty()).then_some((patch, text))
 }
@@ -462,9 +477,17 @@ fn materialise(
 /// of context so that the diff of the window equals the diff of the whole file.
 const WINDOW_MARGIN: usize = 16;
 
-/// `Patch::between` on a window of lines around the splice, renumbered to the whole file.
-/// Diffing whole files would cost time proportional to the file for every mutant.
-fn windowed_patch(path: &str, old: &str, start: usize, end: usize, replacement: &str) -> Patch {
+/// `Patch::between` on a window of lines around the splice, renumbered to the whole file
+/// (`line` gives the 0-based line of a byte offset). Diffing whole files would cost time
+/// proportional to the file for every mutant.
+fn windowed_patch(
+    path: &str,
+    old: &str,
+    line: impl Fn(usize) -> usize,
+    start: usize,
+    end: usize,
+    replacement: &str,
+) -> Patch {
     let bytes = old.as_bytes();
     // Window start: the beginning of the line WINDOW_MARGIN lines above the change.
     let mut lo = start;
@@ -494,7 +517,7 @@ fn windowed_patch(path: &str, old: &str, start: usize, end: usize, replacement: 
     new.push_str(&old[lo..start]);
     new.push_str(replacement);
     new.push_str(&old[end..hi]);
-    let offset = bytes[..lo].iter().filter(|&&b| b == b'\n').count();
+    let offset = line(lo);
     let mut patch = Patch::between(path, &old[lo..hi], &new);
     for file in &mut patch.files {
         for hunk in &mut file.hunks {
@@ -512,12 +535,13 @@ mod tests {
     #[test]
     fn windowed_patch_equals_whole_file_diff() {
         let old: String = (0..200).map(|i| format!("line {i}\n")).collect();
+        let line = |at: usize| old.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count();
         for (start, end, replacement) in
             [(0, 4, "LINE"), (700, 712, ""), (old.len() - 8, old.len(), "x"), (50, 50, "new\n")]
         {
             let new = format!("{}{}{}", &old[..start], replacement, &old[end..]);
             assert_eq!(
-                windowed_patch("a.txt", &old, start, end, replacement),
+                windowed_patch("a.txt", &old, line, start, end, replacement),
                 Patch::between("a.txt", &old, &new),
                 "{start}..{end}"
             );
