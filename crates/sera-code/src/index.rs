@@ -127,11 +127,16 @@ pub fn index_with(
             .collect(),
     };
 
-    // The collect keeps the walk's (sorted) order whatever order the threads finish in.
-    let outcomes: Vec<FileOutcome> = owned
+    // Largest files first, so that one big file does not finish alone while the other threads
+    // idle; the outcomes are then put back in the walk's (sorted) order.
+    let mut by_size: Vec<usize> = (0..owned.len()).collect();
+    by_size.sort_by_key(|&i| std::cmp::Reverse(owned[i].0.size));
+    let mut outcomes: Vec<(usize, FileOutcome)> = by_size
         .par_iter()
-        .map(|(file, language)| index_file(file, *language, &layout, config))
+        .map(|&i| (i, index_file(owned[i].0, owned[i].1, &layout, config)))
         .collect();
+    outcomes.sort_unstable_by_key(|(i, _)| *i);
+    let outcomes = outcomes.into_iter().map(|(_, outcome)| outcome);
 
     let mut entities = Vec::new();
     let mut calls = Vec::new();
