@@ -2,17 +2,10 @@
 //!
 //! Exit codes (the CLI contract in docs/ARCHITECTURE.md): 0 success, 1 usage error, 2 bad input
 //! data, 3 environment problem. Every error names the file, record or line at fault.
-//!
-//! The binary runs on mimalloc, which also takes over `malloc` for the C code in the process
-//! (tree-sitter above all, whose syntax trees are millions of small allocations): with glibc's
-//! allocator, freeing the trees of a large repository alone took a sixth of `sera mutate`.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Turn a code repository into supervised fine-tuning data for coding agents.
 ///
