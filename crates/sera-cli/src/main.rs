@@ -29,7 +29,8 @@ enum Command {
     /// rollouts append their records one by one, so after a crash or `kill -9` the same command
     /// resumes where it stopped, losing at most the record in flight, and ends with the same
     /// files as an uninterrupted run. --shard I/N does the I-th of N disjoint parts of the work
-    /// (by a stable hash of the mutant id) in its own run directory.
+    /// (by a stable hash of the mutant id, or in SVG mode of the start function's id) in its own
+    /// run directory.
     #[command(after_help = "Examples:\n  sera run --config pipeline.toml\n  \
                             sera run --config pipeline.toml --shard 3/8")]
     Run(RunArgs),
@@ -38,7 +39,10 @@ enum Command {
     ///
     /// Every shard must have finished (its stages up to verify are done). Their instances,
     /// rejected mutants and trajectories are concatenated into the unsharded run directory in
-    /// mutant order, and the remaining stages (export, train, report) run there.
+    /// mutant order, and the remaining stages (export, train, report) run there. In SVG mode the
+    /// trajectories are put in start-function order, P1 dedup is applied across shards (a start
+    /// whose P1 repeats an earlier one's loses its T2, as in one run), and verification runs on
+    /// the whole before the remaining stages.
     #[command(after_help = "Examples:\n  sera merge --config pipeline.toml --shards 8")]
     Merge(MergeArgs),
 

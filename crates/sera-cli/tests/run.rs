@@ -339,6 +339,68 @@ fn svg_mode_runs_end_to_end_against_a_scripted_teacher() {
 }
 
 #[test]
+fn svg_shards_merge_to_the_records_of_one_run() {
+    use sera_rollout::test_server::TestServer;
+    // Every rollout makes the same change, so every start's P1 is the same: one run gives only
+    // the first start a rollout 2, and a merge must drop the T2s other shards made.
+    let server = TestServer::svg_teacher(
+        json!({"command": "str_replace", "path": "/testbed/inventory/core.py",
+               "old_str": "        if quantity <= 0:\n            raise ValueError",
+               "new_str": "        if quantity < 1:\n            raise ValueError"}),
+        "Zero quantities are accepted in some code paths and rejected in others.",
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[run]\nname = \"svg\"\nmode = \"svg\"\nseed = 3\n[repo]\npath = \"repo\"\n\
+         [rollout]\nteacher = \"openai\"\nbase_url = \"{}\"\nmodel = \"test\"\n\
+         [svg]\nstarts = 4\nthreshold = 0.5\n[train]\nenabled = false\n",
+        server.base_url()
+    );
+    let project = |name: &str| {
+        let dir = tmp.path().join(name);
+        sera_test_support::fixture_into("py-demo", &dir.join("repo"));
+        std::fs::write(dir.join("pipeline.toml"), &config).unwrap();
+        dir
+    };
+    let sera = |dir: &Path, args: &[&str]| {
+        let output = Command::cargo_bin("sera").unwrap().current_dir(dir).args(args).output();
+        let output = output.unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    };
+    let whole = project("whole");
+    sera(&whole, &["run", "--quiet"]);
+    let sharded = project("sharded");
+    for shard in ["0/2", "1/2"] {
+        sera(&sharded, &["run", "--quiet", "--shard", shard]);
+    }
+    sera(&sharded, &["merge", "--quiet", "--shards", "2"]);
+
+    let (one, merged) = (whole.join("runs/svg"), sharded.join("runs/svg"));
+    let kept = read_jsonl(&one.join("trajectories.jsonl"));
+    let kinds: Vec<&Value> = kept.iter().map(|t| &t["kind"]).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "svg_second").count(), 1, "{kinds:?}");
+    assert!(kinds.iter().filter(|k| **k == "svg_first").count() > 1, "{kinds:?}");
+    for file in ["trajectories.jsonl", "svg-discarded.jsonl", "verified.jsonl"] {
+        assert_eq!(read_jsonl(&one.join(file)), read_jsonl(&merged.join(file)), "{file}");
+    }
+    let manifest = |dir: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
+    };
+    let (a, b) = (manifest(&one), manifest(&merged));
+    for count in ["starts", "accepted", "dropped_duplicate", "kept_t1", "kept_t2"] {
+        assert_eq!(a["stages"]["svg"]["counts"][count], b["stages"]["svg"]["counts"][count]);
+    }
+    assert_eq!(a["stages"]["verify"]["counts"], b["stages"]["verify"]["counts"]);
+    // Both shards had starts and each made a rollout 2; the merge dropped the later one.
+    let shard_t2: Vec<u64> = ["runs/svg-shard-0-of-2", "runs/svg-shard-1-of-2"]
+        .iter()
+        .map(|d| manifest(&sharded.join(d))["stages"]["svg"]["counts"]["kept_t2"].as_u64().unwrap())
+        .collect();
+    assert_eq!(shard_t2, [1, 1]);
+}
+
+#[test]
 fn plugin_verifiers_judge_every_kept_trajectory_and_a_panicking_plugin_fails_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     sera_test_support::fixture_into("rust-demo", &tmp.path().join("repo"));

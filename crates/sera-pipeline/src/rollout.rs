@@ -382,6 +382,10 @@ pub struct SvgOptions {
     /// instead of asking the teacher again, so a crash loses at most the rollouts in flight.
     /// `None` (the default) keeps nothing.
     pub journal: Option<PathBuf>,
+    /// Only the start functions of shard `I` of `N` (by a stable hash of their id), for
+    /// `sera run --shard I/N`; `None` (the default) for all. P1 dedup then sees one shard only;
+    /// `sera merge` applies it across shards.
+    pub shard: Option<(u32, u32)>,
 }
 
 impl Default for SvgOptions {
@@ -397,6 +401,7 @@ impl Default for SvgOptions {
             demonstrations: None,
             discarded: None,
             journal: None,
+            shard: None,
         }
     }
 }
@@ -435,10 +440,31 @@ impl SvgReport {
     }
 }
 
+/// The start functions SVG mode draws from `functions` (the index), in the order they are
+/// rolled out and written: seeded by the agent's seed, before any sharding.
+pub fn start_functions(
+    functions: &[sera_core::Entity],
+    options: &SvgOptions,
+) -> Vec<sera_rollout::svg::StartFunction> {
+    let repo_name = options.repo_name.clone().unwrap_or_else(|| {
+        let canonical = options.repo.canonicalize().unwrap_or_else(|_| options.repo.clone());
+        canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    });
+    sera_code::sample_start_functions(functions, options.starts, options.agent.seed)
+        .into_iter()
+        .map(|entity| sera_rollout::svg::StartFunction {
+            repo: repo_name.clone(),
+            commit: options.commit.clone(),
+            function: entity.qualified_name.clone(),
+            file: entity.file.clone(),
+        })
+        .collect()
+}
+
 /// SVG mode: start functions from an index (`sera index` output) in, kept T1 and T2
 /// trajectories out (the others to the discarded file), in start order.
 pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<SvgReport> {
-    use sera_rollout::svg::{self, StartFunction, SvgConfig};
+    use sera_rollout::svg::{self, SvgConfig};
 
     let teacher = options.agent.teacher(sera_core::RolloutKind::SvgFirst)?;
     if !options.repo.is_dir() {
@@ -459,20 +485,10 @@ pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<Svg
         Error::Data(format!("{source}: {err}"))
     })?;
     let read: jsonl::Records<sera_core::Entity> = jsonl::read(functions)?;
-    let repo_name = options.repo_name.clone().unwrap_or_else(|| {
-        let canonical = options.repo.canonicalize().unwrap_or_else(|_| options.repo.clone());
-        canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-    });
-    let starts: Vec<StartFunction> =
-        sera_code::sample_start_functions(&read.records, options.starts, options.agent.seed)
-            .into_iter()
-            .map(|entity| StartFunction {
-                repo: repo_name.clone(),
-                commit: options.commit.clone(),
-                function: entity.qualified_name.clone(),
-                file: entity.file.clone(),
-            })
-            .collect();
+    let mut starts = start_functions(&read.records, options);
+    if let Some((index, count)) = options.shard {
+        starts.retain(|start| crate::rundir::in_shard(&start.id(), index, count));
+    }
     let sandbox = options.agent.sandbox()?;
     let config = SvgConfig { rollout: options.agent.rollout_config(), attempts: options.attempts };
     let registry = sera_taxonomy::Registry::builtin();

@@ -125,24 +125,18 @@ pub fn run(
     match config.run.mode {
         Mode::Procedural => procedural(&mut run, config, options, isolation, &plugins)?,
         Mode::Svg => {
-            if options.shard.count > 1 {
-                return Err(Error::Usage(
-                    "--shard splits procedural runs; an SVG run draws its start functions itself"
-                        .into(),
-                ));
-            }
             run.stage("svg", |run| {
                 let options = rollout::SvgOptions {
                     agent: agent(config, isolation)?,
-                    repo: repo.clone(),
-                    starts: config.svg.starts,
                     attempts: config.svg.attempts,
                     threshold: config.svg.threshold,
                     demonstrations: config.svg.demonstrations.clone(),
                     discarded: Some(run.path("svg-discarded.jsonl")),
                     // Per-start resume: finished rollouts survive a crash of the stage.
                     journal: Some(run.path("work")),
-                    ..rollout::SvgOptions::default()
+                    shard: (options.shard.count > 1)
+                        .then_some((options.shard.index, options.shard.count)),
+                    ..svg_draw(config)
                 };
                 let functions = run.path("functions.jsonl");
                 let report = run.whole_file("trajectories.jsonl", |out| {
@@ -152,6 +146,7 @@ pub fn run(
                 Ok(vec![
                     ("starts".into(), report.starts as u64),
                     ("accepted".into(), report.accepted as u64),
+                    ("dropped_duplicate".into(), report.dropped_duplicate as u64),
                     ("kept_t1".into(), report.kept_first as u64),
                     ("kept_t2".into(), report.kept_second as u64),
                 ])
@@ -479,6 +474,17 @@ fn teacher(config: &PipelineConfig) -> Result<rollout::TeacherChoice> {
             Ok(rollout::TeacherChoice::OpenAi(rollout::OpenAiConfig::new(url, model)))
         }
         (other, _, _) => Err(Error::Usage(format!("[rollout] teacher {other:?} is not usable"))),
+    }
+}
+
+/// The SVG options that decide which start functions are drawn and in what order: shared by
+/// the svg stage and `sera merge`, which must agree on it.
+pub(crate) fn svg_draw(config: &PipelineConfig) -> rollout::SvgOptions {
+    rollout::SvgOptions {
+        agent: rollout::AgentOptions { seed: config.run.seed, ..rollout::AgentOptions::default() },
+        repo: config.repo.path.clone(),
+        starts: config.svg.starts,
+        ..rollout::SvgOptions::default()
     }
 }
 
