@@ -76,21 +76,9 @@ pub fn merge(
             reorder(&target.join(file), "instance_id", &instance_order)?;
         }
 
-        let mut manifest = Manifest::default();
-        for stage in ["index", "mutate", "validate", "rollout", "verify"] {
-            let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-            for (i, shard) in manifests.iter().enumerate() {
-                for (name, value) in &shard.stages[stage].counts {
-                    // The index and the mutants are the same in every shard: count them once.
-                    if matches!(stage, "index" | "mutate") && i > 0 {
-                        continue;
-                    }
-                    *counts.entry(name.clone()).or_default() += value;
-                }
-            }
-            manifest.stages.insert(stage.into(), StageEntry { status: StageStatus::Done, counts });
-        }
-        manifest.save(&target)?;
+        // The index and the mutants are the same in every shard: count them once.
+        let stages = ["index", "mutate", "validate", "rollout", "verify"];
+        summed_manifest(&manifests, &stages, &["index", "mutate"]).save(&target)?;
         log(&format!("merged {shards} shards into {}", target.display()));
     }
     run(config, &RunOptions { shard: Shard::ALL, ..options.clone() }, log)
@@ -180,27 +168,31 @@ fn merge_svg(
         }
     }
 
+    // The index is the same in every shard: count it once. Dedup across shards changes the
+    // svg counts to what one run would have counted.
+    let mut manifest = summed_manifest(manifests, &["index", "svg"], &["index"]);
+    let counts = &mut manifest.stages.get_mut("svg").expect("summed above").counts;
+    let kept = counts.entry("kept_t2".into()).or_default();
+    *kept = kept.saturating_sub(dropped_kept);
+    counts.insert("dropped_duplicate".into(), no_second.len() as u64);
+    manifest.save(target)
+}
+
+/// A manifest marking `stages` done, with each count summed over the shards' `manifests`,
+/// except in the `shared` stages, which every shard did alike and count once.
+fn summed_manifest(manifests: &[Manifest], stages: &[&str], shared: &[&str]) -> Manifest {
     let mut manifest = Manifest::default();
-    for stage in ["index", "svg"] {
+    for &stage in stages {
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for (i, shard) in manifests.iter().enumerate() {
+        let shards = if shared.contains(&stage) { &manifests[..1] } else { manifests };
+        for shard in shards {
             for (name, value) in &shard.stages[stage].counts {
-                // The index is the same in every shard: count it once.
-                if stage == "index" && i > 0 {
-                    continue;
-                }
                 *counts.entry(name.clone()).or_default() += value;
             }
         }
-        if stage == "svg" {
-            // Dedup across shards: as one run counts it.
-            let kept = counts.entry("kept_t2".into()).or_default();
-            *kept = kept.saturating_sub(dropped_kept);
-            counts.insert("dropped_duplicate".into(), no_second.len() as u64);
-        }
         manifest.stages.insert(stage.into(), StageEntry { status: StageStatus::Done, counts });
     }
-    manifest.save(target)
+    manifest
 }
 
 /// Calls `f` with each complete line of the JSONL file at `path` (a missing file has none) and

@@ -100,8 +100,8 @@ pub fn run(
     })
 }
 
-/// The repository's name: the last component of its canonical path.
-fn repo_name(repo: &Path) -> String {
+/// The repository's name in records: the last component of its canonical path.
+pub(crate) fn repo_name(repo: &Path) -> String {
     let canonical = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
     canonical.file_name().map_or_else(|| "repo".to_string(), |n| n.to_string_lossy().into_owned())
 }

@@ -446,10 +446,8 @@ pub fn start_functions(
     functions: &[sera_core::Entity],
     options: &SvgOptions,
 ) -> Vec<sera_rollout::svg::StartFunction> {
-    let repo_name = options.repo_name.clone().unwrap_or_else(|| {
-        let canonical = options.repo.canonicalize().unwrap_or_else(|_| options.repo.clone());
-        canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-    });
+    let repo_name =
+        options.repo_name.clone().unwrap_or_else(|| crate::mutate::repo_name(&options.repo));
     sera_code::sample_start_functions(functions, options.starts, options.agent.seed)
         .into_iter()
         .map(|entity| sera_rollout::svg::StartFunction {
