@@ -7,7 +7,6 @@
 use std::fmt;
 use std::path::Path;
 
-use rayon::prelude::*;
 use sera_mutation::{ExternalOperator, SourceFile};
 pub use sera_mutation::{MutateConfig, Stats};
 use sera_plugin_host::Plugin;
@@ -83,8 +82,7 @@ pub fn run(
             }
         })?;
 
-    // Freeing the syntax trees takes a while; on every core rather than on this thread alone.
-    files.into_par_iter().for_each(drop);
+    free_in_background(files);
     let mut writer = jsonl::Writer::create(out)?;
     for mutant in &outcome.mutants {
         writer.write(mutant)?;
@@ -98,6 +96,16 @@ pub fn run(
         index_skipped: index.report.skipped.len(),
         stats: outcome.stats,
     })
+}
+
+/// Frees the syntax trees off the caller's path. On a large repository freeing them takes
+/// about a sixth of this stage's time, and nothing needs to wait for it: `sera run` goes on to
+/// its next stage meanwhile, and `sera mutate`, which exits right after, leaves the memory to
+/// the operating system as compilers do (clang's `-disable-free`). Where no thread can be
+/// started, they are freed here.
+fn free_in_background(files: Vec<SourceFile>) {
+    // A failed spawn drops the closure, and with it the files, on this thread.
+    let _ = std::thread::Builder::new().name("sera-free-trees".into()).spawn(move || drop(files));
 }
 
 /// The repository's name in records: the last component of its canonical path.
