@@ -7,6 +7,8 @@
 mod python;
 mod rust;
 
+use std::sync::OnceLock;
+
 use sera_core::Language;
 use tree_sitter::{InputEdit, Node, Parser, Point, Tree};
 
@@ -58,7 +60,7 @@ pub(crate) fn adopt(language: Language, tree: Tree) -> Option<Option<Parsed>> {
 
 /// Every site in the file outside code that must not be mutated (tests, `unsafe fn`).
 pub(crate) fn sites(parsed: &Parsed, text: &str) -> Vec<Site> {
-    let mut ctx = Ctx { text, sites: Vec::new() };
+    let mut ctx = Ctx { text, kinds: kinds(parsed.language), sites: Vec::new() };
     match parsed.language {
         Language::Rust => rust::walk(&mut ctx, parsed.tree.root_node()),
         Language::Python => python::walk(&mut ctx, parsed.tree.root_node()),
@@ -66,19 +68,77 @@ pub(crate) fn sites(parsed: &Parsed, text: &str) -> Vec<Site> {
     ctx.sites
 }
 
+/// Node kind names by kind id, for one grammar. `Node::kind` measures and checks the C string
+/// on every call, which a walk over every node of a repository would pay millions of times.
+pub(super) struct Kinds {
+    names: Vec<&'static str>,
+}
+
+impl Kinds {
+    fn new(language: &tree_sitter::Language) -> Kinds {
+        let count = language.node_kind_count() as u16;
+        let names = (0..count).map(|id| language.node_kind_for_id(id).unwrap_or("")).collect();
+        Kinds { names }
+    }
+
+    /// What `node.kind()` says, without the C string. Ids beyond the table (tree-sitter's own
+    /// `ERROR`) take the slow path.
+    pub fn of(&self, node: Node<'_>) -> &'static str {
+        match self.names.get(usize::from(node.kind_id())) {
+            Some(name) => name,
+            None => node.kind(),
+        }
+    }
+}
+
+/// The kind table of a language's grammar, built on first use.
+fn kinds(language: Language) -> &'static Kinds {
+    static RUST: OnceLock<Kinds> = OnceLock::new();
+    static PYTHON: OnceLock<Kinds> = OnceLock::new();
+    let table = match language {
+        Language::Rust => &RUST,
+        Language::Python => &PYTHON,
+    };
+    table.get_or_init(|| Kinds::new(&grammar(language)))
+}
+
+/// A node met by [`preorder`], with its kind and the nodes it lies in.
+pub(super) struct Visit<'t, 'a> {
+    pub node: Node<'t>,
+    pub kind: &'static str,
+    /// The enclosing nodes with their kinds, outermost first. Asking the walk costs nothing,
+    /// whereas `Node::parent` searches down from the root.
+    pub ancestors: &'a [(Node<'t>, &'static str)],
+}
+
+impl<'t> Visit<'t, '_> {
+    pub fn parent(&self) -> Option<(Node<'t>, &'static str)> {
+        self.ancestors.last().copied()
+    }
+
+    pub fn grandparent(&self) -> Option<(Node<'t>, &'static str)> {
+        self.ancestors.len().checked_sub(2).map(|i| self.ancestors[i])
+    }
+}
+
 /// Calls `enter` on every node under `root` (itself included) in source order, descending only
 /// into nodes it returns `true` for. A tree-cursor walk: no recursion, so deeply nested
 /// generated code cannot overflow the stack, and no allocation per node.
-fn preorder<'t>(root: Node<'t>, mut enter: impl FnMut(Node<'t>) -> bool) {
+fn preorder<'t>(root: Node<'t>, kinds: &Kinds, mut enter: impl FnMut(&Visit<'t, '_>) -> bool) {
     let mut cursor = root.walk();
+    let mut ancestors: Vec<(Node<'t>, &'static str)> = Vec::new();
     loop {
-        if enter(cursor.node()) && cursor.goto_first_child() {
+        let node = cursor.node();
+        let kind = kinds.of(node);
+        if enter(&Visit { node, kind, ancestors: &ancestors }) && cursor.goto_first_child() {
+            ancestors.push((node, kind));
             continue;
         }
         while !cursor.goto_next_sibling() {
             if !cursor.goto_parent() {
                 return;
             }
+            ancestors.pop();
         }
     }
 }
@@ -97,9 +157,9 @@ pub(super) struct ChainGrammar {
 
 /// `x.a(..).b(..)` becomes `x.b(..)` (operator `break-chain`), for the call `node`.
 pub(super) fn break_chain(ctx: &mut Ctx<'_>, node: Node<'_>, g: &ChainGrammar) {
-    let member = |n: Node<'_>| n.kind() == g.member;
+    let member = |n: Node<'_>| ctx.kind(n) == g.member;
     let Some(outer) = node.child_by_field_name("function").filter(|f| member(*f)) else { return };
-    let Some(inner) = outer.child_by_field_name(g.member_object).filter(|o| o.kind() == g.call)
+    let Some(inner) = outer.child_by_field_name(g.member_object).filter(|o| ctx.kind(*o) == g.call)
     else {
         return;
     };
@@ -257,12 +317,23 @@ fn point_at(text: &str, offset: usize) -> Point {
 /// The state of one walk over a file.
 pub(super) struct Ctx<'a> {
     pub text: &'a str,
+    pub kinds: &'static Kinds,
     pub sites: Vec<Site>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn text_of(&self, node: Node<'_>) -> &'a str {
         &self.text[node.byte_range()]
+    }
+
+    pub fn kind(&self, node: Node<'_>) -> &'static str {
+        self.kinds.of(node)
+    }
+
+    /// The named children of `node` that are not comments.
+    pub fn code_children<'t>(&self, node: Node<'t>) -> Vec<Node<'t>> {
+        let mut cursor = node.walk();
+        node.named_children(&mut cursor).filter(|n| !self.kind(*n).contains("comment")).collect()
     }
 
     pub fn push(&mut self, op: Op, start: usize, end: usize, replacement: String, what: String) {
@@ -322,12 +393,6 @@ impl<'a> Ctx<'a> {
         let width = bytes[line_start..].iter().take_while(|&&b| b == b' ' || b == b'\t').count();
         &self.text[line_start..line_start + width]
     }
-}
-
-/// The named children of `node` that are not comments.
-pub(super) fn code_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
-    let mut cursor = node.walk();
-    node.named_children(&mut cursor).filter(|n| !n.kind().contains("comment")).collect()
 }
 
 /// Whether `word` occurs in `text` as a whole identifier.

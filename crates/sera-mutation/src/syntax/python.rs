@@ -6,8 +6,8 @@
 use tree_sitter::Node;
 
 use super::{
-    ChainGrammar, Ctx, binary_replacements, break_chain, code_children, compound_replacement,
-    off_by_one, preorder, snippet, swap_changes_meaning,
+    ChainGrammar, Ctx, Visit, binary_replacements, break_chain, compound_replacement, off_by_one,
+    preorder, snippet, swap_changes_meaning,
 };
 use crate::operators::Op;
 
@@ -20,17 +20,19 @@ const CHAIN: ChainGrammar = ChainGrammar {
 };
 
 pub(super) fn walk(ctx: &mut Ctx<'_>, root: Node<'_>) {
-    preorder(root, |node| {
-        let enter = !skipped(ctx, node);
+    let kinds = ctx.kinds;
+    preorder(root, kinds, |v| {
+        let enter = !skipped(ctx, v);
         if enter {
-            visit(ctx, node);
+            visit(ctx, v);
         }
         enter
     });
 }
 
-fn visit(ctx: &mut Ctx<'_>, node: Node<'_>) {
-    match node.kind() {
+fn visit(ctx: &mut Ctx<'_>, v: &Visit<'_, '_>) {
+    let node = v.node;
+    match v.kind {
         "function_definition" => fn_body(ctx, node),
         "binary_operator" | "boolean_operator" => binary(ctx, node),
         "comparison_operator" => comparison(ctx, node),
@@ -56,7 +58,7 @@ fn visit(ctx: &mut Ctx<'_>, node: Node<'_>) {
         "unary_operator" => {
             let op = node.child_by_field_name("operator");
             if let (Some(op), Some(arg)) = (op, node.child_by_field_name("argument"))
-                && op.kind() == "-"
+                && ctx.kind(op) == "-"
             {
                 let what = format!("delete `-` before `{}`", snippet(ctx.text_of(arg)));
                 ctx.push(
@@ -80,12 +82,12 @@ fn visit(ctx: &mut Ctx<'_>, node: Node<'_>) {
             arguments(ctx, node);
             range_stop(ctx, node);
         }
-        "if_statement" => if_statement(ctx, node),
+        "if_statement" => if_statement(ctx, v),
         "for_statement" | "while_statement" => {
-            let keyword = node.kind().trim_end_matches("_statement");
-            delete_statement(ctx, Op::RemoveLoop, node, format!("delete the `{keyword}` loop"));
+            let keyword = v.kind.trim_end_matches("_statement");
+            delete_statement(ctx, Op::RemoveLoop, v, format!("delete the `{keyword}` loop"));
         }
-        "expression_statement" => statement(ctx, node),
+        "expression_statement" => statement(ctx, v),
         "block" => swap_statements(ctx, node),
         "try_statement" => unwrap_try(ctx, node),
         "raise_statement" => {
@@ -97,28 +99,29 @@ fn visit(ctx: &mut Ctx<'_>, node: Node<'_>) {
 }
 
 /// Tests (`test_*` functions, `Test*` classes, pytest fixtures) and decorators are never mutated.
-fn skipped(ctx: &Ctx<'_>, node: Node<'_>) -> bool {
+fn skipped(ctx: &Ctx<'_>, v: &Visit<'_, '_>) -> bool {
+    let node = v.node;
     let name = || node.child_by_field_name("name").map(|n| ctx.text_of(n)).unwrap_or("");
-    match node.kind() {
+    match v.kind {
         "decorator" => true,
         "function_definition" => name().starts_with("test_"),
         "class_definition" => name().starts_with("Test"),
         "decorated_definition" => {
             let mut cursor = node.walk();
             let decorators: Vec<Node<'_>> =
-                node.children(&mut cursor).filter(|n| n.kind() == "decorator").collect();
+                node.children(&mut cursor).filter(|n| ctx.kind(*n) == "decorator").collect();
             decorators.iter().any(|d| ctx.text_of(*d).contains("pytest"))
         }
         _ => false,
     }
 }
 
-/// Deletes a statement, or turns it into `pass` when it is alone in its block.
-fn delete_statement(ctx: &mut Ctx<'_>, op: Op, node: Node<'_>, what: String) {
-    let Some(parent) = node.parent() else { return };
-    if parent.kind() == "block" && code_children(parent).len() == 1 {
+/// Deletes the visited statement, or turns it into `pass` when it is alone in its block.
+fn delete_statement(ctx: &mut Ctx<'_>, op: Op, v: &Visit<'_, '_>, what: String) {
+    let (node, Some((parent, kind))) = (v.node, v.parent()) else { return };
+    if kind == "block" && ctx.code_children(parent).len() == 1 {
         ctx.push(op, node.start_byte(), node.end_byte(), "pass".into(), what);
-    } else if matches!(parent.kind(), "block" | "module") {
+    } else if matches!(kind, "block" | "module") {
         ctx.delete(op, node, what);
     }
 }
@@ -145,7 +148,7 @@ fn binary(ctx: &mut Ctx<'_>, node: Node<'_>) {
 fn comparison(ctx: &mut Ctx<'_>, node: Node<'_>) {
     let mut cursor = node.walk();
     let children: Vec<Node<'_>> =
-        node.children(&mut cursor).filter(|n| !n.kind().contains("comment")).collect();
+        node.children(&mut cursor).filter(|n| !ctx.kind(*n).contains("comment")).collect();
     let operands: Vec<Node<'_>> = children.iter().copied().filter(|n| n.is_named()).collect();
     let operators: Vec<Node<'_>> = children.iter().copied().filter(|n| !n.is_named()).collect();
     for op in &operators {
@@ -161,19 +164,20 @@ fn comparison(ctx: &mut Ctx<'_>, node: Node<'_>) {
     }
 }
 
-fn positional_arguments<'t>(node: Node<'t>) -> Vec<Node<'t>> {
-    let Some(args) = node.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list")
-    else {
+fn positional_arguments<'t>(ctx: &Ctx<'_>, node: Node<'t>) -> Vec<Node<'t>> {
+    let argument_list = |a: &Node<'_>| ctx.kind(*a) == "argument_list";
+    let Some(args) = node.child_by_field_name("arguments").filter(argument_list) else {
         return Vec::new();
     };
-    let args = code_children(args);
-    let positional =
-        |n: &Node<'_>| !matches!(n.kind(), "keyword_argument" | "list_splat" | "dictionary_splat");
+    let args = ctx.code_children(args);
+    let positional = |n: &Node<'_>| {
+        !matches!(ctx.kind(*n), "keyword_argument" | "list_splat" | "dictionary_splat")
+    };
     args.into_iter().take_while(positional).collect()
 }
 
 fn arguments(ctx: &mut Ctx<'_>, node: Node<'_>) {
-    for pair in positional_arguments(node).windows(2) {
+    for pair in positional_arguments(ctx, node).windows(2) {
         let what = format!(
             "swap arguments `{}` and `{}`",
             snippet(ctx.text_of(pair[0])),
@@ -188,7 +192,7 @@ fn range_stop(ctx: &mut Ctx<'_>, node: Node<'_>) {
     if node.child_by_field_name("function").map(|f| ctx.text_of(f)) != Some("range") {
         return;
     }
-    let args = positional_arguments(node);
+    let args = positional_arguments(ctx, node);
     let stop = match args.len() {
         1 => args[0],
         2 | 3 => args[1],
@@ -205,7 +209,8 @@ fn range_stop(ctx: &mut Ctx<'_>, node: Node<'_>) {
     ctx.push(Op::BoundaryRange, stop.start_byte(), stop.end_byte(), replacement, what);
 }
 
-fn if_statement(ctx: &mut Ctx<'_>, node: Node<'_>) {
+fn if_statement(ctx: &mut Ctx<'_>, v: &Visit<'_, '_>) {
+    let node = v.node;
     let (Some(condition), Some(consequence)) =
         (node.child_by_field_name("condition"), node.child_by_field_name("consequence"))
     else {
@@ -215,13 +220,13 @@ fn if_statement(ctx: &mut Ctx<'_>, node: Node<'_>) {
     let alternatives: Vec<Node<'_>> =
         node.children_by_field_name("alternative", &mut cursor).collect();
     let cond = snippet(ctx.text_of(condition));
-    if alternatives.is_empty() && exits_early(consequence) {
-        delete_statement(ctx, Op::RemoveGuard, node, format!("delete the guard `if {cond}`"));
+    if alternatives.is_empty() && exits_early(ctx, consequence) {
+        delete_statement(ctx, Op::RemoveGuard, v, format!("delete the guard `if {cond}`"));
     } else {
         delete_statement(
             ctx,
             Op::RemoveConditional,
-            node,
+            v,
             format!("delete the conditional `if {cond}`"),
         );
     }
@@ -253,8 +258,8 @@ fn if_statement(ctx: &mut Ctx<'_>, node: Node<'_>) {
     }
 }
 
-fn exits_early(block: Node<'_>) -> bool {
-    code_children(block).last().is_some_and(|last| {
+fn exits_early(ctx: &Ctx<'_>, block: Node<'_>) -> bool {
+    ctx.code_children(block).last().is_some_and(|last| {
         matches!(
             last.kind(),
             "return_statement" | "raise_statement" | "continue_statement" | "break_statement"
@@ -262,7 +267,8 @@ fn exits_early(block: Node<'_>) -> bool {
     })
 }
 
-fn statement(ctx: &mut Ctx<'_>, node: Node<'_>) {
+fn statement(ctx: &mut Ctx<'_>, v: &Visit<'_, '_>) {
+    let node = v.node;
     let Some(expr) = node.named_child(0) else { return };
     let code = snippet(ctx.text_of(expr));
     match expr.kind() {
@@ -274,7 +280,7 @@ fn statement(ctx: &mut Ctx<'_>, node: Node<'_>) {
             delete_statement(
                 ctx,
                 Op::RemoveAssignment,
-                node,
+                v,
                 format!("delete the assignment `{code}`"),
             );
         }
@@ -287,7 +293,7 @@ fn statement(ctx: &mut Ctx<'_>, node: Node<'_>) {
                 delete_statement(
                     ctx,
                     Op::RemoveStatement,
-                    node,
+                    v,
                     format!("delete the statement `{code}`"),
                 );
             }
@@ -303,7 +309,7 @@ fn is_docstring(ctx: &Ctx<'_>, node: Node<'_>) -> bool {
 }
 
 fn swap_statements(ctx: &mut Ctx<'_>, block: Node<'_>) {
-    let children = code_children(block);
+    let children = ctx.code_children(block);
     let movable = |n: &Node<'_>| {
         !matches!(
             n.kind(),
@@ -343,7 +349,7 @@ fn unwrap_try(ctx: &mut Ctx<'_>, node: Node<'_>) {
         if matches!(clause.kind(), "else_clause" | "finally_clause") {
             let block = clause
                 .child_by_field_name("body")
-                .or_else(|| code_children(clause).into_iter().find(|n| n.kind() == "block"));
+                .or_else(|| ctx.code_children(clause).into_iter().find(|n| n.kind() == "block"));
             blocks.extend(block);
         }
     }
@@ -386,7 +392,7 @@ fn dedent(ctx: &Ctx<'_>, block: Node<'_>, to_column: usize) -> String {
 /// function returns today; a docstring stays.
 fn fn_body(ctx: &mut Ctx<'_>, node: Node<'_>) {
     let Some(body) = node.child_by_field_name("body") else { return };
-    let statements = code_children(body);
+    let statements = ctx.code_children(body);
     let first = match statements.first() {
         Some(first) if is_docstring(ctx, *first) => statements.get(1),
         first => first,

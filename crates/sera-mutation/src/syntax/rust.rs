@@ -3,8 +3,8 @@
 use tree_sitter::Node;
 
 use super::{
-    ChainGrammar, Ctx, binary_replacements, break_chain, code_children, compound_replacement,
-    mentions, off_by_one, preorder, snippet, swap_changes_meaning,
+    ChainGrammar, Ctx, Visit, binary_replacements, break_chain, compound_replacement, mentions,
+    off_by_one, preorder, snippet, swap_changes_meaning,
 };
 use crate::operators::Op;
 
@@ -21,45 +21,64 @@ pub(super) fn walk(ctx: &mut Ctx<'_>, root: Node<'_>) {
     let mut cursor = root.walk();
     if root
         .children(&mut cursor)
-        .any(|n| n.kind() == "inner_attribute_item" && is_test_attribute(ctx.text_of(n)))
+        .any(|n| ctx.kind(n) == "inner_attribute_item" && is_test_attribute(ctx.text_of(n)))
     {
         return;
     }
-    preorder(root, |node| {
-        let enter = !skipped(ctx, node);
+    // Attributes are the siblings before their item, and the walk meets them first: a test
+    // attribute marks its depth until the next item (comments and other attributes between
+    // them keep the mark).
+    let mut test_attribute: Vec<bool> = Vec::new();
+    let kinds = ctx.kinds;
+    preorder(root, kinds, |v| {
+        let depth = v.ancestors.len();
+        test_attribute.resize(depth + 1, false);
+        let is_test_item = match v.kind {
+            "attribute_item" => {
+                test_attribute[depth] |= is_test_attribute(ctx.text_of(v.node));
+                false
+            }
+            "line_comment" | "block_comment" => false,
+            _ if v.node.is_named() => {
+                std::mem::take(&mut test_attribute[depth]) && v.kind.ends_with("_item")
+            }
+            _ => false,
+        };
+        let enter = !is_test_item && !skipped(ctx, v);
         if enter {
-            visit(ctx, node);
+            visit(ctx, v);
         }
         enter
     });
 }
 
-fn visit(ctx: &mut Ctx<'_>, node: Node<'_>) {
-    match node.kind() {
+fn visit(ctx: &mut Ctx<'_>, v: &Visit<'_, '_>) {
+    let node = v.node;
+    match v.kind {
         "function_item" => fn_body(ctx, node),
         "binary_expression" => binary(ctx, node),
         "compound_assignment_expr" => compound(ctx, node),
         "unary_expression" => unary(ctx, node),
-        "integer_literal" => constant(ctx, node),
+        "integer_literal" => constant(ctx, v),
         "range_expression" => range(ctx, node),
         "call_expression" => {
             break_chain(ctx, node, &CHAIN);
             arguments(ctx, node);
         }
-        "if_expression" => if_expression(ctx, node),
+        "if_expression" => if_expression(ctx, v),
         "for_expression" | "while_expression" | "loop_expression" => {
-            let value_loop =
-                |t: Node<'_>| node.kind() == "loop_expression" && is_block_value(ctx, t);
-            if let Some(target) = statement_of(node).filter(|t| !value_loop(*t)) {
-                let keyword = node.kind().trim_end_matches("_expression");
-                ctx.delete(Op::RemoveLoop, target, format!("delete the `{keyword}` loop"));
+            if let Some(statement) = statement_of(v)
+                && !(v.kind == "loop_expression" && is_block_value(ctx, &statement))
+            {
+                let keyword = v.kind.trim_end_matches("_expression");
+                ctx.delete(Op::RemoveLoop, statement.node, format!("delete the `{keyword}` loop"));
             }
         }
         "expression_statement" => statement(ctx, node),
         "block" => swap_statements(ctx, node),
         "try_expression" => {
             let mut cursor = node.walk();
-            if let Some(mark) = node.children(&mut cursor).find(|n| n.kind() == "?") {
+            if let Some(mark) = node.children(&mut cursor).find(|n| ctx.kind(*n) == "?") {
                 ctx.push(
                     Op::QuestionMarkToUnwrap,
                     mark.start_byte(),
@@ -74,40 +93,19 @@ fn visit(ctx: &mut Ctx<'_>, node: Node<'_>) {
     }
 }
 
-/// Test code, `unsafe fn`, attributes and macro definitions are never mutated.
-fn skipped(ctx: &Ctx<'_>, node: Node<'_>) -> bool {
-    match node.kind() {
-        "attribute_item" | "inner_attribute_item" | "macro_definition" => return true,
+/// `unsafe fn`, attributes and macro definitions are never mutated (test code is left out by
+/// the walk).
+fn skipped(ctx: &Ctx<'_>, v: &Visit<'_, '_>) -> bool {
+    match v.kind {
+        "attribute_item" | "inner_attribute_item" | "macro_definition" => true,
         "function_item" => {
-            let mut cursor = node.walk();
-            let is_unsafe = node
+            let mut cursor = v.node.walk();
+            v.node
                 .children(&mut cursor)
-                .any(|n| n.kind() == "function_modifiers" && mentions(ctx.text_of(n), "unsafe"));
-            if is_unsafe {
-                return true;
-            }
+                .any(|n| ctx.kind(n) == "function_modifiers" && mentions(ctx.text_of(n), "unsafe"))
         }
-        _ => {}
+        _ => false,
     }
-    // Attributes are siblings that precede their item. Only items carry test attributes, and
-    // looking back through siblings is not free, so other nodes skip the search.
-    if !node.kind().ends_with("_item") {
-        return false;
-    }
-    let mut prev = node.prev_named_sibling();
-    while let Some(sibling) = prev {
-        match sibling.kind() {
-            "attribute_item" => {
-                if is_test_attribute(ctx.text_of(sibling)) {
-                    return true;
-                }
-            }
-            "line_comment" | "block_comment" => {}
-            _ => break,
-        }
-        prev = sibling.prev_named_sibling();
-    }
-    false
 }
 
 /// `#[test]`, `#[tokio::test]`, `#[cfg(test)]`, `#[cfg(all(test, ...))]`, `#[mutants::skip]`.
@@ -124,23 +122,34 @@ fn is_test_attribute(attribute: &str) -> bool {
         || inner.contains("mutants::skip")
 }
 
-/// The node to delete to remove the statement `node`: its `expression_statement`, or `node`
-/// itself when it ends a block without a semicolon. `None` when it is a value (a `let`'s
-/// initialiser, an argument), which cannot simply disappear.
-fn statement_of(node: Node<'_>) -> Option<Node<'_>> {
-    let parent = node.parent()?;
-    match parent.kind() {
-        "expression_statement" => Some(parent),
-        "block" => Some(node),
+/// A statement the walk is in, with the node that holds it.
+struct Statement<'t> {
+    node: Node<'t>,
+    parent: Option<(Node<'t>, &'static str)>,
+}
+
+/// The node to delete to remove the statement the visited node is: its `expression_statement`,
+/// or the node itself when it ends a block without a semicolon. `None` when it is a value (a
+/// `let`'s initialiser, an argument), which cannot simply disappear.
+fn statement_of<'t>(v: &Visit<'t, '_>) -> Option<Statement<'t>> {
+    let (parent, kind) = v.parent()?;
+    match kind {
+        "expression_statement" => Some(Statement { node: parent, parent: v.grandparent() }),
+        "block" => Some(Statement { node: v.node, parent: Some((parent, kind)) }),
         _ => None,
     }
 }
 
-/// Whether `stmt` is the value of its block: its last statement, without a semicolon. Removing
-/// or moving it would change the block's type, which never compiles.
-fn is_block_value(ctx: &Ctx<'_>, stmt: Node<'_>) -> bool {
-    let Some(parent) = stmt.parent().filter(|p| p.kind() == "block") else { return false };
-    code_children(parent).last() == Some(&stmt) && !ctx.text_of(stmt).trim_end().ends_with(';')
+/// Whether the statement is the value of its block: its last statement, without a semicolon.
+/// Removing or moving it would change the block's type, which never compiles.
+fn is_block_value(ctx: &Ctx<'_>, statement: &Statement<'_>) -> bool {
+    let Some((block, "block")) = statement.parent else { return false };
+    ctx.code_children(block).last() == Some(&statement.node) && unterminated(ctx, statement.node)
+}
+
+/// Whether a block's last statement has no semicolon, making it the block's value.
+fn unterminated(ctx: &Ctx<'_>, last: Node<'_>) -> bool {
+    !ctx.text_of(last).trim_end().ends_with(';')
 }
 
 fn binary(ctx: &mut Ctx<'_>, node: Node<'_>) {
@@ -186,20 +195,14 @@ fn unary(ctx: &mut Ctx<'_>, node: Node<'_>) {
     );
 }
 
-fn constant(ctx: &mut Ctx<'_>, node: Node<'_>) {
+fn constant(ctx: &mut Ctx<'_>, v: &Visit<'_, '_>) {
     // `pair.0` names a field, and a literal in a type (`[u8; 4]`) changes a type, not a value.
-    let in_type = |mut n: Node<'_>| {
-        while let Some(parent) = n.parent() {
-            if parent.kind().ends_with("_type") || parent.kind() == "type_arguments" {
-                return true;
-            }
-            n = parent;
-        }
-        false
-    };
-    if node.parent().is_some_and(|p| p.kind() == "field_expression") || in_type(node) {
+    let in_type =
+        v.ancestors.iter().any(|(_, kind)| kind.ends_with("_type") || *kind == "type_arguments");
+    if in_type || v.parent().is_some_and(|(_, kind)| kind == "field_expression") {
         return;
     }
+    let node = v.node;
     let literal = ctx.text_of(node);
     for value in off_by_one(literal) {
         let what = format!("replace `{literal}` with `{value}`");
@@ -222,7 +225,7 @@ fn range(ctx: &mut Ctx<'_>, node: Node<'_>) {
 
 fn arguments(ctx: &mut Ctx<'_>, node: Node<'_>) {
     let Some(args) = node.child_by_field_name("arguments") else { return };
-    let args = code_children(args);
+    let args = ctx.code_children(args);
     for pair in args.windows(2) {
         let what = format!(
             "swap arguments `{}` and `{}`",
@@ -233,19 +236,21 @@ fn arguments(ctx: &mut Ctx<'_>, node: Node<'_>) {
     }
 }
 
-fn if_expression(ctx: &mut Ctx<'_>, node: Node<'_>) {
+fn if_expression(ctx: &mut Ctx<'_>, v: &Visit<'_, '_>) {
+    let node = v.node;
     let (Some(condition), Some(consequence)) =
         (node.child_by_field_name("condition"), node.child_by_field_name("consequence"))
     else {
         return;
     };
     let alternative = node.child_by_field_name("alternative");
-    let is_else_if = node.parent().is_some_and(|p| p.kind() == "else_clause");
+    let is_else_if = v.parent().is_some_and(|(_, kind)| kind == "else_clause");
     let cond = snippet(ctx.text_of(condition));
 
     // Removal: only a statement can go, and an `else if` only with its whole chain.
-    if !is_else_if && let Some(target) = statement_of(node) {
-        let tail_value = alternative.is_some() && is_block_value(ctx, target);
+    if !is_else_if && let Some(statement) = statement_of(v) {
+        let target = statement.node;
+        let tail_value = alternative.is_some() && is_block_value(ctx, &statement);
         if !tail_value {
             if alternative.is_none() && exits_early(ctx, consequence) {
                 ctx.delete(Op::RemoveGuard, target, format!("delete the guard `if {cond}`"));
@@ -262,7 +267,7 @@ fn if_expression(ctx: &mut Ctx<'_>, node: Node<'_>) {
     // Inversion: swap plain if/else branches, or negate a lone `if`'s condition.
     match alternative {
         Some(clause) => {
-            let else_block = code_children(clause).into_iter().find(|n| n.kind() == "block");
+            let else_block = ctx.code_children(clause).into_iter().find(|n| n.kind() == "block");
             if let Some(else_block) = else_block {
                 ctx.swap(
                     Op::InvertIfElse,
@@ -292,7 +297,7 @@ fn if_expression(ctx: &mut Ctx<'_>, node: Node<'_>) {
 /// Whether a block ends by leaving the function or loop: `return`, `break`, `continue`, or a
 /// panicking macro.
 fn exits_early(ctx: &Ctx<'_>, block: Node<'_>) -> bool {
-    let Some(last) = code_children(block).pop() else { return false };
+    let Some(last) = ctx.code_children(block).pop() else { return false };
     let last = if last.kind() == "expression_statement" {
         last.named_child(0).unwrap_or(last)
     } else {
@@ -335,17 +340,18 @@ fn statement(ctx: &mut Ctx<'_>, node: Node<'_>) {
 
 /// Adjacent statements swapped, where the swap can compile and can change behaviour.
 fn swap_statements(ctx: &mut Ctx<'_>, block: Node<'_>) {
-    let children = code_children(block);
+    let children = ctx.code_children(block);
     let is_statement =
         |n: &Node<'_>| matches!(n.kind(), "expression_statement" | "let_declaration");
     let leaves = |n: &Node<'_>, ctx: &Ctx<'_>| {
         let text = ctx.text_of(*n);
         ["return", "break", "continue"].iter().any(|k| text.starts_with(k))
     };
-    for pair in children.windows(2) {
+    for (i, pair) in children.windows(2).enumerate() {
         let (a, b) = (pair[0], pair[1]);
         let skip = !is_statement(&a) || !is_statement(&b) || leaves(&a, ctx) || leaves(&b, ctx);
-        if skip || is_block_value(ctx, b) {
+        let b_is_value = i + 2 == children.len() && unterminated(ctx, b);
+        if skip || b_is_value {
             continue;
         }
         // Two `let`s swap to an equivalent program, and a use moved above its `let` does not
@@ -370,7 +376,7 @@ fn swap_statements(ctx: &mut Ctx<'_>, block: Node<'_>) {
 fn match_arms(ctx: &mut Ctx<'_>, node: Node<'_>) {
     let Some(body) = node.child_by_field_name("body") else { return };
     let arms: Vec<Node<'_>> =
-        code_children(body).into_iter().filter(|n| n.kind() == "match_arm").collect();
+        ctx.code_children(body).into_iter().filter(|n| n.kind() == "match_arm").collect();
     let text = ctx.text;
     let is_wildcard = |arm: &Node<'_>| {
         arm.child_by_field_name("pattern").is_some_and(|p| text[p.byte_range()].trim() == "_")
@@ -442,7 +448,7 @@ fn values_of(ctx: &Ctx<'_>, ty: Node<'_>, depth: usize) -> Vec<String> {
             let args: Vec<Node<'_>> = ty
                 .child_by_field_name("type_arguments")
                 .map(|args| {
-                    code_children(args).into_iter().filter(|a| a.kind() != "lifetime").collect()
+                    ctx.code_children(args).into_iter().filter(|a| a.kind() != "lifetime").collect()
                 })
                 .unwrap_or_default();
             let first = args.first().map(|a| inner(ctx, *a)).unwrap_or_default();
@@ -474,7 +480,7 @@ fn values_of(ctx: &Ctx<'_>, ty: Node<'_>, depth: usize) -> Vec<String> {
         }
         "tuple_type" => {
             let parts: Vec<Vec<String>> =
-                code_children(ty).into_iter().map(|n| inner(ctx, n)).collect();
+                ctx.code_children(ty).into_iter().map(|n| inner(ctx, n)).collect();
             if parts.iter().any(Vec::is_empty) {
                 return Vec::new();
             }
