@@ -109,3 +109,41 @@ fn test_code_and_unsafe_fns_are_never_mutated() {
         }
     }
 }
+
+/// Test attributes mark only the item right after them, with doc comments and other attributes
+/// in between, at any depth; an item after that one is mutated again.
+#[test]
+fn test_attributes_mark_the_next_item_only() {
+    let text = "\
+#[test]
+/// Doc.
+#[allow(unused)]
+fn marked() -> u8 { 1 }
+
+fn after_marked() -> u8 { 2 }
+
+#[inline]
+fn plain() -> u8 { 3 }
+
+impl S {
+    #[tokio::test]
+    async fn inner_marked() -> u8 { 4 }
+
+    fn inner_after() -> u8 { 5 }
+}
+
+#[cfg(test)]
+// A comment between.
+mod tests {
+    fn helper() -> u8 { 6 }
+}
+
+fn last() -> u8 { 7 }
+";
+    let mutated: std::collections::BTreeSet<String> =
+        run(Language::Rust, text, "constant-off-by-one")
+            .iter()
+            .map(|m| text[m.span.start..m.span.end].to_string())
+            .collect();
+    assert_eq!(mutated, ["2", "3", "5", "7"].map(String::from).into());
+}

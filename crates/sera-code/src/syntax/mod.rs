@@ -26,9 +26,44 @@ trait Grammar {
     /// The separator of qualified names (`::` or `.`).
     const SEPARATOR: &'static str;
 
-    /// Looks at `node` on the way down, reporting scopes, definitions and calls to `scopes`.
-    /// Returns whether the walk should descend into the node's children.
-    fn enter(&self, node: Node<'_>, scopes: &mut Scopes<'_>) -> bool;
+    /// What the grammar remembers from node to node within one file.
+    type State: Default;
+
+    /// The node kinds of the grammar's language.
+    fn kinds(&self) -> &'static Kinds;
+
+    /// Looks at `node` (of kind `kind`) on the way down, reporting scopes, definitions and
+    /// calls to `scopes`. Returns whether the walk should descend into the node's children.
+    fn enter(
+        &self,
+        node: Node<'_>,
+        kind: &'static str,
+        state: &mut Self::State,
+        scopes: &mut Scopes<'_>,
+    ) -> bool;
+}
+
+/// Node kind names by kind id, for one grammar. `Node::kind` measures and checks the C string
+/// on every call, which a walk over every node of a repository would pay millions of times.
+struct Kinds {
+    names: Vec<&'static str>,
+}
+
+impl Kinds {
+    fn new(language: &tree_sitter::Language) -> Kinds {
+        let count = language.node_kind_count() as u16;
+        let names = (0..count).map(|id| language.node_kind_for_id(id).unwrap_or("")).collect();
+        Kinds { names }
+    }
+
+    /// What `node.kind()` says, without the C string. Ids beyond the table (tree-sitter's own
+    /// `ERROR`) take the slow path.
+    fn of(&self, node: Node<'_>) -> &'static str {
+        match self.names.get(usize::from(node.kind_id())) {
+            Some(name) => name,
+            None => node.kind(),
+        }
+    }
 }
 
 thread_local! {
@@ -90,6 +125,8 @@ fn outline<G: Grammar>(
 ) -> Result<(Outline, Tree), ParseFailure> {
     let tree = parse(key, language, text)?;
     let mut scopes = Scopes::new(text, module.join(G::SEPARATOR), G::SEPARATOR, file_is_test);
+    let kinds = grammar.kinds();
+    let mut state = G::State::default();
     let mut cursor = tree.walk();
     let mut depth = 0usize;
     'walk: loop {
@@ -103,7 +140,7 @@ fn outline<G: Grammar>(
                 scopes.error_nodes += 1;
             }
             scopes.depth = depth;
-            grammar.enter(node, &mut scopes)
+            grammar.enter(node, kinds.of(node), &mut state, &mut scopes)
         };
         if descend && cursor.goto_first_child() {
             depth += 1;

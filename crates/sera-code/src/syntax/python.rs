@@ -1,8 +1,10 @@
 //! Python: functions, methods, nested functions, pytest markers and calls.
 
+use std::sync::OnceLock;
+
 use tree_sitter::{Node, Tree};
 
-use super::{Grammar, Scope, Scopes, outline};
+use super::{Grammar, Kinds, Scope, Scopes, outline};
 use crate::lang::{LanguageSupport, Outline, ParseFailure, SourceFile};
 use crate::naming;
 
@@ -51,8 +53,21 @@ impl LanguageSupport for Python {
 impl Grammar for Python {
     const SEPARATOR: &'static str = ".";
 
-    fn enter(&self, node: Node<'_>, scopes: &mut Scopes<'_>) -> bool {
-        match node.kind() {
+    type State = ();
+
+    fn kinds(&self) -> &'static Kinds {
+        static KINDS: OnceLock<Kinds> = OnceLock::new();
+        KINDS.get_or_init(|| Kinds::new(&tree_sitter_python::LANGUAGE.into()))
+    }
+
+    fn enter(
+        &self,
+        node: Node<'_>,
+        kind: &'static str,
+        _: &mut (),
+        scopes: &mut Scopes<'_>,
+    ) -> bool {
+        match kind {
             "function_definition" => {
                 let name = node.child_by_field_name("name").map_or("", |n| scopes.text(n));
                 let is_async = node.child(0).is_some_and(|first| first.kind() == "async");

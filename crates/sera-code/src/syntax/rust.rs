@@ -1,8 +1,10 @@
 //! Rust: functions, methods in `impl` and `trait` blocks, inline modules, test markers and calls.
 
+use std::sync::OnceLock;
+
 use tree_sitter::{Node, Tree};
 
-use super::{Grammar, Scope, Scopes, outline, text};
+use super::{Grammar, Kinds, Scope, Scopes, outline, text};
 use crate::lang::{LanguageSupport, Outline, ParseFailure, SourceFile};
 use crate::naming;
 
@@ -46,13 +48,36 @@ impl LanguageSupport for Rust {
 impl Grammar for Rust {
     const SEPARATOR: &'static str = "::";
 
-    fn enter(&self, node: Node<'_>, scopes: &mut Scopes<'_>) -> bool {
-        match node.kind() {
+    type State = Attributes;
+
+    fn kinds(&self) -> &'static Kinds {
+        static KINDS: OnceLock<Kinds> = OnceLock::new();
+        KINDS.get_or_init(|| Kinds::new(&tree_sitter_rust::LANGUAGE.into()))
+    }
+
+    fn enter(
+        &self,
+        node: Node<'_>,
+        kind: &'static str,
+        attributes: &mut Attributes,
+        scopes: &mut Scopes<'_>,
+    ) -> bool {
+        let depth = scopes.depth;
+        let before = match kind {
+            "attribute_item" => {
+                let text = node.named_child(0).map_or("", |a| attribute_text(a, scopes.source));
+                attributes.add(depth, text);
+                return false;
+            }
+            // Doc comments sit between attributes and the item.
+            "line_comment" | "block_comment" => return false,
+            _ => attributes.take(depth),
+        };
+        match kind {
             "function_item" => {
                 let name = node.child_by_field_name("name").map_or("", |n| scopes.text(n));
                 let is_async = is_async(node);
-                let test = preceding_attributes(node, scopes.source).any(is_test_attribute);
-                scopes.define(node, name, is_async, test);
+                scopes.define(node, name, is_async, before.test);
                 true
             }
             "impl_item" => {
@@ -69,8 +94,7 @@ impl Grammar for Rust {
                 // `mod name;` has no body: its items live in another file, named by its path.
                 if node.child_by_field_name("body").is_some() {
                     let name = node.child_by_field_name("name").map_or("_", |n| scopes.text(n));
-                    let test = preceding_attributes(node, scopes.source).any(is_cfg_test);
-                    scopes.open(Scope::Module, name, test);
+                    scopes.open(Scope::Module, name, before.cfg_test);
                 }
                 true
             }
@@ -100,16 +124,13 @@ impl Grammar for Rust {
             // attributes, macro definitions, `use` trees, literals); not walking them saves a
             // good part of the walk. `const` and `static` items are walked: a block in their
             // initialiser may define functions.
-            "attribute_item"
-            | "macro_definition"
+            "macro_definition"
             | "use_declaration"
             | "extern_crate_declaration"
             | "struct_item"
             | "enum_item"
             | "union_item"
             | "type_item"
-            | "line_comment"
-            | "block_comment"
             | "string_literal"
             | "raw_string_literal"
             | "char_literal" => false,
@@ -126,23 +147,39 @@ fn is_async(function: Node<'_>) -> bool {
     })
 }
 
-/// The attribute texts (`test`, `cfg(test)`, ...) written before an item, nearest first.
-fn preceding_attributes<'s>(item: Node<'_>, source: &'s str) -> impl Iterator<Item = &'s str> {
-    let mut sibling = item.prev_sibling();
-    std::iter::from_fn(move || {
-        loop {
-            let node = sibling?;
-            sibling = node.prev_sibling();
-            match node.kind() {
-                "attribute_item" => {
-                    return Some(node.named_child(0).map_or("", |a| attribute_text(a, source)));
-                }
-                // Doc comments sit between attributes and the item.
-                "line_comment" | "block_comment" => continue,
-                _ => return None,
-            }
-        }
-    })
+/// What the attributes written before the next item say, per depth of the walk: Rust writes
+/// `#[test]` as a sibling that comes before its item, so the walk meets it first.
+#[derive(Debug, Default)]
+pub(super) struct Attributes {
+    pending: Vec<Marks>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Marks {
+    /// A test attribute: `#[test]`, `#[tokio::test]`, ... (see [`is_test_attribute`]).
+    test: bool,
+    /// `#[cfg(test)]` (see [`is_cfg_test`]).
+    cfg_test: bool,
+}
+
+impl Attributes {
+    fn at(&mut self, depth: usize) -> &mut Marks {
+        // Anything deeper belongs to a finished sibling's subtree.
+        self.pending.resize(depth + 1, Marks::default());
+        &mut self.pending[depth]
+    }
+
+    /// Records the attribute `text` (`test`, `cfg(test)`, ...) at `depth`.
+    fn add(&mut self, depth: usize, text: &str) {
+        let marks = self.at(depth);
+        marks.test |= is_test_attribute(text);
+        marks.cfg_test |= is_cfg_test(text);
+    }
+
+    /// The attributes of the node at `depth` the walk now enters, which ends their run.
+    fn take(&mut self, depth: usize) -> Marks {
+        std::mem::take(self.at(depth))
+    }
 }
 
 fn attribute_text<'s>(attribute: Node<'_>, source: &'s str) -> &'s str {

@@ -129,6 +129,16 @@ fn rust_test_code_is_recognised() {
         "#[test] fn t() { fn nested() {} }",
         &["a::t [Function] test", "a::t::nested [Function] parent=a::t test"],
     );
+    // An attribute marks the next item only, at any depth, with comments in between.
+    check_rust(
+        "src/a.rs",
+        "impl S {\n    #[test]\n    // Why.\n    fn t() {}\n    fn u() {}\n}\n#[cfg(test)] struct X;\nmod m { fn v() {} }",
+        &[
+            "a::S::t [Method] parent=a::S test",
+            "a::S::u [Method] parent=a::S",
+            "a::m::v [Function]",
+        ],
+    );
 }
 
 #[test]
@@ -242,5 +252,37 @@ fn pathological_input_does_not_panic() {
         (&super::Python, "\u{feff}def f(:\n\t  \x00 class"),
     ] {
         let _ = language.outline(&SourceFile { path: "src/x.rs", text, layout: &layout });
+    }
+}
+
+/// The kind table names every node as `Node::kind` does, tree-sitter's `ERROR` included.
+#[test]
+fn kind_table_agrees_with_tree_sitter() {
+    let rust = "fn f(x: &[u8]) -> Option<u8> { x.iter().map(|b| b + 1).max() }\nfn broken( {\n";
+    let python = "class A:\n    def f(self, *a, **k):\n        return [x async for x in a] or (\n";
+    for (kinds, language, text) in [
+        (super::Grammar::kinds(&super::Rust), tree_sitter_rust::LANGUAGE.into(), rust),
+        (super::Grammar::kinds(&super::Python), tree_sitter_python::LANGUAGE.into(), python),
+    ] {
+        let mut parser = tree_sitter::Parser::new();
+        parser.set_language(&language).unwrap();
+        let tree = parser.parse(text, None).unwrap();
+        let mut cursor = tree.walk();
+        let (mut seen, mut errors) = (0, 0);
+        'walk: loop {
+            let node = cursor.node();
+            assert_eq!(kinds.of(node), node.kind(), "{node:?}");
+            seen += 1;
+            errors += usize::from(node.is_error());
+            if cursor.goto_first_child() {
+                continue;
+            }
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() {
+                    break 'walk;
+                }
+            }
+        }
+        assert!(seen > 30 && errors > 0, "{seen} nodes, {errors} errors");
     }
 }

@@ -564,6 +564,32 @@ mod tests {
         check(Language::Python, python, "self.x:", "self.x", false);
     }
 
+    /// The walk names every node as `Node::kind` does and hands it the same ancestors that
+    /// `Node::parent` finds.
+    #[test]
+    fn preorder_gives_kinds_and_ancestors_as_tree_sitter_does() {
+        let rust = "mod m {\n    fn f(x: &[u8; 4]) -> u8 { if x[0] > 1 { x.iter().sum() } else { 0 } }\n}\n";
+        let python = "class A:\n    def f(self, a):\n        return [x for x in a if not x]\n";
+        for (language, text) in [(Language::Rust, rust), (Language::Python, python)] {
+            let tree = parse(language, text).unwrap().tree;
+            let mut seen = 0;
+            preorder(tree.root_node(), kinds(language), |v| {
+                assert_eq!(v.kind, v.node.kind());
+                let mut expected = Vec::new();
+                let mut node = v.node;
+                while let Some(parent) = node.parent() {
+                    expected.push((parent, parent.kind()));
+                    node = parent;
+                }
+                expected.reverse();
+                assert_eq!(v.ancestors, expected.as_slice(), "{:?}", v.node);
+                seen += 1;
+                true
+            });
+            assert!(seen > 30, "{seen} nodes");
+        }
+    }
+
     #[test]
     fn off_by_one_keeps_suffixes_and_skips_non_decimal_literals() {
         assert_eq!(off_by_one("7usize"), ["8usize", "6usize"]);
