@@ -403,7 +403,18 @@ fn scan<'e>(
             candidates.push(Candidate { file: index, op, edit, entity, weight });
         }
     };
-    for site in syntax::sites(&parsed, &file.text) {
+    // Only non-test functions are mutated: the walk need not look anywhere else.
+    let mut spans: Vec<(usize, usize)> =
+        entities.iter().filter(|e| !e.is_test).map(|e| (e.bytes.start, e.bytes.end)).collect();
+    spans.sort_unstable();
+    let mut regions: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        match regions.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => regions.push((start, end)),
+        }
+    }
+    for site in syntax::sites(&parsed, &file.text, &regions) {
         let op = site.op as usize;
         if let Some(weight) = catalogue[op].weight {
             let Site { start, end, replacement, what, .. } = site;

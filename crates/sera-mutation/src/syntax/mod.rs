@@ -58,9 +58,11 @@ pub(crate) fn adopt(language: Language, tree: Tree) -> Option<Option<Parsed>> {
     Some((!tree.root_node().has_error()).then_some(Parsed { tree, language }))
 }
 
-/// Every site in the file outside code that must not be mutated (tests, `unsafe fn`).
-pub(crate) fn sites(parsed: &Parsed, text: &str) -> Vec<Site> {
-    let mut ctx = Ctx { text, kinds: kinds(parsed.language), sites: Vec::new() };
+/// Every site in the file that touches `regions` (sorted, disjoint byte ranges: the code to
+/// mutate), outside code that must not be mutated (tests, `unsafe fn`).
+pub(crate) fn sites(parsed: &Parsed, text: &str, regions: &[(usize, usize)]) -> Vec<Site> {
+    let kinds = kinds(parsed.language);
+    let mut ctx = Ctx { text, kinds, regions, sites: Vec::new() };
     match parsed.language {
         Language::Rust => rust::walk(&mut ctx, parsed.tree.root_node()),
         Language::Python => python::walk(&mut ctx, parsed.tree.root_node()),
@@ -318,6 +320,8 @@ fn point_at(text: &str, offset: usize) -> Point {
 pub(super) struct Ctx<'a> {
     pub text: &'a str,
     pub kinds: &'static Kinds,
+    /// Where the sites may be, sorted and disjoint; the walk does not go elsewhere.
+    pub regions: &'a [(usize, usize)],
     pub sites: Vec<Site>,
 }
 
@@ -328,6 +332,15 @@ impl<'a> Ctx<'a> {
 
     pub fn kind(&self, node: Node<'_>) -> &'static str {
         self.kinds.of(node)
+    }
+
+    /// Whether `node` overlaps a region, so that it may hold a site. A site lies within the
+    /// node whose visit makes it or contains that node, so a walk that skips the nodes outside
+    /// every region misses no site inside one.
+    pub fn wanted(&self, node: Node<'_>) -> bool {
+        let (start, end) = (node.start_byte(), node.end_byte());
+        let i = self.regions.partition_point(|region| region.1 <= start);
+        self.regions.get(i).is_some_and(|region| region.0 < end)
     }
 
     /// The named children of `node` that are not comments.
@@ -587,6 +600,33 @@ mod tests {
                 true
             });
             assert!(seen > 30, "{seen} nodes");
+        }
+    }
+
+    /// A walk restricted to regions finds every site of the full walk that lies inside one.
+    #[test]
+    fn regions_keep_every_site_inside_them() {
+        for (language, text) in [
+            (Language::Rust, include_str!("../../tests/data/sample.rs")),
+            (Language::Python, include_str!("../../tests/data/sample.py")),
+        ] {
+            let parsed = parse(language, text).unwrap();
+            let all = sites(&parsed, text, &[(0, text.len())]);
+            let third = text.len() / 3;
+            // Region edges that cut through functions, statements and tokens.
+            for regions in
+                [vec![(0, third)], vec![(third, 2 * third)], vec![(7, 90), (third, text.len())]]
+            {
+                let inside =
+                    |site: &&Site| regions.iter().any(|r| r.0 <= site.start && site.end <= r.1);
+                let expected: Vec<&Site> = all.iter().filter(inside).collect();
+                let walked = sites(&parsed, text, &regions);
+                let found: Vec<&Site> = walked.iter().filter(inside).collect();
+                // The walk left out part of the file, and lost nothing inside the regions.
+                assert!(!expected.is_empty() && walked.len() < all.len());
+                assert_eq!(found, expected, "{language:?} {regions:?}");
+            }
+            assert!(sites(&parsed, text, &[]).is_empty());
         }
     }
 

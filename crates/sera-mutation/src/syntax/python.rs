@@ -22,7 +22,7 @@ const CHAIN: ChainGrammar = ChainGrammar {
 pub(super) fn walk(ctx: &mut Ctx<'_>, root: Node<'_>) {
     let kinds = ctx.kinds;
     preorder(root, kinds, |v| {
-        let enter = !skipped(ctx, v);
+        let enter = ctx.wanted(v.node) && !skipped(ctx, v);
         if enter {
             visit(ctx, v);
         }

@@ -44,7 +44,7 @@ pub(super) fn walk(ctx: &mut Ctx<'_>, root: Node<'_>) {
             }
             _ => false,
         };
-        let enter = !is_test_item && !skipped(ctx, v);
+        let enter = !is_test_item && ctx.wanted(v.node) && !skipped(ctx, v);
         if enter {
             visit(ctx, v);
         }
