@@ -297,17 +297,27 @@ impl<'s> Scopes<'s> {
         self.frames.push(Frame { depth: self.depth, scope, path: qualified_name, test });
     }
 
+    /// The definition that calls at the current node belong to: the innermost enclosing
+    /// function, unless a broken scope comes first.
+    fn caller(&self) -> Option<usize> {
+        self.frames.iter().rev().find_map(|f| match f.scope {
+            Scope::Function { definition } => Some(Some(definition)),
+            Scope::Broken => Some(None),
+            Scope::Module | Scope::Type => None,
+        })?
+    }
+
+    /// Whether a call at the current node would be recorded.
+    fn in_function(&self) -> bool {
+        self.caller().is_some()
+    }
+
     /// Records a call to the bare name `callee` in the innermost enclosing function.
     fn call(&mut self, callee: &str) {
         if callee.is_empty() {
             return;
         }
-        let owner = self.frames.iter().rev().find_map(|f| match f.scope {
-            Scope::Function { definition } => Some(Some(definition)),
-            Scope::Broken => Some(None),
-            Scope::Module | Scope::Type => None,
-        });
-        if let Some(Some(index)) = owner {
+        if let Some(index) = self.caller() {
             if self.seen_calls[index].insert(callee.to_string()) {
                 self.definitions[index].calls.push(callee.to_string());
             }

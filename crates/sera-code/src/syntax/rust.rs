@@ -116,6 +116,10 @@ impl Grammar for Rust {
                 }
                 true
             }
+            // A call needs a function to belong to, and a macro's tokens define nothing, so a
+            // token tree outside functions (`lazy_static! { .. }` and the like, often large)
+            // is not walked.
+            "token_tree" if !scopes.in_function() => false,
             "token_tree" => {
                 macro_calls(node, scopes);
                 true

@@ -95,6 +95,13 @@ fn rust_calls_are_collected_by_bare_name() {
         &["f [Function] calls=fmt_it,norm"],
     );
     check_rust("src/lib.rs", "#[cfg(all(test, x))] fn f() {}", &["f [Function]"]);
+    // Macro calls in a function count, even in nested token trees; outside one they have no
+    // owner (and a macro outside functions defines no function the index can see).
+    check_rust(
+        "src/lib.rs",
+        "lazy!{ static X: u8 = init(); }\nimpl A { m!{ fn g() { h(); } } fn f() { v!([w(1)]); } }",
+        &["A::f [Method] parent=A calls=w"],
+    );
 }
 
 #[test]
