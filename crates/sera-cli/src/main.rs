@@ -1,7 +1,10 @@
-//! The `sera` binary: argument parsing and glue over `sera-pipeline`, nothing else.
+//! The `sera` binary: argument parsing and glue over `sera-pipeline`, and the choice of
+//! allocator for tree-sitter (`memory`).
 //!
 //! Exit codes (the CLI contract in docs/ARCHITECTURE.md): 0 success, 1 usage error, 2 bad input
 //! data, 3 environment problem. Every error names the file, record or line at fault.
+
+mod memory;
 
 use std::process::ExitCode;
 
@@ -840,6 +843,7 @@ impl MergeArgs {
 }
 
 fn main() -> ExitCode {
+    memory::route_tree_sitter_to_mimalloc();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
