@@ -185,6 +185,11 @@ pub fn mutate_with(
     for c in &candidates {
         *stats.candidates_by_operator.entry(catalogue[c.op].slug.to_string()).or_default() += 1;
     }
+    if config.limit == Some(0) {
+        // Only the counts were asked for (`sera mutate --limit 0`): nothing to sample.
+        free(parsed);
+        return Ok(Outcome { mutants: Vec::new(), stats });
+    }
 
     // Sampling keys: exponential races (Efraimidis-Spirakis), `-ln(u) / weight`, smallest first.
     let commit = config.commit.as_deref().unwrap_or("");
@@ -279,9 +284,13 @@ pub fn mutate_with(
         (&a.file, a.span, &a.operator, &a.id).cmp(&(&b.file, b.span, &b.operator, &b.id))
     });
     stats.emitted = mutants.len();
-    // Freeing syntax trees takes a while; on every core rather than on this thread alone.
-    parsed.into_par_iter().for_each(drop);
+    free(parsed);
     Ok(Outcome { mutants, stats })
+}
+
+/// Frees the syntax trees, which takes a while, on every core rather than on this thread alone.
+fn free(parsed: Vec<Option<ParsedFile>>) {
+    parsed.into_par_iter().for_each(drop);
 }
 
 /// What identifies a change: the file and the splice.

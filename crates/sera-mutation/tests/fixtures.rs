@@ -186,3 +186,18 @@ fn trees_kept_by_the_index_give_the_same_mutants_as_parsing_afresh() {
         assert_eq!(adopted, afresh, "{repo}");
     }
 }
+
+/// `limit: Some(0)` counts the candidates exactly as a full run does, and samples nothing.
+#[test]
+fn a_zero_limit_counts_candidates_only() {
+    for repo in ["rust-demo", "py-demo"] {
+        let (files, entities) = load(repo);
+        let full = run(&files, &entities, &all(repo));
+        let counted = run(&files, &entities, &MutateConfig { limit: Some(0), ..all(repo) });
+        assert!(counted.mutants.is_empty());
+        assert_eq!(counted.stats.candidates, full.stats.candidates, "{repo}");
+        assert_eq!(counted.stats.candidates_by_operator, full.stats.candidates_by_operator);
+        assert_eq!(counted.stats.files, full.stats.files);
+        assert_eq!(counted.stats.emitted, 0);
+    }
+}
