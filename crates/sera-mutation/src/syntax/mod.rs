@@ -7,6 +7,7 @@
 mod python;
 mod rust;
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use sera_core::Language;
@@ -193,11 +194,16 @@ impl Reparser {
     /// Whether the file still parses without errors after `text[start..end]` is replaced.
     ///
     /// Re-parsing a whole large file for each of thousands of mutants would dominate the run,
-    /// so the check parses only the innermost statement or block around the change, on its
-    /// own. Those parse the same standalone as in place (Rust ones inside `fn _f()`, Python
-    /// ones as whole lines under `if 1:`), and a change that keeps one parsing cannot break the
-    /// rest of the file. Where the original region does not parse standalone, the whole file is
-    /// re-parsed incrementally instead.
+    /// so the check parses only the innermost region around the change, on its own: a
+    /// statement, the statements of a block that the change touches, a block, a call's
+    /// parenthesised arguments, or the condition of an `if`, `while` or `match`. Those parse
+    /// the same standalone as in place (Rust ones inside `fn _f()`, Python ones as whole lines
+    /// under `if 1:`): brackets delimit a block or an argument list whatever surrounds it, a
+    /// condition ends where its body's `{` (or Python's `:`) begins, and statements are
+    /// followed by one more (`_f();`, `pass`) unless they end their block, as in place. So a
+    /// change that keeps the region parsing cannot break the rest of the file. Where the
+    /// original region does not parse standalone, the whole file is re-parsed incrementally
+    /// instead.
     pub fn still_parses(
         &mut self,
         parsed: &Parsed,
@@ -206,13 +212,13 @@ impl Reparser {
         end: usize,
         replacement: &str,
     ) -> bool {
-        if let Some((lo, hi, prefix, suffix)) = self.region(parsed, text, start, end) {
-            let mut region = String::with_capacity(hi - lo + replacement.len() + 16);
+        if let Some(Region { lo, hi, prefix, suffix }) = self.region(parsed, text, start, end) {
+            let mut region = String::with_capacity(hi - lo + replacement.len() + 32);
             region.push_str(prefix);
             region.push_str(&text[lo..start]);
             region.push_str(replacement);
             region.push_str(&text[end..hi]);
-            region.push_str(suffix);
+            region.push_str(&suffix);
             if self.parses_cleanly(&region) {
                 return true;
             }
@@ -224,38 +230,46 @@ impl Reparser {
         self.whole_file_parses(parsed, text, start, end, replacement)
     }
 
-    /// The byte range of the innermost statement or block around `start..end` (from the start
-    /// of its first line for Python), with the text that makes it parse standalone around it.
-    fn region(
-        &self,
-        parsed: &Parsed,
-        text: &str,
-        start: usize,
-        end: usize,
-    ) -> Option<(usize, usize, &'static str, &'static str)> {
-        let bytes = text.as_bytes();
-        let line_start =
-            |at: usize| bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    /// The innermost region around `start..end` (see [`Self::still_parses`]).
+    fn region(&self, parsed: &Parsed, text: &str, start: usize, end: usize) -> Option<Region> {
+        let span = |n: Node<'_>| (n.start_byte(), n.end_byte());
+        let field = |n: Node<'_>, name: &str| n.child_by_field_name(name).map(span);
+        let fixed = |(lo, hi): (usize, usize), prefix, suffix| {
+            Some(Region { lo, hi, prefix, suffix: Cow::Borrowed(suffix) })
+        };
         let mut node = parsed.tree.root_node().descendant_for_byte_range(start, end)?;
         loop {
             let found = match (self.language, node.kind()) {
                 // Rust statements and blocks mean the same inside any function body.
-                (Language::Rust, "block") => {
-                    Some((node.start_byte(), node.end_byte(), "fn _f() ", ""))
-                }
+                (Language::Rust, "block") => statements(text, node, start, end, self.language)
+                    .or_else(|| fixed(span(node), "fn _f() ", "")),
                 (Language::Rust, "expression_statement" | "let_declaration") => {
-                    Some((node.start_byte(), node.end_byte(), "fn _f() {", "}"))
+                    let suffix = if ends_block(node) { "}" } else { "\n_f();}" };
+                    fixed(span(node), "fn _f() {", suffix)
                 }
-                // A Python statement or block is taken as whole lines, which keeps relative
-                // indentation, and put under `if 1:` so that its own indentation is legal.
-                (Language::Python, kind) if kind == "block" || kind.ends_with("_statement") => {
-                    let lo = line_start(node.start_byte());
-                    let prefix = if lo < node.start_byte() { "if 1:\n" } else { "" };
-                    Some((lo, node.end_byte(), prefix, ""))
+                (Language::Rust, "arguments") => fixed(span(node), "fn _f() { _f", "; }"),
+                (Language::Rust, "if_expression" | "while_expression") => {
+                    field(node, "condition").and_then(|c| fixed(c, "fn _f() { if ", " {} }"))
+                }
+                (Language::Rust, "match_expression") => {
+                    field(node, "value").and_then(|v| fixed(v, "fn _f() { match ", " {} }"))
+                }
+                (Language::Python, "argument_list") => fixed(span(node), "_f", "\n"),
+                (Language::Python, "if_statement" | "elif_clause" | "while_statement")
+                    if field(node, "condition").is_some_and(|c| c.0 <= start && end <= c.1) =>
+                {
+                    field(node, "condition").and_then(|c| fixed(c, "if ", ":\n    pass\n"))
+                }
+                (Language::Python, "block") => statements(text, node, start, end, self.language)
+                    .or_else(|| python_lines(text, span(node))),
+                // A Python statement is taken as whole lines, which keeps relative indentation,
+                // and put under `if 1:` so that its own indentation is legal.
+                (Language::Python, kind) if kind.ends_with("_statement") => {
+                    python_lines(text, span(node))
                 }
                 _ => None,
             };
-            if let Some(region) = found.filter(|r| r.0 <= start && end <= r.1) {
+            if let Some(region) = found.filter(|r| r.lo <= start && end <= r.hi) {
                 return Some(region);
             }
             node = node.parent()?;
@@ -290,6 +304,82 @@ impl Reparser {
             new_end_position: point_at(&new, new_end),
         });
         self.parser.parse(&new, Some(&tree)).is_some_and(|tree| !tree.root_node().has_error())
+    }
+}
+
+/// Text to parse standalone instead of the whole file: `prefix`, the file's `lo..hi` (with the
+/// change), `suffix`.
+struct Region {
+    lo: usize,
+    hi: usize,
+    prefix: &'static str,
+    suffix: Cow<'static, str>,
+}
+
+/// The start of the line `at` is on.
+fn line_start(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+}
+
+/// Whether `node` is the last of its block's code (comments aside).
+fn ends_block(node: Node<'_>) -> bool {
+    let mut next = node.next_named_sibling();
+    while let Some(sibling) = next {
+        if !sibling.kind().ends_with("comment") {
+            return false;
+        }
+        next = sibling.next_named_sibling();
+    }
+    true
+}
+
+/// The whole lines of a Python statement or block at `span`, under `if 1:` when indented.
+fn python_lines(text: &str, (start, end): (usize, usize)) -> Option<Region> {
+    let lo = line_start(text, start);
+    let prefix = if lo < start { "if 1:\n" } else { "" };
+    Some(Region { lo, hi: end, prefix, suffix: Cow::Borrowed("") })
+}
+
+/// The statements of `block` that `start..end` touches, when the change lies inside the block's
+/// brackets (Rust) or starts its own lines (Python): a deletion or a swap of statements then
+/// parses a few statements rather than the whole block. They are followed by one more
+/// statement unless they end the block, so that a statement left unterminated is caught.
+fn statements(
+    text: &str,
+    block: Node<'_>,
+    start: usize,
+    end: usize,
+    language: Language,
+) -> Option<Region> {
+    let mut cursor = block.walk();
+    let children: Vec<Node<'_>> = block
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() != "label" && !n.kind().ends_with("comment"))
+        .collect();
+    let touched = |n: &Node<'_>| n.start_byte() < end.max(start + 1) && start < n.end_byte();
+    let first = children.iter().position(touched)?;
+    let last = children.iter().rposition(touched)?;
+    let (lo, hi) = (start.min(children[first].start_byte()), end.max(children[last].end_byte()));
+    match language {
+        Language::Rust => {
+            // The change must not touch the braces themselves.
+            if lo <= block.start_byte() || hi >= block.end_byte() {
+                return None;
+            }
+            let suffix = if last + 1 == children.len() { "}" } else { "\n_f();}" };
+            Some(Region { lo, hi, prefix: "fn _f() {", suffix: Cow::Borrowed(suffix) })
+        }
+        Language::Python => {
+            let lo = line_start(text, lo);
+            let first_start = children[first].start_byte();
+            if !text[lo..first_start].bytes().all(|b| b.is_ascii_whitespace()) {
+                return None;
+            }
+            let indent = &text[line_start(text, first_start)..first_start];
+            let prefix = if indent.is_empty() { "" } else { "if 1:\n" };
+            let suffix = format!("\n{indent}pass\n");
+            Some(Region { lo, hi, prefix, suffix: Cow::Owned(suffix) })
+        }
     }
 }
 
@@ -575,6 +665,47 @@ mod tests {
         check(Language::Python, python, "return 1", "pass", true);
         check(Language::Python, python, "return 1", "return 1)", false);
         check(Language::Python, python, "self.x:", "self.x", false);
+    }
+
+    /// Each kind of region, with changes that keep the file parsing and changes that break it,
+    /// agrees with re-parsing the whole file.
+    #[test]
+    fn every_region_agrees_with_the_whole_file() {
+        let rust = "impl A {\n    fn f(&self) -> u8 {\n        self.a(1, 2);\n        let x = self.b();\n        if self.x > 1 && x {\n            return 0;\n        }\n        match self.y + 1 {\n            _ => {}\n        }\n        self.c();\n        x\n    }\n}\n";
+        let statement = "        let x = self.b();\n";
+        let cases = [
+            ("(1, 2)", "(2, 1)", true),
+            ("(1, 2)", "(1 2)", false),
+            ("> 1 &&", ">= 1 ||", true),
+            ("> 1 &&", "> 1) &&", false),
+            ("self.y + 1", "1 + self.y", true),
+            ("self.y + 1", "self.y +", false),
+            (statement, "", true),
+            (statement, "        self.c();\n", true),
+            (statement, "        let x = self.b()\n", false),
+            ("self.a(1, 2);", "self.a(1, 2)", false),
+            ("        x\n", "", true),
+            ("        x\n", "        x x\n", false),
+        ];
+        for (from, to, expected) in cases {
+            check(Language::Rust, rust, from, to, expected);
+        }
+        let python = "class A:\n    def f(self):\n        self.a(1, 2)\n        x = self.b()\n        if self.x > 1 and x:\n            return 0\n        self.c()\n        return x\n";
+        let statement = "        x = self.b()\n";
+        let cases = [
+            ("(1, 2)", "(2, 1)", true),
+            ("(1, 2)", "(1 2)", false),
+            ("> 1 and", ">= 1 or", true),
+            ("> 1 and", "> and", false),
+            (statement, "", true),
+            (statement, "        self.c()\n", true),
+            (statement, "        x = (self.b()\n", false),
+            (statement, "        x = = self.b()\n", false),
+            ("return 0", "return 0)", false),
+        ];
+        for (from, to, expected) in cases {
+            check(Language::Python, python, from, to, expected);
+        }
     }
 
     /// The walk names every node as `Node::kind` does and hands it the same ancestors that
