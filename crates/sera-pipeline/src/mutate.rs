@@ -84,10 +84,9 @@ pub fn run(
 
     free_in_background(files);
     let mut writer = jsonl::Writer::create(out)?;
-    for mutant in &outcome.mutants {
-        writer.write(mutant)?;
-    }
+    writer.write_all(&outcome.mutants)?;
     writer.finish()?;
+    free_in_background(outcome.mutants);
     Ok(MutateReport {
         repo: config.repo,
         commit: config.commit,
@@ -98,14 +97,14 @@ pub fn run(
     })
 }
 
-/// Frees the syntax trees off the caller's path. On a large repository freeing them takes
-/// about a sixth of this stage's time, and nothing needs to wait for it: `sera run` goes on to
-/// its next stage meanwhile, and `sera mutate`, which exits right after, leaves the memory to
-/// the operating system as compilers do (clang's `-disable-free`). Where no thread can be
-/// started, they are freed here.
-fn free_in_background(files: Vec<SourceFile>) {
-    // A failed spawn drops the closure, and with it the files, on this thread.
-    let _ = std::thread::Builder::new().name("sera-free-trees".into()).spawn(move || drop(files));
+/// Frees the syntax trees and the mutants off the caller's path. On a large repository
+/// freeing them takes a sixth of this stage's time, and nothing needs to wait for it: `sera
+/// run` goes on to its next stage meanwhile, and `sera mutate`, which exits right after,
+/// leaves the memory to the operating system as compilers do (clang's `-disable-free`). Where
+/// no thread can be started, they are freed here.
+fn free_in_background<T: Send + 'static>(memory: T) {
+    // A failed spawn drops the closure, and with it the memory, on this thread.
+    let _ = std::thread::Builder::new().name("sera-free".into()).spawn(move || drop(memory));
 }
 
 /// The repository's name in records: the last component of its canonical path.
