@@ -223,62 +223,61 @@ pub fn mutate_with(
     let mut per_entity: HashMap<&str, usize> = HashMap::new();
     let mut seen_patches: HashSet<String> = HashSet::new();
     let mut mutants = Vec::new();
+    // The sequential rule, in key order: a candidate whose function has room is materialised
+    // and accepted unless its file no longer parses or its patch repeats an earlier one. The
+    // changes are materialised ahead, in parallel, in batches of the candidates the rule would
+    // take if every change so far works; the rare one that does not makes room that a later
+    // batch fills. Decisions are taken strictly in key order, so the outcome is the
+    // sequential rule's whatever the batches.
+    let mut built: HashMap<usize, Option<(Patch, String)>> = HashMap::new();
     let mut next = 0;
     while mutants.len() < limit && next < keyed.len() {
-        // The next batch: candidates whose function still has room. Room only shrinks, so a
-        // candidate passed over here would be rejected by the sequential rule as well.
-        let want = (limit - mutants.len()).clamp(64, 4096);
-        let mut batch = Vec::with_capacity(want);
-        while batch.len() < want && next < keyed.len() {
-            let c = &candidates[keyed[next].2];
-            if per_entity.get(c.entity.id.as_str()).copied().unwrap_or(0) < cap {
-                batch.push(next);
-            }
+        let c = &candidates[keyed[next].2];
+        if per_entity.get(c.entity.id.as_str()).copied().unwrap_or(0) >= cap {
             next += 1;
+            continue;
         }
-        let built: Vec<Option<(Patch, String)>> = batch
-            .par_iter()
-            .map_init(ReparserPair::default, |reparsers, &k| {
-                let c = &candidates[keyed[k].2];
-                let parsed = parsed[c.file].as_ref().expect("candidates come from parsed files");
-                materialise(&files[c.file], parsed, c, reparsers)
-            })
-            .collect();
-        for (&k, result) in batch.iter().zip(built) {
-            if mutants.len() >= limit {
-                break;
-            }
-            let c = &candidates[keyed[k].2];
-            let count = per_entity.entry(c.entity.id.as_str()).or_insert(0);
-            if *count >= cap {
-                continue;
-            }
-            let Some((patch, text)) = result else {
-                stats.discarded_unparsable += 1;
-                continue;
-            };
-            if !seen_patches.insert(text) {
-                stats.duplicates += 1;
-                continue;
-            }
-            *count += 1;
-            let operator = &catalogue[c.op];
-            let file = &files[c.file];
-            mutants.push(Mutant {
-                id: keyed[k].1.clone(),
-                repo: config.repo.clone(),
-                commit: config.commit.clone(),
-                file: file.path.clone(),
-                language: file.language,
-                entity: c.entity.qualified_name.clone(),
-                entity_id: c.entity.id.clone(),
-                operator: operator.slug.to_string(),
-                classes: operator.classes.iter().map(|s| s.to_string()).collect(),
-                description: format!("{} in `{}`", c.edit.description, c.entity.name),
-                span: ByteSpan { start: c.edit.start, end: c.edit.end },
-                patch,
-            });
+        let Some(result) = built.remove(&next) else {
+            let batch =
+                ahead(next, &keyed, &candidates, &per_entity, &built, cap, limit - mutants.len());
+            let results: Vec<Option<(Patch, String)>> = batch
+                .par_iter()
+                .map_init(ReparserPair::default, |reparsers, &k| {
+                    let c = &candidates[keyed[k].2];
+                    let parsed =
+                        parsed[c.file].as_ref().expect("candidates come from parsed files");
+                    materialise(&files[c.file], parsed, c, reparsers)
+                })
+                .collect();
+            built.extend(batch.into_iter().zip(results));
+            continue;
+        };
+        next += 1;
+        let Some((patch, text)) = result else {
+            stats.discarded_unparsable += 1;
+            continue;
+        };
+        if !seen_patches.insert(text) {
+            stats.duplicates += 1;
+            continue;
         }
+        *per_entity.entry(c.entity.id.as_str()).or_insert(0) += 1;
+        let operator = &catalogue[c.op];
+        let file = &files[c.file];
+        mutants.push(Mutant {
+            id: keyed[next - 1].1.clone(),
+            repo: config.repo.clone(),
+            commit: config.commit.clone(),
+            file: file.path.clone(),
+            language: file.language,
+            entity: c.entity.qualified_name.clone(),
+            entity_id: c.entity.id.clone(),
+            operator: operator.slug.to_string(),
+            classes: operator.classes.iter().map(|s| s.to_string()).collect(),
+            description: format!("{} in `{}`", c.edit.description, c.entity.name),
+            span: ByteSpan { start: c.edit.start, end: c.edit.end },
+            patch,
+        });
     }
     mutants.sort_by(|a, b| {
         (&a.file, a.span, &a.operator, &a.id).cmp(&(&b.file, b.span, &b.operator, &b.id))
@@ -286,6 +285,41 @@ pub fn mutate_with(
     stats.emitted = mutants.len();
     free(parsed);
     Ok(Outcome { mutants, stats })
+}
+
+/// Most changes materialised at once; bounds the patches held ahead of the decisions.
+const MAX_BATCH: usize = 16_384;
+
+/// The positions in `keyed`, from `from` on, that the sequential rule would take if every
+/// change worked: each function up to `cap` counting the ones already taken (`per_entity`)
+/// and those materialised ahead (`built`), up to `room` in all. Only those not yet in `built`
+/// are returned; `from` always is.
+fn ahead(
+    from: usize,
+    keyed: &[(f64, String, usize)],
+    candidates: &[Candidate<'_>],
+    per_entity: &HashMap<&str, usize>,
+    built: &HashMap<usize, Option<(Patch, String)>>,
+    cap: usize,
+    room: usize,
+) -> Vec<usize> {
+    let mut taken: HashMap<&str, usize> = HashMap::new();
+    let (mut planned, mut batch) = (0, Vec::new());
+    for (k, key) in keyed.iter().enumerate().skip(from) {
+        if planned >= room || batch.len() >= MAX_BATCH {
+            break;
+        }
+        let id = candidates[key.2].entity.id.as_str();
+        let count = taken.entry(id).or_insert_with(|| per_entity.get(id).copied().unwrap_or(0));
+        if *count < cap {
+            *count += 1;
+            planned += 1;
+            if !built.contains_key(&k) {
+                batch.push(k);
+            }
+        }
+    }
+    batch
 }
 
 /// Frees the syntax trees, which takes a while, on every core rather than on this thread alone.

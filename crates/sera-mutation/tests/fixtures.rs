@@ -201,3 +201,46 @@ fn a_zero_limit_counts_candidates_only() {
         assert_eq!(counted.stats.emitted, 0);
     }
 }
+
+/// Capped sampling is the sequential rule: in key order (`-ln(1 - u) / weight`, `u` from the
+/// mutant id's own stream), take a mutant while its function has room and the limit allows.
+/// Checked against the uncapped run's mutants, whatever the engine batches ahead.
+#[test]
+fn capped_sampling_is_the_sequential_rule_over_all_mutants() {
+    let weight = |slug: &str| {
+        sera_mutation::OPERATORS.iter().find(|op| op.slug == slug).map_or(1.0, |op| op.weight)
+    };
+    for repo in ["rust-demo", "py-demo"] {
+        let (files, entities) = load(repo);
+        for seed in [0, 1, 2] {
+            let every = run(&files, &entities, &MutateConfig { seed, ..all(repo) });
+            assert_eq!(every.stats.duplicates, 0, "{repo}: the rule below ignores duplicates");
+            let mut keyed: Vec<(f64, &sera_core::Mutant)> = every
+                .mutants
+                .iter()
+                .map(|m| {
+                    let u = sera_core::SplitMix64::derive(seed, &m.id).next_f64();
+                    (-(1.0 - u).ln() / weight(&m.operator), m)
+                })
+                .collect();
+            keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+            for (per_function, limit) in [(1, None), (2, None), (3, Some(10)), (1, Some(1))] {
+                let mut taken: BTreeMap<&str, usize> = BTreeMap::new();
+                let mut expected: Vec<&str> = Vec::new();
+                for (_, m) in &keyed {
+                    let count = taken.entry(m.entity_id.as_str()).or_default();
+                    if *count < per_function && limit.is_none_or(|l| expected.len() < l) {
+                        *count += 1;
+                        expected.push(&m.id);
+                    }
+                }
+                expected.sort_unstable();
+                let config = MutateConfig { seed, per_function, limit, ..all(repo) };
+                let capped = run(&files, &entities, &config);
+                let mut got: Vec<&str> = capped.mutants.iter().map(|m| m.id.as_str()).collect();
+                got.sort_unstable();
+                assert_eq!(got, expected, "{repo} seed {seed} cap {per_function} limit {limit:?}");
+            }
+        }
+    }
+}
