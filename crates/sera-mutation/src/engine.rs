@@ -232,7 +232,8 @@ pub fn mutate_with(
     let mut built: HashMap<usize, Option<(Patch, String)>> = HashMap::new();
     let mut next = 0;
     while mutants.len() < limit && next < keyed.len() {
-        let c = &candidates[keyed[next].2];
+        let (_, id, i) = &keyed[next];
+        let c = &candidates[*i];
         if per_entity.get(c.entity.id.as_str()).copied().unwrap_or(0) >= cap {
             next += 1;
             continue;
@@ -265,7 +266,7 @@ pub fn mutate_with(
         let operator = &catalogue[c.op];
         let file = &files[c.file];
         mutants.push(Mutant {
-            id: keyed[next - 1].1.clone(),
+            id: id.clone(),
             repo: config.repo.clone(),
             commit: config.commit.clone(),
             file: file.path.clone(),
