@@ -22,8 +22,9 @@ pub struct IndexConfig {
     /// bugs injected there would be overwritten by the next regeneration.
     pub skip_generated: bool,
     /// Keep every indexed file's text and syntax tree in [`RepoIndex::sources`], for a caller
-    /// that goes on to work on the same files (the mutate stage) and would otherwise read and
-    /// parse them again. Off by default: trees take several times the memory of the text.
+    /// that goes on to work on the same files and would otherwise read and parse them again.
+    /// Off by default: trees take several times the memory of the text, and [`index_each`]
+    /// lets a caller use each tree while it lives instead (the mutate stage does).
     pub keep_sources: bool,
 }
 
@@ -93,6 +94,34 @@ pub fn index_with(
     config: &IndexConfig,
     languages: &[Box<dyn LanguageSupport>],
 ) -> Result<RepoIndex, IndexError> {
+    index_each(root, config, languages, |_| ()).map(|(index, _)| index)
+}
+
+/// One indexed file as [`index_each`] hands it over, its tree still alive.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexedFile<'a> {
+    /// Relative to the repository root, `/`-separated, as in [`Entity::file`].
+    pub path: &'a str,
+    pub language: sera_core::Language,
+    pub text: &'a str,
+    /// `None` for languages not built on tree-sitter; may contain syntax errors.
+    pub tree: Option<&'a tree_sitter::Tree>,
+    /// The file's functions, in the order [`RepoIndex::entities`] will have them; their
+    /// `callees` are not resolved yet.
+    pub entities: &'a [Entity],
+}
+
+/// [`index_with`], calling `each` on every indexed file while its syntax tree is at hand (on
+/// the indexing threads, in no particular order). It is for a caller that works on every
+/// file's tree, the mutate stage, which would otherwise have to keep all the trees until the
+/// index is done (several times the memory of the text) or parse every file again. The results
+/// come back one per indexed file, in path order.
+pub fn index_each<T: Send>(
+    root: &Path,
+    config: &IndexConfig,
+    languages: &[Box<dyn LanguageSupport>],
+    each: impl Fn(IndexedFile<'_>) -> T + Sync,
+) -> Result<(RepoIndex, Vec<T>), IndexError> {
     let display = root.display().to_string();
     match std::fs::metadata(root) {
         Ok(meta) if meta.is_dir() => {}
@@ -131,9 +160,9 @@ pub fn index_with(
     // idle; the outcomes are then put back in the walk's (sorted) order.
     let mut by_size: Vec<usize> = (0..owned.len()).collect();
     by_size.sort_by_key(|&i| std::cmp::Reverse(owned[i].0.size));
-    let mut outcomes: Vec<(usize, FileOutcome)> = by_size
+    let mut outcomes: Vec<(usize, FileOutcome<T>)> = by_size
         .par_iter()
-        .map(|&i| (i, index_file(owned[i].0, owned[i].1, &layout, config)))
+        .map(|&i| (i, index_file(owned[i].0, owned[i].1, &layout, config, &each)))
         .collect();
     outcomes.sort_unstable_by_key(|(i, _)| *i);
     let outcomes = outcomes.into_iter().map(|(_, outcome)| outcome);
@@ -141,16 +170,25 @@ pub fn index_with(
     let mut entities = Vec::new();
     let mut calls = Vec::new();
     let mut sources = Vec::new();
+    let mut results = Vec::new();
     for outcome in outcomes {
         match outcome {
             FileOutcome::Skipped(skip) => skipped.push(skip),
-            FileOutcome::Indexed { bytes, entities: found, calls: called, partial, source } => {
+            FileOutcome::Indexed {
+                bytes,
+                entities: found,
+                calls: called,
+                partial,
+                source,
+                result,
+            } => {
                 report.files_indexed += 1;
                 report.bytes_indexed += bytes;
                 report.partial.extend(partial);
                 entities.extend(found);
                 calls.extend(called);
                 sources.extend(source);
+                results.push(result);
             }
         }
     }
@@ -159,10 +197,10 @@ pub fn index_with(
     report.test_functions = entities.iter().filter(|e| e.is_test).count();
     skipped.sort_by(|a, b| a.file.cmp(&b.file));
     report.skipped = skipped;
-    Ok(RepoIndex { entities, report, sources })
+    Ok((RepoIndex { entities, report, sources }, results))
 }
 
-enum FileOutcome {
+enum FileOutcome<T> {
     Skipped(SkippedFile),
     Indexed {
         bytes: u64,
@@ -170,15 +208,17 @@ enum FileOutcome {
         calls: Vec<Vec<String>>,
         partial: Option<PartialFile>,
         source: Option<IndexedSource>,
+        result: T,
     },
 }
 
-fn index_file(
+fn index_file<T>(
     file: &WalkedFile,
     language: &dyn LanguageSupport,
     layout: &RepoLayout,
     config: &IndexConfig,
-) -> FileOutcome {
+    each: &impl Fn(IndexedFile<'_>) -> T,
+) -> FileOutcome<T> {
     let skip = |reason| FileOutcome::Skipped(SkippedFile { file: file.relative.clone(), reason });
     let limit = config.max_file_bytes;
     if file.size > limit {
@@ -202,21 +242,11 @@ fn index_file(
         }
     }
     let source = SourceFile { path: &file.relative, text, layout };
-    let outlined = if config.keep_sources {
-        language.outline_with_tree(&source)
-    } else {
-        language.outline(&source).map(|outline| (outline, None))
-    };
+    let outlined = language.outline_with_tree(&source);
     let (outline, tree) = match outlined {
         Ok(outlined) => outlined,
         Err(err) => return skip(SkipReason::Unparsable { error: err.to_string() }),
     };
-    let kept = config.keep_sources.then(|| IndexedSource {
-        path: file.relative.clone(),
-        language: language.language(),
-        text: text.to_string(),
-        tree,
-    });
     let partial = (outline.error_nodes > 0).then(|| PartialFile {
         file: file.relative.clone(),
         error_nodes: outline.error_nodes,
@@ -242,7 +272,27 @@ fn index_file(
         });
         calls.push(definition.calls);
     }
-    FileOutcome::Indexed { bytes: bytes.len() as u64, entities, calls, partial, source: kept }
+    let result = each(IndexedFile {
+        path: &file.relative,
+        language: language.language(),
+        text,
+        tree: tree.as_ref(),
+        entities: &entities,
+    });
+    let kept = config.keep_sources.then(|| IndexedSource {
+        path: file.relative.clone(),
+        language: language.language(),
+        text: text.to_string(),
+        tree,
+    });
+    FileOutcome::Indexed {
+        bytes: bytes.len() as u64,
+        entities,
+        calls,
+        partial,
+        source: kept,
+        result,
+    }
 }
 
 /// Markers that generators write near the top of their output, matched case-insensitively in
@@ -270,6 +320,39 @@ pub(crate) fn generated_marker(text: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `index_each` sees every indexed file once, with its tree and its entities as the index
+    /// reports them, and returns the results in path order.
+    #[test]
+    fn index_each_hands_over_every_file_with_its_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/b.rs"), "fn b() { a(); }\nfn c() {}\n").unwrap();
+        std::fs::write(dir.path().join("src/a.rs"), "fn a() {}\n").unwrap();
+        std::fs::write(dir.path().join("m.py"), "def f(:\n    pass\ndef g():\n    pass\n").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not code\n").unwrap();
+        let languages = crate::lang::builtin_languages();
+        let (index, seen) = index_each(dir.path(), &IndexConfig::default(), &languages, |file| {
+            let tree = file.tree.expect("built-in languages have trees");
+            assert_eq!(tree.root_node().end_byte(), file.text.len());
+            let names: Vec<String> = file.entities.iter().map(|e| e.name.clone()).collect();
+            (file.path.to_string(), names, tree.root_node().has_error())
+        })
+        .unwrap();
+        let expected = [
+            ("m.py", vec!["g"], true),
+            ("src/a.rs", vec!["a"], false),
+            ("src/b.rs", vec!["b", "c"], false),
+        ];
+        let expected: Vec<(String, Vec<String>, bool)> = expected
+            .into_iter()
+            .map(|(p, n, e)| (p.to_string(), n.into_iter().map(String::from).collect(), e))
+            .collect();
+        assert_eq!(seen, expected);
+        let plain = index_with(dir.path(), &IndexConfig::default(), &languages).unwrap();
+        assert_eq!(index.entities, plain.entities);
+        assert!(index.sources.is_empty());
+    }
 
     #[test]
     fn generated_headers_are_recognised() {

@@ -140,43 +140,121 @@ pub fn mutate_with(
     config: &MutateConfig,
     external: &[&dyn ExternalOperator],
 ) -> Result<Outcome, Error> {
-    let catalogue = catalogue(config, external)?;
+    let mutator = Mutator::new(config, external)?;
+    let by_file = by_file(entities);
+    // Scan per file, in parallel; the first failing file in input order decides the error.
+    let scans: Vec<Result<FileScan, Error>> = files
+        .par_iter()
+        .map(|file| {
+            let entities = by_file.get(file.path.as_str()).map_or(&[][..], Vec::as_slice);
+            mutator.scan_with(file, file.tree.as_ref(), entities)
+        })
+        .collect();
+    let scans = scans.into_iter().collect::<Result<Vec<_>, _>>()?;
+    mutator.finish(files, entities, scans)
+}
+
+/// The entities of each file, in their order in `entities`.
+fn by_file(entities: &[Entity]) -> HashMap<&str, Vec<&Entity>> {
     let mut by_file: HashMap<&str, Vec<&Entity>> = HashMap::new();
     for entity in entities {
         by_file.entry(entity.file.as_str()).or_default().push(entity);
     }
+    by_file
+}
 
-    // Enumerate per file, in parallel; each file's result depends on that file alone, and the
-    // first failing file in input order decides the error.
-    let scanned: Vec<Result<Scan<'_>, Error>> = files
-        .par_iter()
-        .enumerate()
-        .map(|(index, file)| {
-            let entities = by_file.get(file.path.as_str()).map_or(&[][..], Vec::as_slice);
-            scan(index, file, entities, &catalogue, external, config)
-        })
-        .collect();
+/// [`mutate_with`] in two steps, for a caller that has each file's tree only for a while (the
+/// index, which can hand every file over as it parses it): [`Mutator::scan`] finds one file's
+/// candidate changes while its tree is at hand, and [`Mutator::finish`] samples and
+/// materialises them all, parsing each file again only if a change in it is sampled. Peak
+/// memory is then the texts and the mutants rather than every file's syntax tree.
+pub struct Mutator<'a> {
+    config: &'a MutateConfig,
+    external: &'a [&'a dyn ExternalOperator],
+    catalogue: Vec<Entry<'a>>,
+}
 
-    let mut stats = Stats { files: files.len(), ..Stats::default() };
-    let mut candidates = Vec::new();
-    let mut parsed: Vec<Option<ParsedFile>> = Vec::with_capacity(scanned.len());
-    for scan in scanned {
-        match scan? {
-            Scan::TooLarge => {
-                stats.skipped_too_large += 1;
-                parsed.push(None);
-            }
-            Scan::Unparsable => {
-                stats.skipped_unparsable += 1;
-                parsed.push(None);
-            }
-            Scan::Ok { parsed: tree, candidates: found } => {
-                candidates.extend(found);
-                parsed.push(Some(tree));
-            }
-        }
+/// One file's candidate changes, from [`Mutator::scan`], for [`Mutator::finish`].
+#[derive(Debug)]
+pub struct FileScan(Scan);
+
+impl<'a> Mutator<'a> {
+    /// Checks the configuration's operator and class slugs and weights against the built-in
+    /// and `external` operators.
+    pub fn new(
+        config: &'a MutateConfig,
+        external: &'a [&'a dyn ExternalOperator],
+    ) -> Result<Mutator<'a>, Error> {
+        Ok(Mutator { config, external, catalogue: catalogue(config, external)? })
     }
 
+    /// The candidate changes in `file`, which `entities` (that file's, in the order they will
+    /// have in [`Mutator::finish`]'s `entities`) say where to look. `tree` is a parse of the
+    /// file's text made elsewhere, used when it comes from this crate's grammar; the file is
+    /// parsed here otherwise.
+    pub fn scan(
+        &self,
+        file: &SourceFile,
+        tree: Option<&tree_sitter::Tree>,
+        entities: &[Entity],
+    ) -> Result<FileScan, Error> {
+        self.scan_with(file, tree, &entities.iter().collect::<Vec<_>>())
+    }
+
+    fn scan_with(
+        &self,
+        file: &SourceFile,
+        tree: Option<&tree_sitter::Tree>,
+        entities: &[&Entity],
+    ) -> Result<FileScan, Error> {
+        scan(file, tree, entities, &self.catalogue, self.external, self.config).map(FileScan)
+    }
+
+    /// Samples and materialises the candidates of `scans`, one per file of `files` and in the
+    /// same order, as [`mutate_with`] does. Files whose trees are given are not parsed again.
+    ///
+    /// # Panics
+    ///
+    /// When `scans` and `files` differ in length.
+    pub fn finish(
+        &self,
+        files: &[SourceFile],
+        entities: &[Entity],
+        scans: Vec<FileScan>,
+    ) -> Result<Outcome, Error> {
+        assert_eq!(files.len(), scans.len(), "one scan per file");
+        let (config, catalogue) = (self.config, &self.catalogue);
+        let by_file = by_file(entities);
+        let mut stats = Stats { files: files.len(), ..Stats::default() };
+        let mut candidates = Vec::new();
+        for (index, (file, FileScan(scan))) in files.iter().zip(scans).enumerate() {
+            match scan {
+                Scan::TooLarge => stats.skipped_too_large += 1,
+                Scan::Unparsable => stats.skipped_unparsable += 1,
+                Scan::Ok(found) => {
+                    let entities = by_file.get(file.path.as_str()).map_or(&[][..], Vec::as_slice);
+                    candidates.extend(found.into_iter().map(|f| Candidate {
+                        file: index,
+                        op: f.op,
+                        edit: f.edit,
+                        entity: entities[f.entity],
+                        weight: f.weight,
+                    }));
+                }
+            }
+        }
+        sample(files, candidates, catalogue, config, stats)
+    }
+}
+
+/// Sorts, samples and materialises the candidates of a run.
+fn sample(
+    files: &[SourceFile],
+    mut candidates: Vec<Candidate<'_>>,
+    catalogue: &[Entry<'_>],
+    config: &MutateConfig,
+    mut stats: Stats,
+) -> Result<Outcome, Error> {
     // One canonical order; identical changes from different operators are kept once, under
     // the operator listed first in the catalogue.
     candidates.sort_by(|a, b| (change(a), a.op).cmp(&(change(b), b.op)));
@@ -187,7 +265,6 @@ pub fn mutate_with(
     }
     if config.limit == Some(0) {
         // Only the counts were asked for (`sera mutate --limit 0`): nothing to sample.
-        free(parsed);
         return Ok(Outcome { mutants: Vec::new(), stats });
     }
 
@@ -241,16 +318,7 @@ pub fn mutate_with(
         let Some(result) = built.remove(&next) else {
             let batch =
                 ahead(next, &keyed, &candidates, &per_entity, &built, cap, limit - mutants.len());
-            let results: Vec<Option<(Patch, String)>> = batch
-                .par_iter()
-                .map_init(ReparserPair::default, |reparsers, &k| {
-                    let c = &candidates[keyed[k].2];
-                    let parsed =
-                        parsed[c.file].as_ref().expect("candidates come from parsed files");
-                    materialise(&files[c.file], parsed, c, reparsers)
-                })
-                .collect();
-            built.extend(batch.into_iter().zip(results));
+            built.extend(materialise_all(files, &candidates, &keyed, batch));
             continue;
         };
         next += 1;
@@ -284,17 +352,40 @@ pub fn mutate_with(
         (&a.file, a.span, &a.operator, &a.id).cmp(&(&b.file, b.span, &b.operator, &b.id))
     });
     stats.emitted = mutants.len();
-    free(parsed);
     Ok(Outcome { mutants, stats })
 }
 
-/// Most changes materialised at once; bounds the patches held ahead of the decisions.
-const MAX_BATCH: usize = 16_384;
+/// The patches of the candidates at `batch` (positions in `keyed`), each file parsed once.
+fn materialise_all(
+    files: &[SourceFile],
+    candidates: &[Candidate<'_>],
+    keyed: &[(f64, String, usize)],
+    mut batch: Vec<usize>,
+) -> Vec<(usize, Option<(Patch, String)>)> {
+    batch.sort_by_key(|&k| candidates[keyed[k].2].file);
+    let groups: Vec<&[usize]> = batch
+        .chunk_by(|a, b| candidates[keyed[*a].2].file == candidates[keyed[*b].2].file)
+        .collect();
+    groups
+        .par_iter()
+        .map_init(ReparserPair::default, |reparsers, group| {
+            let file = &files[candidates[keyed[group[0]].2].file];
+            let parsed = ParsedFile::of(file).expect("a file with candidates parsed when scanned");
+            group
+                .iter()
+                .map(|&k| (k, materialise(file, &parsed, &candidates[keyed[k].2], reparsers)))
+                .collect::<Vec<_>>()
+        })
+        .flatten_iter()
+        .collect()
+}
 
 /// The positions in `keyed`, from `from` on, that the sequential rule would take if every
-/// change worked: each function up to `cap` counting the ones already taken (`per_entity`)
-/// and those materialised ahead (`built`), up to `room` in all. Only those not yet in `built`
-/// are returned; `from` always is.
+/// change not yet materialised worked: each function up to `cap`, counting the ones already
+/// taken (`per_entity`) and those materialised ahead that parsed (`built`), up to `room` in
+/// all. Only those not yet in `built` are returned; `from` always is. A change known to break
+/// its file leaves its room to the next candidate, so one batch plans the replacements of
+/// every failure it knows of, and each file is parsed again as few times as possible.
 fn ahead(
     from: usize,
     keyed: &[(f64, String, usize)],
@@ -307,25 +398,24 @@ fn ahead(
     let mut taken: HashMap<&str, usize> = HashMap::new();
     let (mut planned, mut batch) = (0, Vec::new());
     for (k, key) in keyed.iter().enumerate().skip(from) {
-        if planned >= room || batch.len() >= MAX_BATCH {
+        if planned >= room {
             break;
+        }
+        let known = built.get(&k);
+        if matches!(known, Some(None)) {
+            continue;
         }
         let id = candidates[key.2].entity.id.as_str();
         let count = taken.entry(id).or_insert_with(|| per_entity.get(id).copied().unwrap_or(0));
         if *count < cap {
             *count += 1;
             planned += 1;
-            if !built.contains_key(&k) {
+            if known.is_none() {
                 batch.push(k);
             }
         }
     }
     batch
-}
-
-/// Frees the syntax trees, which takes a while, on every core rather than on this thread alone.
-fn free(parsed: Vec<Option<ParsedFile>>) {
-    parsed.into_par_iter().for_each(drop);
 }
 
 /// What identifies a change: the file and the splice.
@@ -350,16 +440,39 @@ struct ParsedFile {
 }
 
 impl ParsedFile {
-    fn new(tree: Parsed, text: &str) -> ParsedFile {
-        let newlines = text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i);
-        ParsedFile { tree, newlines: newlines.collect() }
+    /// The file's own tree when it has one from our grammar, a fresh parse otherwise; `None`
+    /// when it has syntax errors.
+    fn of(file: &SourceFile) -> Option<ParsedFile> {
+        let tree = parse_file(file, file.tree.as_ref())?;
+        let newlines = file.text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i);
+        Some(ParsedFile { tree, newlines: newlines.collect() })
     }
 }
 
-enum Scan<'e> {
+/// `tree` when it is a parse of `file` with our grammar, a fresh parse otherwise; `None` when
+/// the file has syntax errors.
+fn parse_file(file: &SourceFile, tree: Option<&tree_sitter::Tree>) -> Option<Parsed> {
+    match tree {
+        Some(tree) => syntax::adopt(file.language, tree.clone())
+            .unwrap_or_else(|| syntax::parse(file.language, &file.text)),
+        None => syntax::parse(file.language, &file.text),
+    }
+}
+
+#[derive(Debug)]
+enum Scan {
     TooLarge,
     Unparsable,
-    Ok { parsed: ParsedFile, candidates: Vec<Candidate<'e>> },
+    Ok(Vec<Found>),
+}
+
+/// A candidate as a scan finds it: `entity` indexes the file's entities.
+#[derive(Debug)]
+struct Found {
+    op: usize,
+    edit: Edit,
+    entity: usize,
+    weight: f64,
 }
 
 /// One operator of the run: the built-in ones in [`OPERATORS`] order, then the external ones.
@@ -410,41 +523,34 @@ fn catalogue<'a>(
     Ok(entries)
 }
 
-fn scan<'e>(
-    index: usize,
+fn scan(
     file: &SourceFile,
-    entities: &[&'e Entity],
+    tree: Option<&tree_sitter::Tree>,
+    entities: &[&Entity],
     catalogue: &[Entry<'_>],
     external: &[&dyn ExternalOperator],
     config: &MutateConfig,
-) -> Result<Scan<'e>, Error> {
+) -> Result<Scan, Error> {
     if file.text.len() > config.max_file_bytes {
         return Ok(Scan::TooLarge);
     }
-    let parsed = match &file.tree {
-        Some(tree) => syntax::adopt(file.language, tree.clone())
-            .unwrap_or_else(|| syntax::parse(file.language, &file.text)),
-        None => syntax::parse(file.language, &file.text),
-    };
-    let Some(parsed) = parsed else {
+    let Some(parsed) = parse_file(file, tree) else {
         return Ok(Scan::Unparsable);
     };
     let mut candidates = Vec::new();
     if entities.is_empty() {
-        return Ok(Scan::Ok { parsed: ParsedFile::new(parsed, &file.text), candidates });
+        return Ok(Scan::Ok(candidates));
     }
     // The innermost entity holding the whole change; test code is never mutated.
     let owner = |start: usize, end: usize| {
-        entities
-            .iter()
-            .filter(|e| e.bytes.start <= start && end <= e.bytes.end)
-            .min_by_key(|e| e.bytes.end - e.bytes.start)
-            .filter(|e| !e.is_test)
-            .copied()
+        (0..entities.len())
+            .filter(|&i| entities[i].bytes.start <= start && end <= entities[i].bytes.end)
+            .min_by_key(|&i| entities[i].bytes.end - entities[i].bytes.start)
+            .filter(|&i| !entities[i].is_test)
     };
     let mut add = |op: usize, weight: f64, edit: Edit| {
         if let Some(entity) = owner(edit.start, edit.end) {
-            candidates.push(Candidate { file: index, op, edit, entity, weight });
+            candidates.push(Found { op, edit, entity, weight });
         }
     };
     // Only non-test functions are mutated: the walk need not look anywhere else.
@@ -493,7 +599,7 @@ fn scan<'e>(
             }
         }
     }
-    Ok(Scan::Ok { parsed: ParsedFile::new(parsed, &file.text), candidates })
+    Ok(Scan::Ok(candidates))
 }
 
 #[derive(Default)]

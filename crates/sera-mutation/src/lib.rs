@@ -37,7 +37,9 @@ mod external;
 mod operators;
 mod syntax;
 
-pub use engine::{Error, MutateConfig, Outcome, SourceFile, Stats, mutate, mutate_with};
+pub use engine::{
+    Error, FileScan, MutateConfig, Mutator, Outcome, SourceFile, Stats, mutate, mutate_with,
+};
 pub use external::{Edit, ExternalOperator};
 pub use operators::{OPERATORS, Operator, operator};
 pub use sera_core::{Entity, Language, Mutant};

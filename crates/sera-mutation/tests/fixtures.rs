@@ -244,3 +244,34 @@ fn capped_sampling_is_the_sequential_rule_over_all_mutants() {
         }
     }
 }
+
+/// Scanning each file while the index holds its tree, then finishing from the texts alone
+/// (the mutate stage's way), gives exactly the mutants of `mutate` on files and trees at once.
+#[test]
+fn scanning_during_the_index_gives_the_mutants_of_one_call() {
+    for repo in ["rust-demo", "py-demo"] {
+        let root = fixture(repo);
+        for config in [all(repo), MutateConfig { repo: repo.into(), ..MutateConfig::default() }] {
+            let mutator = sera_mutation::Mutator::new(&config, &[]).unwrap();
+            let languages = sera_code::builtin_languages();
+            let config_index = sera_code::IndexConfig::default();
+            let (index, scanned) =
+                sera_code::index_each(&root, &config_index, &languages, |indexed| {
+                    assert!(indexed.tree.is_some(), "{}", indexed.path);
+                    let file = SourceFile::new(indexed.path, indexed.language, indexed.text);
+                    let scan = mutator.scan(&file, indexed.tree, indexed.entities).unwrap();
+                    (file, scan)
+                })
+                .unwrap();
+            let (files, scans): (Vec<SourceFile>, Vec<_>) = scanned.into_iter().unzip();
+            assert!(files.iter().all(|f| f.tree.is_none()));
+            let streamed = mutator.finish(&files, &index.entities, scans).unwrap();
+
+            let (files, entities) = load(repo);
+            let at_once = run(&files, &entities, &config);
+            assert!(!at_once.mutants.is_empty());
+            assert_eq!(streamed.mutants, at_once.mutants, "{repo}");
+            assert_eq!(streamed.stats.candidates, at_once.stats.candidates);
+        }
+    }
+}

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::path::Path;
 
-use sera_mutation::{ExternalOperator, SourceFile};
+use sera_mutation::{ExternalOperator, Mutator, SourceFile};
 pub use sera_mutation::{MutateConfig, Stats};
 use sera_plugin_host::Plugin;
 
@@ -50,23 +50,6 @@ pub fn run(
             }
         }
     }
-    // The index keeps each file's text and tree, so the engine neither reads nor parses again.
-    let index_config = sera_code::IndexConfig { keep_sources: true, ..Default::default() };
-    let mut index =
-        sera_code::index(repo, &index_config).map_err(|err| Error::Data(err.to_string()))?;
-    let mut files: Vec<SourceFile> = std::mem::take(&mut index.sources)
-        .into_iter()
-        .map(|source| SourceFile {
-            path: source.path,
-            language: source.language,
-            text: source.text,
-            tree: source.tree,
-        })
-        .collect();
-    // The engine's output does not depend on the order of its files; largest first keeps both
-    // threads busy to the end.
-    files.sort_by_key(|file| std::cmp::Reverse(file.text.len()));
-
     let config = MutateConfig {
         repo: if config.repo.is_empty() { repo_name(repo) } else { config.repo.clone() },
         commit: config.commit.clone().or_else(|| head_commit(repo)),
@@ -74,13 +57,25 @@ pub fn run(
     };
     let hosted = sera_plugin_host::mutation_operators(plugins).map_err(data)?;
     let external: Vec<&dyn ExternalOperator> = hosted.iter().map(|op| op as _).collect();
-    let outcome =
-        sera_mutation::mutate_with(&files, &index.entities, &config, &external).map_err(|err| {
-            match err {
-                sera_mutation::Error::External { .. } => Error::Data(err.to_string()),
-                _ => Error::Usage(err.to_string()),
-            }
-        })?;
+    let engine_error = |err: sera_mutation::Error| match err {
+        sera_mutation::Error::External { .. } => Error::Data(err.to_string()),
+        _ => Error::Usage(err.to_string()),
+    };
+    let mutator = Mutator::new(&config, &external).map_err(engine_error)?;
+    // Each file is scanned while the index holds its tree, which is then freed: the engine
+    // neither reads nor parses a file again unless a change in it is sampled, and the trees
+    // of a large repository never all live at once.
+    let languages = sera_code::builtin_languages();
+    let index_config = sera_code::IndexConfig::default();
+    let (index, scanned) = sera_code::index_each(repo, &index_config, &languages, |indexed| {
+        let file = SourceFile::new(indexed.path, indexed.language, indexed.text);
+        let scan = mutator.scan(&file, indexed.tree, indexed.entities);
+        (file, scan)
+    })
+    .map_err(|err| Error::Data(err.to_string()))?;
+    let (files, scans): (Vec<SourceFile>, Vec<_>) = scanned.into_iter().unzip();
+    let scans = scans.into_iter().collect::<Result<Vec<_>, _>>().map_err(engine_error)?;
+    let outcome = mutator.finish(&files, &index.entities, scans).map_err(engine_error)?;
 
     free_in_background(files);
     let mut writer = jsonl::Writer::create(out)?;
@@ -97,11 +92,10 @@ pub fn run(
     })
 }
 
-/// Frees the syntax trees and the mutants off the caller's path. On a large repository
-/// freeing them takes a sixth of this stage's time, and nothing needs to wait for it: `sera
-/// run` goes on to its next stage meanwhile, and `sera mutate`, which exits right after,
-/// leaves the memory to the operating system as compilers do (clang's `-disable-free`). Where
-/// no thread can be started, they are freed here.
+/// Frees memory (the sources, the mutants) off the caller's path: nothing needs to wait for
+/// it. `sera run` goes on to its next stage meanwhile, and `sera mutate`, which exits right
+/// after, leaves the memory to the operating system as compilers do (clang's `-disable-free`).
+/// Where no thread can be started, it is freed here.
 fn free_in_background<T: Send + 'static>(memory: T) {
     // A failed spawn drops the closure, and with it the memory, on this thread.
     let _ = std::thread::Builder::new().name("sera-free".into()).spawn(move || drop(memory));
