@@ -365,6 +365,9 @@ struct MutateArgs {
     /// `sera plugins list --dir DIR`).
     #[arg(long, value_name = "DIR")]
     plugins: Option<std::path::PathBuf>,
+    /// Do not draw progress counters.
+    #[arg(long)]
+    no_progress: bool,
 }
 
 /// One `--weight` pair, `slug=number`.
@@ -391,7 +394,13 @@ impl MutateArgs {
             Some(dir) => sera_pipeline::plugins::load(dir)?,
             None => Vec::new(),
         };
-        let report = sera_pipeline::mutate::run(&self.repo, &self.out, &options, &plugins)?;
+        let report = sera_pipeline::mutate::run(
+            &self.repo,
+            &self.out,
+            &options,
+            &plugins,
+            !self.no_progress,
+        )?;
         eprintln!("{report}");
         Ok(())
     }

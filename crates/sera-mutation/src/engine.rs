@@ -172,6 +172,7 @@ pub struct Mutator<'a> {
     config: &'a MutateConfig,
     external: &'a [&'a dyn ExternalOperator],
     catalogue: Vec<Entry<'a>>,
+    progress: Option<&'a (dyn Fn(usize) + Sync)>,
 }
 
 /// One file's candidate changes, from [`Mutator::scan`], for [`Mutator::finish`].
@@ -185,7 +186,14 @@ impl<'a> Mutator<'a> {
         config: &'a MutateConfig,
         external: &'a [&'a dyn ExternalOperator],
     ) -> Result<Mutator<'a>, Error> {
-        Ok(Mutator { config, external, catalogue: catalogue(config, external)? })
+        Ok(Mutator { config, external, catalogue: catalogue(config, external)?, progress: None })
+    }
+
+    /// Calls `progress` from [`Mutator::finish`] with the number of changes just re-parsed and
+    /// diffed, for a caller that shows how the longest part of a large run advances.
+    pub fn with_progress(mut self, progress: &'a (dyn Fn(usize) + Sync)) -> Mutator<'a> {
+        self.progress = Some(progress);
+        self
     }
 
     /// The candidate changes in `file`, which `entities` (that file's, in the order they will
@@ -243,7 +251,8 @@ impl<'a> Mutator<'a> {
                 }
             }
         }
-        sample(files, candidates, catalogue, config, stats)
+        let progress = self.progress.unwrap_or(&|_| {});
+        sample(files, candidates, catalogue, config, stats, progress)
     }
 }
 
@@ -254,6 +263,7 @@ fn sample(
     catalogue: &[Entry<'_>],
     config: &MutateConfig,
     mut stats: Stats,
+    progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Outcome, Error> {
     // One canonical order; identical changes from different operators are kept once, under
     // the operator listed first in the catalogue.
@@ -318,7 +328,7 @@ fn sample(
         let Some(result) = built.remove(&next) else {
             let batch =
                 ahead(next, &keyed, &candidates, &per_entity, &built, cap, limit - mutants.len());
-            built.extend(materialise_all(files, &candidates, &keyed, batch));
+            built.extend(materialise_all(files, &candidates, &keyed, batch, progress));
             continue;
         };
         next += 1;
@@ -361,6 +371,7 @@ fn materialise_all(
     candidates: &[Candidate<'_>],
     keyed: &[(f64, String, usize)],
     mut batch: Vec<usize>,
+    progress: &(dyn Fn(usize) + Sync),
 ) -> Vec<(usize, Option<(Patch, String)>)> {
     batch.sort_by_key(|&k| candidates[keyed[k].2].file);
     let groups: Vec<&[usize]> = batch
@@ -371,10 +382,12 @@ fn materialise_all(
         .map_init(ReparserPair::default, |reparsers, group| {
             let file = &files[candidates[keyed[group[0]].2].file];
             let parsed = ParsedFile::of(file).expect("a file with candidates parsed when scanned");
-            group
+            let built: Vec<_> = group
                 .iter()
                 .map(|&k| (k, materialise(file, &parsed, &candidates[keyed[k].2], reparsers)))
-                .collect::<Vec<_>>()
+                .collect();
+            progress(built.len());
+            built
         })
         .flatten_iter()
         .collect()

@@ -30,6 +30,8 @@ pub struct MutateReport {
 /// position. An empty `config.repo` becomes the folder's name, and a `None` commit the one
 /// `HEAD` points at (read from `.git`), both part of every mutant id.
 ///
+/// With `progress`, counters on stderr show the files scanned, then the changes checked.
+///
 /// Unknown operator or class slugs are usage errors (exit code 1); a missing repository or a
 /// failing plugin operator is bad input (2); failing to write `out` is the environment's (3).
 pub fn run(
@@ -37,6 +39,7 @@ pub fn run(
     out: &Path,
     config: &MutateConfig,
     plugins: &[Plugin],
+    progress: bool,
 ) -> Result<MutateReport> {
     let data = |err: sera_plugin_host::CallError| Error::Data(err.to_string());
     if let Some(classes) = &config.classes {
@@ -61,6 +64,8 @@ pub fn run(
         sera_mutation::Error::External { .. } => Error::Data(err.to_string()),
         _ => Error::Usage(err.to_string()),
     };
+    let files_done = crate::progress::counter(progress, "files");
+    files_done.set_message("scanning");
     let mutator = Mutator::new(&config, &external).map_err(engine_error)?;
     // Each file is scanned while the index holds its tree, which is then freed: the engine
     // neither reads nor parses a file again unless a change in it is sampled, and the trees
@@ -70,12 +75,20 @@ pub fn run(
     let (index, scanned) = sera_code::index_each(repo, &index_config, &languages, |indexed| {
         let file = SourceFile::new(indexed.path, indexed.language, indexed.text);
         let scan = mutator.scan(&file, indexed.tree, indexed.entities);
+        files_done.inc(1);
         (file, scan)
     })
+    .inspect_err(|_| files_done.finish_and_clear())
     .map_err(|err| Error::Data(err.to_string()))?;
+    files_done.finish_and_clear();
     let (files, scans): (Vec<SourceFile>, Vec<_>) = scanned.into_iter().unzip();
     let scans = scans.into_iter().collect::<Result<Vec<_>, _>>().map_err(engine_error)?;
-    let outcome = mutator.finish(&files, &index.entities, scans).map_err(engine_error)?;
+    let changes_done = crate::progress::counter(progress, "changes");
+    changes_done.set_message("checking");
+    let count_changes = |n: usize| changes_done.inc(n as u64);
+    let outcome = mutator.with_progress(&count_changes).finish(&files, &index.entities, scans);
+    changes_done.finish_and_clear();
+    let outcome = outcome.map_err(engine_error)?;
 
     free_in_background(files);
     let mut writer = jsonl::Writer::create(out)?;
@@ -183,7 +196,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config =
             MutateConfig { classes: Some(vec!["no-such-class".into()]), ..Default::default() };
-        let err = run(dir.path(), Path::new("-"), &config, &[]).unwrap_err();
+        let err = run(dir.path(), Path::new("-"), &config, &[], false).unwrap_err();
         assert_eq!(err.exit_code(), 1);
         assert!(err.to_string().contains("no-such-class"), "{err}");
     }

@@ -20,3 +20,18 @@ pub fn bar(enabled: bool, len: usize, unit: &str) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
+
+/// A counter of items of `unit` whose total is not known in advance, with a message slot for
+/// the current phase; hidden when `enabled` is false (and, like [`bar`], off a terminal).
+pub fn counter(enabled: bool, unit: &str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let template = format!("{{msg:>16}} {{spinner}} {{pos}} {unit}, {{elapsed}}");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}

@@ -342,6 +342,7 @@ fn procedural(
     plugins: &[sera_plugin_host::Plugin],
 ) -> Result<()> {
     let repo = &config.repo.path;
+    let progress = options.progress;
     run.stage("mutate", |run| {
         let options = mutate::MutateConfig {
             seed: config.run.seed,
@@ -352,7 +353,7 @@ fn procedural(
             weights: config.mutate.weights.clone(),
             ..mutate::MutateConfig::default()
         };
-        run.whole_file("mutants.jsonl", |out| mutate::run(repo, out, &options, plugins))?;
+        run.whole_file("mutants.jsonl", |out| mutate::run(repo, out, &options, plugins, progress))?;
         Ok(vec![("mutants".into(), count_lines(&run.path("mutants.jsonl"))?)])
     })?;
     run.stage("validate", |run| {
