@@ -255,6 +255,9 @@ struct IndexArgs {
     /// Also index files marked as generated (`@generated`, `DO NOT EDIT`, ...).
     #[arg(long)]
     include_generated: bool,
+    /// Do not draw a progress counter.
+    #[arg(long)]
+    no_progress: bool,
 }
 
 impl IndexArgs {
@@ -264,7 +267,7 @@ impl IndexArgs {
             skip_generated: !self.include_generated,
             ..Default::default()
         };
-        let report = sera_pipeline::index::run(&self.repo, &self.out, &config)?;
+        let report = sera_pipeline::index::run(&self.repo, &self.out, &config, !self.no_progress)?;
         eprintln!("{report}");
         Ok(())
     }

@@ -113,7 +113,7 @@ pub fn run(
     let mut run = Run::open(dir, config, log)?;
     run.stage("index", |run| {
         let report = run.whole_file("functions.jsonl", |out| {
-            index::run(repo, out, &index::IndexConfig::default())
+            index::run(repo, out, &index::IndexConfig::default(), options.progress)
         })?;
         Ok(vec![
             ("files".into(), report.files_indexed as u64),
