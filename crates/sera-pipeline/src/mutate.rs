@@ -64,9 +64,9 @@ pub fn run(
         sera_mutation::Error::External { .. } => Error::Data(err.to_string()),
         _ => Error::Usage(err.to_string()),
     };
+    let mutator = Mutator::new(&config, &external).map_err(engine_error)?;
     let files_done = crate::progress::counter(progress, "files");
     files_done.set_message("scanning");
-    let mutator = Mutator::new(&config, &external).map_err(engine_error)?;
     // Each file is scanned while the index holds its tree, which is then freed: the engine
     // neither reads nor parses a file again unless a change in it is sampled, and the trees
     // of a large repository never all live at once.
