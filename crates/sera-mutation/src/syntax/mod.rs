@@ -402,7 +402,7 @@ fn parser(language: Language) -> Parser {
 fn point_at(text: &str, offset: usize) -> Point {
     let before = &text.as_bytes()[..offset];
     let row = before.iter().filter(|&&b| b == b'\n').count();
-    let column = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = offset - line_start(text, offset);
     Point { row, column }
 }
 
@@ -478,7 +478,7 @@ impl<'a> Ctx<'a> {
     /// `start..end` widened to whole lines when only whitespace shares those lines.
     pub fn line_extent(&self, start: usize, end: usize) -> (usize, usize) {
         let bytes = self.text.as_bytes();
-        let line_start = bytes[..start].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line_start = line_start(self.text, start);
         let line_end =
             bytes[end..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| end + i + 1);
         let blank = |s: &[u8]| s.iter().all(|b| b.is_ascii_whitespace());
@@ -492,7 +492,7 @@ impl<'a> Ctx<'a> {
     /// The indentation of the line `offset` is on.
     pub fn indent_at(&self, offset: usize) -> &'a str {
         let bytes = self.text.as_bytes();
-        let line_start = bytes[..offset].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line_start = line_start(self.text, offset);
         let width = bytes[line_start..].iter().take_while(|&&b| b == b' ' || b == b'\t').count();
         &self.text[line_start..line_start + width]
     }
