@@ -265,7 +265,6 @@ impl IndexArgs {
         let config = sera_pipeline::index::IndexConfig {
             max_file_bytes: self.max_file_bytes,
             skip_generated: !self.include_generated,
-            ..Default::default()
         };
         let report = sera_pipeline::index::run(&self.repo, &self.out, &config, !self.no_progress)?;
         eprintln!("{report}");

@@ -21,16 +21,11 @@ pub struct IndexConfig {
     /// Skip files whose first lines say they are generated (`@generated`, `DO NOT EDIT`, ...):
     /// bugs injected there would be overwritten by the next regeneration.
     pub skip_generated: bool,
-    /// Keep every indexed file's text and syntax tree in [`RepoIndex::sources`], for a caller
-    /// that goes on to work on the same files and would otherwise read and parse them again.
-    /// Off by default: trees take several times the memory of the text, and [`index_each`]
-    /// lets a caller use each tree while it lives instead (the mutate stage does).
-    pub keep_sources: bool,
 }
 
 impl Default for IndexConfig {
     fn default() -> Self {
-        IndexConfig { max_file_bytes: 1 << 20, skip_generated: true, keep_sources: false }
+        IndexConfig { max_file_bytes: 1 << 20, skip_generated: true }
     }
 }
 
@@ -40,20 +35,6 @@ pub struct RepoIndex {
     /// Functions and methods, sorted by file, then start byte.
     pub entities: Vec<Entity>,
     pub report: IndexReport,
-    /// With [`IndexConfig::keep_sources`], every indexed file in path order; empty otherwise.
-    pub sources: Vec<IndexedSource>,
-}
-
-/// One indexed file as it was read and parsed.
-#[derive(Debug, Clone)]
-pub struct IndexedSource {
-    /// Relative to the repository root, `/`-separated, as in [`Entity::file`].
-    pub path: String,
-    pub language: sera_core::Language,
-    pub text: String,
-    /// The tree the outline was read from; `None` for languages not built on tree-sitter. It
-    /// may contain syntax errors (the index keeps what parsed of such files).
-    pub tree: Option<tree_sitter::Tree>,
 }
 
 /// Why a repository could not be indexed at all. Problems with single files are not errors:
@@ -112,10 +93,11 @@ pub struct IndexedFile<'a> {
 }
 
 /// [`index_with`], calling `each` on every indexed file while its syntax tree is at hand (on
-/// the indexing threads, in no particular order). It is for a caller that works on every
-/// file's tree, the mutate stage, which would otherwise have to keep all the trees until the
-/// index is done (several times the memory of the text) or parse every file again. The results
-/// come back one per indexed file, in path order.
+/// the indexing threads, in no particular order). It is for a caller that works on the files
+/// it indexes: the mutate stage scans each tree there and lets it go, rather than keeping all
+/// trees (several times the memory of the text) or parsing every file again; a caller that
+/// does want them all returns `file.tree.cloned()`. The results come back one per indexed
+/// file, in path order.
 pub fn index_each<T: Send>(
     root: &Path,
     config: &IndexConfig,
@@ -169,25 +151,16 @@ pub fn index_each<T: Send>(
 
     let mut entities = Vec::new();
     let mut calls = Vec::new();
-    let mut sources = Vec::new();
     let mut results = Vec::new();
     for outcome in outcomes {
         match outcome {
             FileOutcome::Skipped(skip) => skipped.push(skip),
-            FileOutcome::Indexed {
-                bytes,
-                entities: found,
-                calls: called,
-                partial,
-                source,
-                result,
-            } => {
+            FileOutcome::Indexed { bytes, entities: found, calls: called, partial, result } => {
                 report.files_indexed += 1;
                 report.bytes_indexed += bytes;
                 report.partial.extend(partial);
                 entities.extend(found);
                 calls.extend(called);
-                sources.extend(source);
                 results.push(result);
             }
         }
@@ -197,7 +170,7 @@ pub fn index_each<T: Send>(
     report.test_functions = entities.iter().filter(|e| e.is_test).count();
     skipped.sort_by(|a, b| a.file.cmp(&b.file));
     report.skipped = skipped;
-    Ok((RepoIndex { entities, report, sources }, results))
+    Ok((RepoIndex { entities, report }, results))
 }
 
 enum FileOutcome<T> {
@@ -207,7 +180,6 @@ enum FileOutcome<T> {
         entities: Vec<Entity>,
         calls: Vec<Vec<String>>,
         partial: Option<PartialFile>,
-        source: Option<IndexedSource>,
         result: T,
     },
 }
@@ -279,20 +251,7 @@ fn index_file<T>(
         tree: tree.as_ref(),
         entities: &entities,
     });
-    let kept = config.keep_sources.then(|| IndexedSource {
-        path: file.relative.clone(),
-        language: language.language(),
-        text: text.to_string(),
-        tree,
-    });
-    FileOutcome::Indexed {
-        bytes: bytes.len() as u64,
-        entities,
-        calls,
-        partial,
-        source: kept,
-        result,
-    }
+    FileOutcome::Indexed { bytes: bytes.len() as u64, entities, calls, partial, result }
 }
 
 /// Markers that generators write near the top of their output, matched case-insensitively in
@@ -351,7 +310,6 @@ mod tests {
         assert_eq!(seen, expected);
         let plain = index_with(dir.path(), &IndexConfig::default(), &languages).unwrap();
         assert_eq!(index.entities, plain.entities);
-        assert!(index.sources.is_empty());
     }
 
     #[test]

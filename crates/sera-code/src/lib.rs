@@ -54,9 +54,7 @@ mod walk;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use index::{
-    IndexConfig, IndexError, IndexedFile, IndexedSource, RepoIndex, index, index_each, index_with,
-};
+pub use index::{IndexConfig, IndexError, IndexedFile, RepoIndex, index, index_each, index_with};
 pub use lang::{
     Definition, LanguageSupport, Outline, ParseFailure, RepoLayout, SourceFile, builtin_languages,
 };

@@ -22,8 +22,8 @@ pub struct SourceFile {
     pub path: String,
     pub language: Language,
     pub text: String,
-    /// A tree-sitter parse of `text` made elsewhere (the index keeps one, see `sera-code`'s
-    /// `IndexConfig::keep_sources`), which saves parsing the file again. It is used only when
+    /// A tree-sitter parse of `text` made elsewhere (the index has one, see `sera-code`'s
+    /// `index_each`), which saves parsing the file again. It is used only when
     /// it comes from the grammar this crate parses `language` with; otherwise the file is
     /// parsed here as if it were `None`.
     pub tree: Option<tree_sitter::Tree>,

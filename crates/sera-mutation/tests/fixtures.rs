@@ -171,14 +171,18 @@ fn unparsable_and_huge_files_are_skipped_and_counted() {
 fn trees_kept_by_the_index_give_the_same_mutants_as_parsing_afresh() {
     for repo in ["rust-demo", "py-demo"] {
         let (files, entities) = load(repo);
-        let config = sera_code::IndexConfig { keep_sources: true, ..Default::default() };
-        let index = sera_code::index(&fixture(repo), &config).unwrap();
-        let with_trees: Vec<SourceFile> = index
-            .sources
-            .into_iter()
-            .filter(|s| files.iter().any(|f| f.path == s.path))
-            .map(|s| SourceFile { path: s.path, language: s.language, text: s.text, tree: s.tree })
-            .collect();
+        let config = sera_code::IndexConfig::default();
+        let languages = sera_code::builtin_languages();
+        let (_, indexed) =
+            sera_code::index_each(&fixture(repo), &config, &languages, |f| SourceFile {
+                path: f.path.into(),
+                language: f.language,
+                text: f.text.into(),
+                tree: f.tree.cloned(),
+            })
+            .unwrap();
+        let with_trees: Vec<SourceFile> =
+            indexed.into_iter().filter(|s| files.iter().any(|f| f.path == s.path)).collect();
         assert_eq!(with_trees.len(), files.len(), "{repo}");
         assert!(with_trees.iter().all(|f| f.tree.is_some()), "{repo}");
         let afresh = run(&files, &entities, &all(repo));
