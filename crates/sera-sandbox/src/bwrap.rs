@@ -11,12 +11,20 @@ use crate::{Limits, SandboxError};
 /// The bubblewrap program, looked up on the caller's `PATH`.
 const BWRAP: &str = "bwrap";
 
+/// How one command is wrapped, beyond the program and its arguments.
+pub(crate) struct Wrap<'a> {
+    /// Folders bound read-write: the scratch, and any the sandbox was told may be written.
+    pub writable: &'a [&'a Path],
+    /// Keep the host's network namespace (only the environment stage asks for it).
+    pub network: bool,
+    pub cwd: &'a Path,
+}
+
 /// `bwrap [options] -- program args...`: the host read-only, a fresh `/dev`, `/proc` and
 /// `/tmp`, `/run` masked (its sockets would otherwise be reachable through a read-only mount),
-/// `writable` bound read-write, every namespace unshared (so no network), no capabilities, a
-/// new session, and death with the parent.
-pub(crate) fn wrap(writable: &Path, cwd: &Path, program: &str, args: &[String]) -> Vec<String> {
-    let writable = writable.display().to_string();
+/// the `writable` folders bound read-write, every namespace unshared (so no network, unless
+/// `network` keeps it), no capabilities, a new session, and death with the parent.
+pub(crate) fn wrap(how: &Wrap<'_>, program: &str, args: &[String]) -> Vec<String> {
     let mut argv: Vec<String> = [
         BWRAP,
         "--ro-bind",
@@ -35,13 +43,18 @@ pub(crate) fn wrap(writable: &Path, cwd: &Path, program: &str, args: &[String]) 
     .map(|s| s.to_string())
     .collect();
     // Bound after the tmpfs mounts so that a scratch under /tmp stays visible.
-    argv.extend(["--bind".to_string(), writable.clone(), writable]);
+    for dir in how.writable {
+        let dir = dir.display().to_string();
+        argv.extend(["--bind".to_string(), dir.clone(), dir]);
+    }
+    argv.push("--unshare-all".to_string());
+    if how.network {
+        argv.push("--share-net".to_string());
+    }
     argv.extend(
-        ["--unshare-all", "--cap-drop", "ALL", "--die-with-parent", "--new-session"]
-            .iter()
-            .map(|s| s.to_string()),
+        ["--cap-drop", "ALL", "--die-with-parent", "--new-session"].iter().map(|s| s.to_string()),
     );
-    argv.extend(["--chdir".to_string(), cwd.display().to_string(), "--".to_string()]);
+    argv.extend(["--chdir".to_string(), how.cwd.display().to_string(), "--".to_string()]);
     argv.push(program.to_string());
     argv.extend(args.iter().cloned());
     argv
@@ -50,7 +63,7 @@ pub(crate) fn wrap(writable: &Path, cwd: &Path, program: &str, args: &[String]) 
 /// Runs `true` under the same options as every command, finding `bwrap` on `path_var`.
 pub(crate) fn probe(path_var: &str) -> Result<(), SandboxError> {
     let dir = std::env::temp_dir();
-    let argv = wrap(&dir, &dir, "true", &[]);
+    let argv = wrap(&Wrap { writable: &[&dir], network: false, cwd: &dir }, "true", &[]);
     let mut env = BTreeMap::new();
     env.insert("PATH".to_string(), path_var.to_string());
     let launch = Launch {

@@ -13,6 +13,12 @@
 //!   all capabilities dropped, a new session, and death with its parent.
 //! - `none`: no isolation at all. It must be asked for explicitly and warns on stderr.
 //!
+//! Two settings widen the bubblewrap box, and only the environment stage (which installs what a
+//! repository declares, before any of its code is changed) uses them: `network` keeps the
+//! host's network, and `writable` names folders outside the scratch that may be written (the
+//! environment being installed). An `overlay` folder lays prepared files (an environment's
+//! generated lock file, say) over every copy of the repository.
+//!
 //! With either backend every command runs in its own session and process group, under
 //! `RLIMIT_AS`/`RLIMIT_NPROC`/`RLIMIT_FSIZE` limits (plus a pids cgroup where the machine offers
 //! one, which is what stops a fork bomb run as root), with a scrubbed environment; on timeout
@@ -113,6 +119,21 @@ pub struct SandboxConfig {
     pub exclude: Vec<String>,
     /// Extra environment variables for every command (after the scrubbed defaults).
     pub env: BTreeMap<String, String>,
+    /// Variables whose value is a list of paths inside the repository copy, given relative to
+    /// it (`PYTHONPATH = ["src"]`): each scratch sets them to its own copy's absolute paths,
+    /// joined with `:`.
+    pub repo_env: BTreeMap<String, Vec<PathBuf>>,
+    /// A folder of files laid over every scratch's copy of the repository, as if the repository
+    /// had them: files an environment's setup made (a generated `Cargo.lock`, say). Resets
+    /// restore them and [`Scratch::diff`] compares against them.
+    pub overlay: Option<PathBuf>,
+    /// Let commands reach the network. Only the environment stage, which installs what the
+    /// repository declares before any of its code is changed, asks for this; commands that run
+    /// mutated code or an agent's commands never do.
+    pub network: bool,
+    /// Folders outside the scratch that commands may write to (created when missing), such as
+    /// the environment being installed. Everything else but the scratch stays read-only.
+    pub writable: Vec<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -124,6 +145,10 @@ impl Default for SandboxConfig {
             scratch_parent: None,
             exclude: vec!["target".into()],
             env: BTreeMap::new(),
+            repo_env: BTreeMap::new(),
+            overlay: None,
+            network: false,
+            writable: Vec::new(),
         }
     }
 }
@@ -197,7 +222,10 @@ struct Inner {
 impl Sandbox {
     /// Checks that the backend works on this machine. The `none` backend prints a warning.
     pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
-        let base_env = base_env(&config.env);
+        let base_env = default_env(&config.env);
+        for dir in &config.writable {
+            std::fs::create_dir_all(dir).map_err(SandboxError::io(dir))?;
+        }
         match config.isolation {
             Isolation::Bwrap => bwrap::probe(base_env.get("PATH").map_or("", String::as_str))?,
             Isolation::None => eprintln!(
@@ -226,9 +254,9 @@ impl Sandbox {
 }
 
 /// The variables a command may see, whatever the caller's environment holds: enough to find
-/// the toolchains (cargo, rustup, pyenv) and nothing else. `HOME`, `TMPDIR` and
+/// the toolchains (cargo, rustup, pyenv) and nothing else, then `extra`. `HOME`, `TMPDIR` and
 /// `CARGO_TARGET_DIR` are set per scratch.
-fn base_env(extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+pub fn default_env(extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     let host = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     env.insert(

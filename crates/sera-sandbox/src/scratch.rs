@@ -16,6 +16,9 @@ use crate::{CommandSpec, Isolation, Output, Sandbox, SandboxError, bwrap};
 /// `/tmp`) and `target/` (`CARGO_TARGET_DIR`, kept across candidates so builds stay
 /// incremental). Everything is deleted when the scratch is dropped.
 ///
+/// With an [overlay](crate::SandboxConfig::overlay) the copy is the repository with the
+/// overlay's files laid over it, and that is what resets restore and diffs compare against.
+///
 /// A scratch is meant to be reused: apply a candidate's patch, run its commands, then
 /// [`reset_files`](Scratch::reset_files) with the paths the patch touched.
 #[derive(Debug)]
@@ -24,6 +27,7 @@ pub struct Scratch {
     dir: tempfile::TempDir,
     repo: PathBuf,
     source: PathBuf,
+    overlay: Option<PathBuf>,
     env: BTreeMap<String, String>,
 }
 
@@ -44,6 +48,14 @@ impl Scratch {
         let root = dir.path().to_path_buf();
         let repo = root.join("repo");
         copy_tree(&source, &repo, &config.exclude)?;
+        let overlay = match &config.overlay {
+            Some(overlay) => {
+                let overlay = overlay.canonicalize().map_err(SandboxError::io(overlay))?;
+                lay_over(&overlay, &repo)?;
+                Some(overlay)
+            }
+            None => None,
+        };
         for sub in ["home", "tmp", "target"] {
             let path = root.join(sub);
             std::fs::create_dir_all(&path).map_err(SandboxError::io(&path))?;
@@ -56,7 +68,12 @@ impl Scratch {
             Isolation::None => root.join("tmp").display().to_string(),
         };
         env.insert("TMPDIR".into(), tmp);
-        Ok(Scratch { sandbox, dir, repo, source, env })
+        for (name, paths) in &config.repo_env {
+            let joined: Vec<String> =
+                paths.iter().map(|path| repo.join(path).display().to_string()).collect();
+            env.insert(name.clone(), joined.join(":"));
+        }
+        Ok(Scratch { sandbox, dir, repo, source, overlay, env })
     }
 
     /// The repository copy, where commands run by default.
@@ -88,8 +105,9 @@ impl Scratch {
         Ok(())
     }
 
-    /// Puts the given repository-relative paths back as they are in the source repository: a
-    /// file the source has is copied back, one it lacks (created by a candidate) is removed.
+    /// Puts the given repository-relative paths back as they are in the source repository (or
+    /// the overlay, which wins): a file either has is copied back, one both lack (created by a
+    /// candidate) is removed.
     pub fn reset_files<I, S>(&self, paths: I) -> Result<(), SandboxError>
     where
         I: IntoIterator<Item = S>,
@@ -97,7 +115,7 @@ impl Scratch {
     {
         for path in paths {
             let relative = checked(path.as_ref())?;
-            let original = self.source.join(relative);
+            let original = self.original(relative);
             let copy = self.repo.join(relative);
             if std::fs::symlink_metadata(&copy).is_ok_and(|meta| meta.is_dir()) {
                 std::fs::remove_dir_all(&copy).map_err(SandboxError::io(&copy))?;
@@ -127,13 +145,9 @@ impl Scratch {
     /// The copy's changes against the source repository as a patch (text files only; files
     /// that are not UTF-8 are left out), in path order. Excluded top-level entries are ignored.
     pub fn diff(&self) -> Result<Patch, SandboxError> {
-        let exclude = &self.sandbox.config().exclude;
-        let mut paths = BTreeSet::new();
-        list_files(&self.source, &self.source, exclude, &mut paths)?;
-        list_files(&self.repo, &self.repo, exclude, &mut paths)?;
         let mut patch = Patch::default();
-        for path in paths {
-            let old = read_text(&self.source.join(&path));
+        for path in self.all_paths()? {
+            let old = read_text(&self.original(Path::new(&path)));
             let new = read_text(&self.repo.join(&path));
             let file = match (old, new) {
                 (Some(Ok(old)), Some(Ok(new))) if old != new => {
@@ -146,6 +160,49 @@ impl Scratch {
             patch.files.push(file);
         }
         Ok(patch)
+    }
+
+    /// Every regular file of the copy that is new or differs in its bytes from the source (or
+    /// the overlay), text or not, in path order: what a setup step left behind, say. Excluded
+    /// top-level entries and `.git` are ignored.
+    pub fn changed_paths(&self) -> Result<Vec<String>, SandboxError> {
+        let mut changed = Vec::new();
+        for path in self.all_paths()? {
+            let copy = self.repo.join(&path);
+            if !copy.is_file() {
+                continue;
+            }
+            let original = self.original(Path::new(&path));
+            let same = std::fs::read(&original).ok() == Some(read_bytes(&copy)?);
+            if !same {
+                changed.push(path);
+            }
+        }
+        Ok(changed)
+    }
+
+    /// The file a repository-relative path had before any command ran: the overlay's when it
+    /// has one, else the source's.
+    fn original(&self, relative: &Path) -> PathBuf {
+        if let Some(overlay) = &self.overlay {
+            let laid = overlay.join(relative);
+            if std::fs::symlink_metadata(&laid).is_ok() {
+                return laid;
+            }
+        }
+        self.source.join(relative)
+    }
+
+    /// The paths of the regular files of the source, the overlay and the copy.
+    fn all_paths(&self) -> Result<BTreeSet<String>, SandboxError> {
+        let exclude = &self.sandbox.config().exclude;
+        let mut paths = BTreeSet::new();
+        list_files(&self.source, &self.source, exclude, &mut paths)?;
+        if let Some(overlay) = &self.overlay {
+            list_files(overlay, overlay, exclude, &mut paths)?;
+        }
+        list_files(&self.repo, &self.repo, exclude, &mut paths)?;
+        Ok(paths)
     }
 
     /// Puts the whole copy back as the source is (every file [`diff`](Scratch::diff) reports).
@@ -164,7 +221,12 @@ impl Scratch {
         let mut env = self.env.clone();
         env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let argv = match config.isolation {
-            Isolation::Bwrap => bwrap::wrap(self.root(), &cwd, &spec.program, &spec.args),
+            Isolation::Bwrap => {
+                let mut writable = vec![self.root()];
+                writable.extend(config.writable.iter().map(PathBuf::as_path));
+                let how = bwrap::Wrap { writable: &writable, network: config.network, cwd: &cwd };
+                bwrap::wrap(&how, &spec.program, &spec.args)
+            }
             Isolation::None => {
                 std::iter::once(spec.program.clone()).chain(spec.args.iter().cloned()).collect()
             }
@@ -227,6 +289,34 @@ fn list_files(
         }
     }
     Ok(())
+}
+
+/// Copies the tree at `overlay` over `repo`, replacing what is there.
+fn lay_over(overlay: &Path, repo: &Path) -> Result<(), SandboxError> {
+    for entry in std::fs::read_dir(overlay).map_err(SandboxError::io(overlay))? {
+        let entry = entry.map_err(SandboxError::io(overlay))?;
+        let (from, to) = (entry.path(), repo.join(entry.file_name()));
+        let kind = entry.file_type().map_err(SandboxError::io(&from))?;
+        if kind.is_dir() {
+            if std::fs::symlink_metadata(&to).is_ok_and(|meta| !meta.is_dir()) {
+                std::fs::remove_file(&to).map_err(SandboxError::io(&to))?;
+            }
+            std::fs::create_dir_all(&to).map_err(SandboxError::io(&to))?;
+            lay_over(&from, &to)?;
+        } else {
+            if std::fs::symlink_metadata(&to).is_ok_and(|meta| meta.is_dir()) {
+                std::fs::remove_dir_all(&to).map_err(SandboxError::io(&to))?;
+            } else if std::fs::symlink_metadata(&to).is_ok() {
+                std::fs::remove_file(&to).map_err(SandboxError::io(&to))?;
+            }
+            copy_tree_entry(&from, &to)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, SandboxError> {
+    std::fs::read(path).map_err(SandboxError::io(path))
 }
 
 /// `None` when the file does not exist, `Some(Err)` when it is not UTF-8 text.

@@ -3,6 +3,8 @@
 //! - `basics`: commands, environment scrubbing, patches, reset and diff.
 //! - `hostile`: the hostile-code battery. Each case must be contained and reported, and the
 //!   next command in the same scratch must run normally.
+//! - `widened`: what the environment stage may ask for (network, writable folders) and what
+//!   every stage gets from it (an overlay of prepared files, repository-relative variables).
 //! - `setup`: errors when the backend is missing.
 //!
 //! These tests need bubblewrap (`apt-get install bubblewrap`); `.ci/run` installs it.
@@ -265,6 +267,106 @@ mod hostile {
         assert!(!out.stdout.contains("allocated"), "{out:?}");
         assert!(out.stderr.contains("MemoryError"), "{}", out.stderr);
         assert_next_command_runs(&scratch);
+    }
+}
+
+mod widened {
+    use super::*;
+
+    fn scratch_with(config: SandboxConfig) -> Scratch {
+        Sandbox::new(config).expect("bubblewrap works here").scratch(repo()).expect("scratch")
+    }
+
+    /// The network interfaces a command sees, from `/proc/net/dev`.
+    fn interfaces(scratch: &Scratch) -> Vec<String> {
+        let out = sh(scratch, "tail -n +3 /proc/net/dev | cut -d: -f1", 30);
+        assert!(out.success(), "{out:?}");
+        out.stdout.lines().map(|line| line.trim().to_string()).collect()
+    }
+
+    #[test]
+    fn only_a_sandbox_that_asks_for_the_network_sees_the_hosts_interfaces() {
+        let closed = interfaces(&scratch_with(SandboxConfig::default()));
+        assert_eq!(closed, ["lo"]);
+        let host: Vec<String> = std::fs::read_to_string("/proc/net/dev")
+            .expect("/proc/net/dev")
+            .lines()
+            .skip(2)
+            .filter_map(|line| line.split(':').next().map(|name| name.trim().to_string()))
+            .collect();
+        assert!(host.len() > 1, "this test needs a machine with a network interface: {host:?}");
+        let open =
+            interfaces(&scratch_with(SandboxConfig { network: true, ..SandboxConfig::default() }));
+        assert_eq!(open.len(), host.len(), "{open:?} vs the host's {host:?}");
+    }
+
+    #[test]
+    fn writable_folders_can_be_written_and_nothing_else_outside_the_scratch() {
+        let env = tempfile::tempdir_in(visible_tmp()).expect("temporary directory");
+        let allowed = env.path().join("venv");
+        let scratch = scratch_with(SandboxConfig {
+            writable: vec![allowed.clone()],
+            ..SandboxConfig::default()
+        });
+        let script = format!(
+            "echo ok > {}/made && echo no > {}/other",
+            allowed.display(),
+            env.path().display()
+        );
+        let out = sh(&scratch, &script, 30);
+        assert!(!out.success(), "{out:?}");
+        assert_eq!(
+            std::fs::read_to_string(allowed.join("made")).expect("written"),
+            "ok
+"
+        );
+        assert!(!env.path().join("other").exists());
+    }
+
+    #[test]
+    fn an_overlay_is_part_of_every_copy_and_of_what_resets_restore() {
+        let overlay = tempfile::tempdir().expect("temporary directory");
+        std::fs::write(overlay.path().join("Cargo.lock"), "generated\n").expect("write");
+        std::fs::create_dir_all(overlay.path().join("src")).expect("mkdir");
+        std::fs::write(overlay.path().join("src/a.txt"), "one\nTWO\nthree\n").expect("write");
+        let scratch = scratch_with(SandboxConfig {
+            overlay: Some(overlay.path().to_path_buf()),
+            ..SandboxConfig::default()
+        });
+        let out = sh(&scratch, "cat Cargo.lock src/a.txt keep.txt", 30);
+        assert_eq!(out.stdout, "generated\none\nTWO\nthree\nkeep\n");
+        assert!(scratch.diff().expect("diff").is_empty());
+        assert!(scratch.changed_paths().expect("changed").is_empty());
+
+        let out = sh(&scratch, "echo changed > src/a.txt && printf '\\377' > blob.bin", 30);
+        assert!(out.success(), "{out:?}");
+        // The diff is against the overlay's text, and binary files show up as changed paths.
+        let diff = scratch.diff().expect("diff").render();
+        assert!(diff.contains("-TWO") && diff.contains("+changed"), "{diff}");
+        assert_eq!(scratch.changed_paths().expect("changed"), ["blob.bin", "src/a.txt"]);
+        scratch.reset_files(["src/a.txt", "blob.bin", "Cargo.lock"]).expect("reset");
+        let out = sh(&scratch, "cat Cargo.lock src/a.txt; ls blob.bin", 30);
+        assert_eq!(out.stdout, "generated\none\nTWO\nthree\n");
+    }
+
+    #[test]
+    fn repository_relative_variables_name_each_scratchs_own_copy() {
+        let config = SandboxConfig {
+            repo_env: [("PYTHONPATH".to_string(), vec![PathBuf::from("src"), PathBuf::from(".")])]
+                .into(),
+            ..SandboxConfig::default()
+        };
+        let sandbox = Sandbox::new(config).expect("bubblewrap works here");
+        let (a, b) = (sandbox.scratch(repo()).expect("a"), sandbox.scratch(repo()).expect("b"));
+        for scratch in [&a, &b] {
+            let out = sh(scratch, "echo $PYTHONPATH", 30);
+            let expected = format!(
+                "{}:{}\n",
+                scratch.path().join("src").display(),
+                scratch.path().join(".").display()
+            );
+            assert_eq!(out.stdout, expected);
+        }
     }
 }
 
