@@ -15,6 +15,8 @@ const BWRAP: &str = "bwrap";
 pub(crate) struct Wrap<'a> {
     /// Folders bound read-write: the scratch, and any the sandbox was told may be written.
     pub writable: &'a [&'a Path],
+    /// Folders bound read-only over the private `/tmp` (elsewhere the host is visible anyway).
+    pub readable: &'a [&'a Path],
     /// Keep the host's network namespace (only the environment stage asks for it).
     pub network: bool,
     pub cwd: &'a Path,
@@ -43,6 +45,10 @@ pub(crate) fn wrap(how: &Wrap<'_>, program: &str, args: &[String]) -> Vec<String
     .map(|s| s.to_string())
     .collect();
     // Bound after the tmpfs mounts so that a scratch under /tmp stays visible.
+    for dir in how.readable {
+        let dir = dir.display().to_string();
+        argv.extend(["--ro-bind".to_string(), dir.clone(), dir]);
+    }
     for dir in how.writable {
         let dir = dir.display().to_string();
         argv.extend(["--bind".to_string(), dir.clone(), dir]);
@@ -63,7 +69,8 @@ pub(crate) fn wrap(how: &Wrap<'_>, program: &str, args: &[String]) -> Vec<String
 /// Runs `true` under the same options as every command, finding `bwrap` on `path_var`.
 pub(crate) fn probe(path_var: &str) -> Result<(), SandboxError> {
     let dir = std::env::temp_dir();
-    let argv = wrap(&Wrap { writable: &[&dir], network: false, cwd: &dir }, "true", &[]);
+    let argv =
+        wrap(&Wrap { writable: &[&dir], readable: &[], network: false, cwd: &dir }, "true", &[]);
     let mut env = BTreeMap::new();
     env.insert("PATH".to_string(), path_var.to_string());
     let launch = Launch {

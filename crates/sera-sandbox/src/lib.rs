@@ -134,6 +134,9 @@ pub struct SandboxConfig {
     /// Folders outside the scratch that commands may write to (created when missing), such as
     /// the environment being installed. Everything else but the scratch stays read-only.
     pub writable: Vec<PathBuf>,
+    /// Folders outside the scratch that commands must see, read-only, even where the sandbox
+    /// hides the host (a prepared environment under `/tmp`, which bubblewrap replaces).
+    pub readable: Vec<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -149,6 +152,7 @@ impl Default for SandboxConfig {
             overlay: None,
             network: false,
             writable: Vec::new(),
+            readable: Vec::new(),
         }
     }
 }

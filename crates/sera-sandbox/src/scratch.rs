@@ -224,7 +224,13 @@ impl Scratch {
             Isolation::Bwrap => {
                 let mut writable = vec![self.root()];
                 writable.extend(config.writable.iter().map(PathBuf::as_path));
-                let how = bwrap::Wrap { writable: &writable, network: config.network, cwd: &cwd };
+                let readable: Vec<&Path> = config.readable.iter().map(PathBuf::as_path).collect();
+                let how = bwrap::Wrap {
+                    writable: &writable,
+                    readable: &readable,
+                    network: config.network,
+                    cwd: &cwd,
+                };
                 bwrap::wrap(&how, &spec.program, &spec.args)
             }
             Isolation::None => {

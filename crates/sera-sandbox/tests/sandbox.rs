@@ -324,6 +324,23 @@ mod widened {
     }
 
     #[test]
+    fn readable_folders_under_tmp_are_seen_but_not_written() {
+        let env = tempfile::tempdir().expect("a temporary directory under /tmp");
+        std::fs::write(env.path().join("tool"), "installed\n").expect("write");
+        let hidden = sh(&bwrap_scratch(), &format!("cat {}/tool", env.path().display()), 30);
+        assert!(!hidden.success(), "bubblewrap's private /tmp hides it: {hidden:?}");
+        let scratch = scratch_with(SandboxConfig {
+            readable: vec![env.path().to_path_buf()],
+            ..SandboxConfig::default()
+        });
+        let script = format!("cat {0}/tool; echo x > {0}/tool", env.path().display());
+        let out = sh(&scratch, &script, 30);
+        assert_eq!(out.stdout, "installed\n");
+        assert!(!out.success(), "{out:?}");
+        assert_eq!(std::fs::read_to_string(env.path().join("tool")).expect("kept"), "installed\n");
+    }
+
+    #[test]
     fn an_overlay_is_part_of_every_copy_and_of_what_resets_restore() {
         let overlay = tempfile::tempdir().expect("temporary directory");
         std::fs::write(overlay.path().join("Cargo.lock"), "generated\n").expect("write");
