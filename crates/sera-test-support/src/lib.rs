@@ -20,13 +20,24 @@ pub fn fixture(name: &str) -> tempfile::TempDir {
     dir
 }
 
-/// Copies the fixture `tests/data/<name>` to `to` (created if missing), ready to build and test.
+/// Copies the fixture `tests/data/<name>` to `to` (created if missing), ready to build and test:
+/// every `Cargo_test.toml` in it (a workspace member's or a path dependency's too) becomes
+/// `Cargo.toml`.
 pub fn fixture_into(name: &str, to: &Path) {
     copy_dir(&data_dir().join(name), to);
-    let manifest = to.join("Cargo_test.toml");
-    if manifest.exists() {
-        std::fs::rename(&manifest, to.join("Cargo.toml"))
-            .unwrap_or_else(|err| panic!("{}: {err}", manifest.display()));
+    rename_manifests(to);
+}
+
+fn rename_manifests(dir: &Path) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
+    for entry in entries {
+        let path = entry.unwrap_or_else(|err| panic!("{}: {err}", dir.display())).path();
+        if path.is_dir() {
+            rename_manifests(&path);
+        } else if path.file_name().is_some_and(|name| name == "Cargo_test.toml") {
+            std::fs::rename(&path, dir.join("Cargo.toml"))
+                .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+        }
     }
 }
 
