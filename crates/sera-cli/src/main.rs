@@ -99,6 +99,24 @@ enum Command {
                             sera mutate . --plugins .sera/plugins --operators swap-call-arguments --out m.jsonl")]
     Mutate(MutateArgs),
 
+    /// Prepare a repository's environment: fetch and install what it declares, once.
+    ///
+    /// The only step of sera-rs that reaches the network. Rust: checks that the toolchain
+    /// rust-toolchain.toml names is installed, then `cargo fetch`, so that every later
+    /// `cargo test --offline` finds its dependencies. Python: a virtual environment with the
+    /// project installed, its test extras (`test`, `tests`, `testing`, else `dev`), test
+    /// dependency groups, test requirement files, tox and nox test dependencies, and pytest.
+    /// Then the --setup commands. It runs the repository's own install procedure on the clean
+    /// code in a sandbox that may write only its copy and the environment folder. The result is
+    /// kept in --env-cache per repository, dependency files and settings, so a second run reads
+    /// it back at once; `sera validate` and `sera rollout` prepare (or read back) the same
+    /// environment before they start, and `sera run` does it as its `env` stage. A failed step
+    /// names itself, its command, the end of its output and how to override it.
+    #[command(after_help = "Examples:\n  sera prepare ../myrepo\n  \
+                            sera prepare . --setup 'pip install -e vendor/plugin' --var DJANGO_SETTINGS_MODULE=app.settings\n  \
+                            sera prepare . --offline --pip-arg=--find-links=/srv/wheels")]
+    Prepare(PrepareArgs),
+
     /// Validate mutants against a repository's tests: keep those its tests catch.
     ///
     /// Runs the test suite twice on the clean repository (the baseline, cached per repository
@@ -300,6 +318,119 @@ struct ValidateArgs {
     /// Do not draw a progress bar.
     #[arg(long)]
     no_progress: bool,
+    #[command(flatten)]
+    env: EnvArgs,
+}
+
+/// How the environment stage prepares a repository (`sera prepare`, and before `sera
+/// validate` and `sera rollout`).
+#[derive(Debug, Clone, clap::Args)]
+struct EnvArgs {
+    /// Where prepared environments are kept [default: ~/.cache/sera/envs].
+    #[arg(long, value_name = "DIR")]
+    env_cache: Option<std::path::PathBuf>,
+    /// Use no prepared environment: the tests run with whatever the machine has.
+    #[arg(long)]
+    no_env: bool,
+    /// Only run the --setup commands, nothing detected.
+    #[arg(long)]
+    no_detect: bool,
+    /// A shell command run after the detected steps (repeatable), with the network reachable.
+    #[arg(long = "setup", value_name = "COMMAND")]
+    setup: Vec<String>,
+    /// The interpreter that makes the Python virtual environment [default: python3].
+    #[arg(long, value_name = "PYTHON")]
+    python: Option<String>,
+    /// A variable for every command, NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    /// Use only what this machine has: no downloads (cargo --offline, pip --no-index).
+    #[arg(long)]
+    offline: bool,
+    /// An extra argument for every `pip install` (repeatable), e.g. --pip-arg=--find-links=DIR.
+    #[arg(long = "pip-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pip_args: Vec<String>,
+}
+
+impl EnvArgs {
+    /// The prepared environment of `repo` (prepared now, or read back), unless --no-env.
+    fn prepare(
+        &self,
+        repo: &std::path::Path,
+        isolation: sera_pipeline::validate::Isolation,
+    ) -> sera_pipeline::Result<Option<sera_pipeline::env::Environment>> {
+        if self.no_env {
+            return Ok(None);
+        }
+        let prepared = sera_pipeline::env::prepare(repo, &self.config(isolation)?, &mut |line| {
+            eprintln!("{line}")
+        })?;
+        let environment = prepared.environment;
+        let note = if prepared.cached { " (prepared earlier)" } else { "" };
+        eprintln!("environment: {}{note}", environment.summary());
+        Ok(Some(environment))
+    }
+
+    fn config(
+        &self,
+        isolation: sera_pipeline::validate::Isolation,
+    ) -> sera_pipeline::Result<sera_pipeline::env::EnvConfig> {
+        let cache = match &self.env_cache {
+            Some(dir) => dir.clone(),
+            None => sera_pipeline::env::default_cache_dir()?,
+        };
+        let mut vars = std::collections::BTreeMap::new();
+        for pair in &self.vars {
+            let Some((name, value)) = pair.split_once('=').filter(|(name, _)| !name.is_empty())
+            else {
+                return Err(sera_pipeline::Error::Usage(format!(
+                    "--var {pair:?}: expected NAME=VALUE"
+                )));
+            };
+            vars.insert(name.to_string(), value.to_string());
+        }
+        Ok(sera_pipeline::env::EnvConfig {
+            isolation,
+            detect: !self.no_detect,
+            setup: self.setup.clone(),
+            python: self.python.clone(),
+            vars,
+            offline: self.offline,
+            pip_args: self.pip_args.clone(),
+            ..sera_pipeline::env::EnvConfig::new(cache)
+        })
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct PrepareArgs {
+    /// The repository's root folder.
+    repo: std::path::PathBuf,
+    /// Isolation of the setup commands: bubblewrap (with the network), or none.
+    #[arg(long, value_name = "BACKEND", default_value = "bwrap", value_parser = ["bwrap", "none"])]
+    isolation: String,
+    /// Print the environment as JSON on standard output.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    env: EnvArgs,
+}
+
+impl PrepareArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        use sera_pipeline::validate::Isolation;
+        let isolation = if self.isolation == "none" { Isolation::None } else { Isolation::Bwrap };
+        if self.env.no_env {
+            return Err(sera_pipeline::Error::Usage(
+                "--no-env has no meaning for `sera prepare`".into(),
+            ));
+        }
+        let Some(environment) = self.env.prepare(&self.repo, isolation)? else { return Ok(()) };
+        if self.json {
+            println!("{}", sera_pipeline::env::to_json(&environment));
+        }
+        Ok(())
+    }
 }
 
 impl ValidateArgs {
@@ -309,6 +440,7 @@ impl ValidateArgs {
             "none" => Isolation::None,
             _ => Isolation::Bwrap,
         };
+        let environment = self.env.prepare(&self.repo, isolation)?;
         let options = ValidateOptions {
             jobs: self.jobs,
             isolation,
@@ -316,6 +448,7 @@ impl ValidateArgs {
             rejected: self.rejected,
             cache_dir: self.cache_dir,
             progress: !self.no_progress,
+            environment,
         };
         let report = sera_pipeline::validate::run(&self.repo, &self.mutants, &self.out, &options)?;
         eprintln!("{report}");
@@ -482,6 +615,8 @@ struct RolloutArgs {
     /// SVG: a JSON list of demonstration issues for the issue writer [default: a built-in pool].
     #[arg(long, value_name = "FILE")]
     demonstrations: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    env: EnvArgs,
 }
 
 impl RolloutArgs {
@@ -500,6 +635,11 @@ impl RolloutArgs {
             _ => TeacherChoice::Oracle,
         };
         let isolation = if self.isolation == "none" { Isolation::None } else { Isolation::Bwrap };
+        // Without --repo each instance names its own repository; those run without one.
+        let environment = match &self.repo {
+            Some(repo) => self.env.prepare(repo, isolation)?,
+            None => None,
+        };
         let agent = sera_pipeline::rollout::AgentOptions {
             teacher,
             concurrency: self.concurrency.max(1),
@@ -508,6 +648,7 @@ impl RolloutArgs {
             step_limit: self.step_limit,
             token_limit: self.token_limit,
             command_timeout: std::time::Duration::from_secs(self.command_timeout),
+            environment,
         };
         if let Some(functions) = &self.functions {
             let Some(repo) = self.repo else {
@@ -867,6 +1008,7 @@ fn main() -> ExitCode {
         Command::Run(args) => args.run(),
         Command::Merge(args) => args.run(),
         Command::Index(args) => args.run(),
+        Command::Prepare(args) => args.run(),
         Command::Validate(args) => args.run(),
         Command::Taxonomy { command: TaxonomyCommand::List { json, plugins: None } } => {
             print!("{}", sera_pipeline::taxonomy::list(json));

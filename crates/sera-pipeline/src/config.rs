@@ -18,6 +18,8 @@ pub struct PipelineConfig {
     pub run: RunSection,
     pub repo: RepoSection,
     #[serde(default)]
+    pub env: EnvSection,
+    #[serde(default)]
     pub mutate: MutateSection,
     #[serde(default)]
     pub validate: ValidateSection,
@@ -33,6 +35,52 @@ pub struct PipelineConfig {
     pub svg: SvgSection,
     #[serde(default)]
     pub plugins: PluginsSection,
+}
+
+/// `[env]`: the environment stage, which fetches and installs what the repository declares
+/// before the baseline (the only stage with network). Everything it detects can be overridden.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvSection {
+    /// Run what is detected from the repository's files: `cargo fetch` (after checking the
+    /// toolchain `rust-toolchain.toml` names), a Python virtual environment with the project,
+    /// its test extras, test dependency groups, test requirement files, tox and nox test
+    /// dependencies, and pytest. `false` runs only `setup`.
+    pub detect: bool,
+    /// Shell commands run after what was detected, in a copy of the repository, with the
+    /// virtual environment first on `PATH` and the network reachable; files they leave in the
+    /// copy are part of every later one.
+    pub setup: Vec<String>,
+    /// The interpreter that makes the virtual environment (`python3` by default).
+    pub python: Option<String>,
+    /// Variables for every command of the run, e.g. `{ RUSTUP_TOOLCHAIN = "stable" }`.
+    pub vars: BTreeMap<String, String>,
+    /// Use only what this machine has: `cargo fetch --offline`, a virtual environment that sees
+    /// the interpreter's own packages, `pip install --no-index --no-build-isolation`.
+    pub offline: bool,
+    /// Extra arguments for every `pip install`, e.g. `["--find-links", "/srv/wheels"]`.
+    pub pip_args: Vec<String>,
+    /// The test command, overriding the one detected (the same as `[validate] test_command`,
+    /// which must then be absent).
+    pub test_command: Option<String>,
+    /// Where prepared environments are kept, relative to the config file; the run directory's
+    /// `cache/env` when absent. Runs that name the same folder share their environments.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for EnvSection {
+    fn default() -> Self {
+        EnvSection {
+            detect: true,
+            setup: Vec::new(),
+            python: None,
+            vars: BTreeMap::new(),
+            offline: false,
+            pip_args: Vec::new(),
+            test_command: None,
+            cache_dir: None,
+        }
+    }
 }
 
 /// `[plugins]`: dynamic libraries that add bug classes, operators and verifiers.
@@ -243,6 +291,11 @@ fn default_runs_dir() -> PathBuf {
 }
 
 impl PipelineConfig {
+    /// The test command, from `[env]` or `[validate]`; detected when neither sets it.
+    pub fn test_command(&self) -> Option<&String> {
+        self.env.test_command.as_ref().or(self.validate.test_command.as_ref())
+    }
+
     /// Reads and checks a config file; relative paths in it are resolved against its folder.
     pub fn load(path: &Path) -> Result<PipelineConfig> {
         let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
@@ -273,6 +326,9 @@ impl PipelineConfig {
         }
         if let Some(tokenizer) = &mut self.train.tokenizer {
             resolve(tokenizer);
+        }
+        if let Some(cache) = &mut self.env.cache_dir {
+            resolve(cache);
         }
         if let Some(demonstrations) = &mut self.svg.demonstrations {
             resolve(demonstrations);
@@ -309,6 +365,11 @@ impl PipelineConfig {
         if self.run.mode == Mode::Svg && self.rollout.teacher == "oracle" {
             return bad("mode `svg` needs a model teacher: the oracle cannot do SVG rollout 1, \
                         which has no gold fix to act out; set [rollout] teacher = \"openai\""
+                .into());
+        }
+        if self.env.test_command.is_some() && self.validate.test_command.is_some() {
+            return bad("set the test command in one place: `[env] test_command` or \
+                        `[validate] test_command`, not both"
                 .into());
         }
         if !(0.0..=1.0).contains(&self.svg.threshold) {

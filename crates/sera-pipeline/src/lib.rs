@@ -7,6 +7,7 @@
 //! environment problems (3), each with a message naming the file, record or line at fault.
 
 pub mod config;
+pub mod env;
 mod error;
 pub mod export;
 pub mod index;

@@ -47,6 +47,9 @@ pub struct AgentOptions {
     pub token_limit: Option<u64>,
     /// Per-command timeout of the agent's `bash` tool.
     pub command_timeout: Duration,
+    /// The prepared environment every sandbox uses (`crate::env`): the agent's `python` and
+    /// `pytest` are its. None when `None`.
+    pub environment: Option<crate::env::Environment>,
 }
 
 impl Default for AgentOptions {
@@ -59,6 +62,7 @@ impl Default for AgentOptions {
             step_limit: 115,
             token_limit: None,
             command_timeout: Duration::from_secs(300),
+            environment: None,
         }
     }
 }
@@ -75,8 +79,11 @@ impl AgentOptions {
     }
 
     fn sandbox(&self) -> Result<Sandbox> {
-        Sandbox::new(SandboxConfig { isolation: self.isolation, ..SandboxConfig::default() })
-            .map_err(|err| Error::Environment(err.to_string()))
+        let mut config = SandboxConfig { isolation: self.isolation, ..SandboxConfig::default() };
+        if let Some(environment) = &self.environment {
+            environment.apply(&mut config);
+        }
+        Sandbox::new(config).map_err(|err| Error::Environment(err.to_string()))
     }
 
     fn rollout_config(&self) -> RolloutConfig {

@@ -20,7 +20,7 @@ use crate::config::{Mode, PipelineConfig};
 use crate::rundir::{
     AppendLog, Manifest, StageEntry, StageStatus, in_shard, record_key, write_atomic,
 };
-use crate::{Error, Result, export, index, jsonl, mutate, report, rollout, train, validate};
+use crate::{Error, Result, env, export, index, jsonl, mutate, report, rollout, train, validate};
 
 /// Which part of the work this process does: `index` of `count` disjoint shards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +57,9 @@ pub struct RunOptions {
 }
 
 /// The stages in order, as named in the manifest.
-pub const STAGES: &[&str] =
-    &["index", "mutate", "validate", "rollout", "svg", "verify", "export", "train", "report"];
+pub const STAGES: &[&str] = &[
+    "index", "env", "mutate", "validate", "rollout", "svg", "verify", "export", "train", "report",
+];
 
 /// What a finished run says about itself.
 #[derive(Debug)]
@@ -122,12 +123,21 @@ pub fn run(
             ("skipped_files".into(), report.skipped.len() as u64),
         ])
     })?;
+    let environment = env_stage(&mut run, config, isolation)?;
+    let agent = |config: &PipelineConfig| -> Result<rollout::AgentOptions> {
+        Ok(rollout::AgentOptions {
+            environment: Some(environment.clone()),
+            ..agent(config, isolation)?
+        })
+    };
     match config.run.mode {
-        Mode::Procedural => procedural(&mut run, config, options, isolation, &plugins)?,
+        Mode::Procedural => {
+            procedural(&mut run, config, options, isolation, &plugins, &environment)?
+        }
         Mode::Svg => {
             run.stage("svg", |run| {
                 let options = rollout::SvgOptions {
-                    agent: agent(config, isolation)?,
+                    agent: agent(config)?,
                     attempts: config.svg.attempts,
                     threshold: config.svg.threshold,
                     demonstrations: config.svg.demonstrations.clone(),
@@ -333,6 +343,38 @@ fn svg_instance(trajectory: &Trajectory) -> Instance {
     }
 }
 
+/// The env stage: prepares the repository's environment, or reads back the one an earlier run
+/// (or an earlier stage of this one) prepared; every later sandbox uses it.
+fn env_stage(
+    run: &mut Run<'_>,
+    config: &PipelineConfig,
+    isolation: sera_sandbox::Isolation,
+) -> Result<env::Environment> {
+    let env_config = env::config_of(&config.env, &run.path("cache/env"), isolation);
+    let mut prepared = None;
+    run.stage("env", |run| {
+        let log = &mut run.log;
+        let done = env::prepare(&config.repo.path, &env_config, &mut |line| log(line))?;
+        (run.log)(&format!(
+            "env: {}{}",
+            done.environment.summary(),
+            if done.cached { " (prepared earlier)" } else { "" }
+        ));
+        let counts = vec![
+            ("steps".into(), done.environment.steps.len() as u64),
+            ("setup_ms".into(), (done.environment.seconds * 1000.0).round() as u64),
+            ("cached".into(), u64::from(done.cached)),
+        ];
+        prepared = Some(done.environment);
+        Ok(counts)
+    })?;
+    match prepared {
+        Some(environment) => Ok(environment),
+        // Done in an earlier run of this directory: read back from the cache, nothing runs.
+        None => Ok(env::prepare(&config.repo.path, &env_config, &mut |_| {})?.environment),
+    }
+}
+
 /// The stages of procedural mode between the index and verification: mutate, validate, rollout.
 fn procedural(
     run: &mut Run<'_>,
@@ -340,6 +382,7 @@ fn procedural(
     options: &RunOptions,
     isolation: sera_sandbox::Isolation,
     plugins: &[sera_plugin_host::Plugin],
+    environment: &env::Environment,
 ) -> Result<()> {
     let repo = &config.repo.path;
     let progress = options.progress;
@@ -384,10 +427,11 @@ fn procedural(
             let options = validate::ValidateOptions {
                 jobs: config.validate.jobs.max(1),
                 isolation,
-                test_command: config.validate.test_command.clone(),
+                test_command: config.test_command().cloned(),
                 rejected: Some(part_rejected.clone()),
                 cache_dir: Some(run.path("cache")),
                 progress: options.progress,
+                environment: Some(environment.clone()),
             };
             let mut report = validate::run(repo, &todo_path, &part_kept, &options)?;
             // Rejected mutants end up in rejected.jsonl, not in the part file the report names.
@@ -416,7 +460,10 @@ fn procedural(
             let todo_path = run.path("work/instances.todo.jsonl");
             write_records(&todo_path, &todo)?;
             let options = rollout::RolloutOptions {
-                agent: agent(config, isolation)?,
+                agent: rollout::AgentOptions {
+                    environment: Some(environment.clone()),
+                    ..agent(config, isolation)?
+                },
                 repo: Some(repo.clone()),
                 cache_dir: Some(run.path("cache")),
                 progress: options.progress,

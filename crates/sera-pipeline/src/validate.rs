@@ -27,6 +27,8 @@ pub struct ValidateOptions {
     pub cache_dir: Option<PathBuf>,
     /// Draw a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
+    /// The prepared environment every sandbox uses (`crate::env`); none when `None`.
+    pub environment: Option<crate::env::Environment>,
 }
 
 impl Default for ValidateOptions {
@@ -38,6 +40,7 @@ impl Default for ValidateOptions {
             rejected: None,
             cache_dir: None,
             progress: true,
+            environment: None,
         }
     }
 }
@@ -125,12 +128,15 @@ pub fn run(
         return Err(Error::Usage("--jobs must be at least 1".into()));
     }
 
-    let sandbox_config = SandboxConfig {
+    let mut sandbox_config = SandboxConfig {
         isolation: options.isolation,
         // Test logs are read whole: a larger cap than an agent's terminal needs.
         output_cap: 32 << 20,
         ..SandboxConfig::default()
     };
+    if let Some(environment) = &options.environment {
+        environment.apply(&mut sandbox_config);
+    }
     let sandbox = Sandbox::new(sandbox_config).map_err(sandbox_error)?;
     let config = ValidateConfig {
         jobs: options.jobs,
