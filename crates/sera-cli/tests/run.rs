@@ -111,7 +111,9 @@ fn pipeline_runs_end_to_end_and_a_killed_run_resumes_to_the_same_records() {
     let run = whole.join("runs/e2e");
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
-    for stage in ["index", "mutate", "validate", "rollout", "verify", "export", "train", "report"] {
+    for stage in
+        ["index", "env", "mutate", "validate", "rollout", "verify", "export", "train", "report"]
+    {
         assert_eq!(manifest["stages"][stage]["status"], "done", "{stage}: {manifest}");
     }
     let instances = read_jsonl(&run.join("instances.jsonl"));
@@ -268,7 +270,7 @@ fn svg_mode_runs_end_to_end_against_a_scripted_teacher() {
             "[run]\nname = \"{name}\"\nmode = \"svg\"\nseed = 1\n[repo]\npath = \"repo\"\n\
              [rollout]\nteacher = \"openai\"\nbase_url = \"{}\"\nmodel = \"test\"\n\
              [svg]\nstarts = 1\nthreshold = 0.5\n[train]\nenabled = false\n\
-             [plugins]\ndirs = [\"plugins\"]\n",
+             [plugins]\ndirs = [\"plugins\"]\n[env]\noffline = true\n",
             server.base_url()
         )
     };
@@ -354,7 +356,7 @@ fn svg_shards_merge_to_the_records_of_one_run() {
     let config = format!(
         "[run]\nname = \"svg\"\nmode = \"svg\"\nseed = 3\n[repo]\npath = \"repo\"\n\
          [rollout]\nteacher = \"openai\"\nbase_url = \"{}\"\nmodel = \"test\"\n\
-         [svg]\nstarts = 4\nthreshold = 0.5\n[train]\nenabled = false\n",
+         [svg]\nstarts = 4\nthreshold = 0.5\n[train]\nenabled = false\n[env]\noffline = true\n",
         server.base_url()
     );
     let project = |name: &str| {

@@ -54,6 +54,8 @@ fn validate_writes_kept_instances_rejections_and_a_funnel() {
         .arg(&out)
         .arg("--cache-dir")
         .arg(work.path().join("cache"))
+        .args(["--offline", "--env-cache"])
+        .arg(work.path().join("envs"))
         .arg(repo.path())
         .output()
         .unwrap();

@@ -185,7 +185,9 @@ pub fn prepare(
     let repo = repo.canonicalize().map_err(EnvError::io(repo))?;
     let plan = Plan::detect(&repo, config)?;
     let key = plan.key(&repo, config)?;
-    let dir = config.cache_dir.join(&key);
+    // Absolute, since every later sandbox binds it by that path.
+    let cache = std::path::absolute(&config.cache_dir).map_err(EnvError::io(&config.cache_dir))?;
+    let dir = cache.join(&key);
     let record = dir.join("environment.json");
     if let Some(environment) = load(&record) {
         return Ok(Prepared { environment, cached: true });

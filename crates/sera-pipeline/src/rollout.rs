@@ -176,6 +176,7 @@ pub fn run(instances: &Path, out: &Path, options: &RolloutOptions) -> Result<Rol
     let grader = Grader {
         sandbox: sandbox.clone(),
         cache_dir: options.cache_dir.clone(),
+        environment: options.agent.environment.as_ref().map(|e| e.key.clone()),
         validators: Mutex::default(),
     };
 
@@ -248,6 +249,8 @@ pub fn run(instances: &Path, out: &Path, options: &RolloutOptions) -> Result<Rol
 struct Grader {
     sandbox: Sandbox,
     cache_dir: Option<PathBuf>,
+    /// The prepared environment's key, part of the baseline's.
+    environment: Option<String>,
     validators: Mutex<HashMap<ValidatorKey, Arc<Validator>>>,
 }
 
@@ -304,6 +307,7 @@ impl Grader {
         let mut config = ValidateConfig {
             test_command: Some(instance.test_command.clone()),
             commit: instance.commit.clone(),
+            environment: self.environment.clone(),
             ..ValidateConfig::default()
         };
         if self.cache_dir.is_some() {

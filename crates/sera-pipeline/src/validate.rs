@@ -143,6 +143,7 @@ pub fn run(
         test_command,
         cache_dir: options.cache_dir.clone().or_else(sera_verify::baseline::default_cache_dir),
         commit: input.records.iter().find_map(|m| m.commit.clone()),
+        environment: options.environment.as_ref().map(|e| e.key.clone()),
         ..ValidateConfig::default()
     };
     let progress = crate::progress::bar(options.progress, input.records.len(), "mutants");

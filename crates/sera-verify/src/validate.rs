@@ -36,6 +36,9 @@ pub struct ValidateConfig {
     pub cache_dir: Option<PathBuf>,
     /// The repository's commit, part of the baseline's cache key.
     pub commit: Option<String>,
+    /// The key of the prepared environment the sandbox uses, part of the baseline's cache key:
+    /// the same code can pass with its environment and fail without it.
+    pub environment: Option<String>,
     /// Candidate test timeout = max(`min_timeout`, `timeout_factor` × baseline test time),
     /// as cargo-mutants does (5×, at least 20 s).
     pub timeout_factor: f64,
@@ -51,6 +54,7 @@ impl Default for ValidateConfig {
             test_command: None,
             cache_dir: baseline::default_cache_dir(),
             commit: None,
+            environment: None,
             timeout_factor: 5.0,
             min_timeout: Duration::from_secs(20),
             baseline_timeout: Duration::from_secs(30 * 60),
@@ -215,7 +219,13 @@ impl Validator {
         }
         let build_command = runner.build_command(&test_command);
         let stages = runner.stages(repo, &test_command);
-        let key = baseline::cache_key(repo, config.commit.as_deref(), &test_command)?;
+        let identity = match (&config.commit, &config.environment) {
+            (commit, Some(environment)) => {
+                Some(format!("{}\u{0}{environment}", commit.as_deref().unwrap_or("")))
+            }
+            (commit, None) => commit.clone(),
+        };
+        let key = baseline::cache_key(repo, identity.as_deref(), &test_command)?;
         let scratch = sandbox.scratch(repo)?;
 
         let mut build_seconds = 0.0;
