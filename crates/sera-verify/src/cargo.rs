@@ -165,11 +165,20 @@ fn workspace_members(repo: &Path) -> Vec<std::path::PathBuf> {
         .unwrap_or_default();
     let mut members = Vec::new();
     for pattern in patterns {
-        match pattern.strip_suffix("/*") {
-            Some(parent) => {
+        let (parent, last) = pattern.rsplit_once('/').unwrap_or(("", pattern));
+        match last.split_once('*') {
+            // `crates/*`, `crates/sera-*`: a glob in the last segment, as most workspaces use.
+            Some((prefix, suffix)) => {
                 let Ok(entries) = std::fs::read_dir(repo.join(parent)) else { continue };
                 let mut found: Vec<_> = entries
                     .flatten()
+                    .filter(|entry| {
+                        let name = entry.file_name();
+                        let name = name.to_string_lossy();
+                        name.len() >= prefix.len() + suffix.len()
+                            && name.starts_with(prefix)
+                            && name.ends_with(suffix)
+                    })
                     .map(|entry| entry.path())
                     .filter(|path| path.join("Cargo.toml").is_file())
                     .collect();
@@ -587,6 +596,62 @@ mod tests {
         let stages = Cargo.stages_for(&one, true);
         assert_eq!(stages, vec![one]);
         assert_eq!(Cargo.build_command(&words("cargo test --doc")), None);
+    }
+
+    fn manifest(dir: &Path, relative: &str, text: &str) {
+        let path = dir.join(relative).join("Cargo.toml");
+        std::fs::create_dir_all(path.parent().expect("has a parent")).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn workspaces_are_roots_with_members_virtual_or_not() {
+        let package = "[package]\nname = \"x\"\nversion = \"0.1.0\"\n";
+        let single = tempfile::tempdir().unwrap();
+        manifest(single.path(), "", &format!("{package}\n[workspace]\n"));
+        assert!(!is_workspace(single.path()));
+        assert_eq!(
+            Cargo.test_command(single.path()).join(" "),
+            "cargo test --offline --no-fail-fast"
+        );
+
+        let virtual_root = tempfile::tempdir().unwrap();
+        manifest(virtual_root.path(), "", "[workspace]\nmembers = [\"crates/sera-*\", \"tool\"]\n");
+        manifest(virtual_root.path(), "crates/sera-a", package);
+        manifest(virtual_root.path(), "crates/other", package);
+        manifest(virtual_root.path(), "tool", package);
+        let members = workspace_members(virtual_root.path());
+        let names: Vec<_> = members
+            .iter()
+            .map(|m| m.strip_prefix(virtual_root.path()).unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["crates/sera-a", "tool"]);
+        assert!(Cargo.test_command(virtual_root.path()).contains(&"--workspace".to_string()));
+        // No member has src/lib.rs yet: no --lib stage.
+        let command = Cargo.test_command(virtual_root.path());
+        assert_eq!(Cargo.stages(virtual_root.path(), &command).len(), 2);
+        std::fs::create_dir_all(virtual_root.path().join("tool/src")).unwrap();
+        std::fs::write(virtual_root.path().join("tool/src/lib.rs"), "").unwrap();
+        assert_eq!(Cargo.stages(virtual_root.path(), &command).len(), 3);
+
+        let rooted = tempfile::tempdir().unwrap();
+        manifest(rooted.path(), "", &format!("{package}\n[workspace]\nmembers = [\"sub\"]\n"));
+        manifest(rooted.path(), "sub", package);
+        assert!(is_workspace(rooted.path()));
+    }
+
+    #[test]
+    fn package_ids_name_their_package() {
+        assert_eq!(
+            package_name("path+file:///w/crates/beta#beta-core@0.1.0").as_deref(),
+            Some("beta-core")
+        );
+        assert_eq!(package_name("path+file:///w/crates/alpha#0.1.0").as_deref(), Some("alpha"));
+        assert_eq!(
+            package_name("registry+https://github.com/rust-lang/crates.io-index#serde@1.0.228")
+                .as_deref(),
+            Some("serde")
+        );
     }
 
     #[test]

@@ -555,7 +555,8 @@ impl Validator {
     /// because a test process died) its own status: the runner reruns them one at a time
     /// ([`TestRunner::isolate`]), the test running when a process dies again is failed (a
     /// crash is a failure), what ran before it keeps its result, and what did not run yet is
-    /// rerun, until every test has a status. Bounded by [`MAX_CRASH_RERUNS`].
+    /// rerun, until every test has a status. Bounded by [`MAX_CRASH_RERUNS`] and, for all
+    /// reruns together, the test timeout.
     fn attribute_crash(
         &self,
         scratch: &Scratch,
@@ -567,6 +568,9 @@ impl Validator {
         let mut remaining = missing.to_vec();
         let mut pinned = Vec::new();
         let mut reruns = 0;
+        // All reruns together get one test timeout: a candidate's crash costs at most about
+        // one more run of the stage, however many tests it crashes.
+        let mut budget = self.test_timeout;
         while !remaining.is_empty() {
             let settled: Vec<String> = tests.keys().cloned().collect();
             let mut progress = false;
@@ -580,8 +584,15 @@ impl Validator {
                     )));
                 }
                 reruns += 1;
-                let (output, log, complete) =
-                    marked_run(scratch, &rerun.command, self.test_timeout)?;
+                if budget.is_zero() {
+                    return Ok(Attribution::TimedOut(format!(
+                        "reruns of the tests a crash left without a result used up the test \
+                         timeout ({:.0} s)",
+                        self.test_timeout.as_secs_f64()
+                    )));
+                }
+                let (output, log, complete) = marked_run(scratch, &rerun.command, budget)?;
+                budget = budget.saturating_sub(output.duration);
                 if output.timed_out {
                     return Ok(Attribution::TimedOut(format!(
                         "rerun of the tests a crash left without a result {}",
