@@ -325,8 +325,10 @@ impl Validator {
                         } else if run.crashed {
                             // A crash of clean code cannot be blamed on any candidate.
                             Some(format!(
-                                "a test process crashed on the clean code ({}); fix or skip that \
-                                 test, or pass a test command that leaves it out",
+                                "the run was cut short on the clean code ({}): a test process \
+                                 crashed or collecting the tests failed; fix or skip that test \
+                                 (or install what a failing import needs), or pass a test \
+                                 command that leaves it out",
                                 run.output.status_line()
                             ))
                         } else {
