@@ -469,12 +469,55 @@ fn focused_test_command(instance: &Instance, is_python: bool) -> String {
         let mut names: Vec<String> =
             instance.fail_to_pass.iter().map(|key| test_path(key)).collect();
         names.dedup();
+        let base = match package_scoped(&instance.test_command, &instance.fail_to_pass) {
+            Some(argv) => argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" "),
+            None => base,
+        };
         let separator = if instance.test_command.iter().any(|a| a == "--") { "" } else { " --" };
         format!("{base}{separator} {} 2>&1 | tail -n 40", names.join(" "))
     }
 }
 
-/// A libtest filter for a cargo test key `binary::module::name`: the path without the binary.
+/// For tests of a cargo workspace (keys `package/binary::path`), the test command restricted
+/// to their packages as a developer would type it: `-p package` instead of `--workspace`, and
+/// without the JSON message format the validator reads packages from. `None` for the keys of a
+/// single package.
+fn package_scoped(command: &[String], keys: &[String]) -> Option<Vec<String>> {
+    let mut packages: Vec<&str> = keys.iter().filter_map(|key| key_package(key)).collect();
+    packages.sort_unstable();
+    packages.dedup();
+    if packages.is_empty() {
+        return None;
+    }
+    let end = command.iter().position(|a| a == "--").unwrap_or(command.len());
+    let mut argv = Vec::new();
+    for (index, word) in command.iter().enumerate() {
+        let scope = index < end
+            && (word == "--workspace" || word == "--all" || word.starts_with("--message-format"));
+        if !scope {
+            argv.push(word.clone());
+        }
+        if index < end && word == "test" {
+            for package in &packages {
+                argv.push("-p".to_string());
+                argv.push(package.to_string());
+            }
+        }
+    }
+    Some(argv)
+}
+
+/// The package of a cargo workspace test key: `beta-core/integration::helpers_agree` →
+/// `beta-core`. Single-package keys have no slash in their binary before a colon
+/// (`ledger:src/main.rs::t` is the unit tests of a binary target).
+fn key_package(key: &str) -> Option<&str> {
+    let binary = key.split_once("::").map_or(key, |(binary, _)| binary);
+    let (package, _) = binary.split_once('/')?;
+    (!package.is_empty() && !package.contains(':')).then_some(package)
+}
+
+/// A libtest filter for a cargo test key `binary::module::name` (or, in a workspace,
+/// `package/binary::module::name`): the path without the binary.
 fn test_path(key: &str) -> String {
     match key.split_once("::") {
         Some((_, rest)) if rest.contains("::") => rest.to_string(),
@@ -524,5 +567,29 @@ mod tests {
         assert_eq!(test_leaf("tests/test_core.py::TestInventory::test_take[1]", true), "test_take");
         assert_eq!(bare_name("inventory.core.Inventory.take"), "take");
         assert_eq!(bare_name("account::Ledger::transfer"), "transfer");
+        assert_eq!(test_path("beta-core/integration::helpers_agree"), "helpers_agree");
+        assert_eq!(
+            test_path("beta-core/beta_core::tests::word_count_ignores_extra_spaces"),
+            "tests::word_count_ignores_extra_spaces"
+        );
+    }
+
+    #[test]
+    fn workspace_keys_scope_the_focused_command_to_their_packages() {
+        let words = |line: &str| line.split(' ').map(String::from).collect::<Vec<_>>();
+        let command = words(
+            "cargo test --offline --no-fail-fast --workspace --message-format=json-render-diagnostics",
+        );
+        let keys = words(
+            "beta-core/integration::helpers_agree alpha/alpha::tests::t beta-core/beta_core::x",
+        );
+        assert_eq!(
+            package_scoped(&command, &keys),
+            Some(words("cargo test -p alpha -p beta-core --offline --no-fail-fast"))
+        );
+        let single = words("ledger::account::tests::t integration::a ledger:src/main.rs::b");
+        assert_eq!(package_scoped(&command, &single), None);
+        assert_eq!(key_package("ledger:src/main.rs::b"), None);
+        assert_eq!(key_package("app/app:src/main.rs::b"), Some("app"));
     }
 }

@@ -15,7 +15,8 @@ pub enum VerifyError {
     /// No test runner recognises the repository.
     #[error(
         "{}: cannot tell how to run this repository's tests (no Cargo.toml, no pytest \
-         configuration or tests/test_*.py); pass the test command explicitly",
+         configuration, no test_*.py or *_test.py file at the root, in tests/ or in test/); pass \
+         the test command explicitly",
         repo.display()
     )]
     NoRunner { repo: PathBuf },

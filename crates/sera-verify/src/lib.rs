@@ -31,7 +31,7 @@ pub use baseline::Baseline;
 pub use cargo::Cargo;
 pub use error::VerifyError;
 pub use pytest::Pytest;
-pub use runner::{ParsedLog, TestRunner};
+pub use runner::{ParsedLog, Rerun, RerunLog, TestRunner};
 pub use validate::{
     Funnel, Outcome, RejectReason, Rejection, SuiteRun, ValidateConfig, Validator, compare,
     resolved,

@@ -5,13 +5,18 @@
 //! (`FAILED tests/t.py::test_a - AssertionError`). Both are read, the summary winning, and only
 //! in those places: the `FAILURES` and `PASSES` sections replay the tests' own output, which
 //! could contain lines that look like results.
+//!
+//! A run the code under test cuts short (`os._exit`, a segfault) ends without pytest's final
+//! `== N passed in 0.1s ==` line, and one interrupted by a collection error says
+//! `Interrupted: N error(s) during collection`. With `-v`, pytest prints a test's node id
+//! before running it, so the last node id without an outcome is the test that was running.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use sera_core::TestStatus;
 
-use crate::runner::{ParsedLog, TestRunner};
+use crate::runner::{ParsedLog, Rerun, RerunLog, TestRunner};
 
 /// The pytest test runner.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,6 +41,8 @@ impl TestRunner for Pytest {
             || mentions("tox.ini", "[pytest]")
             || has_test_files(&repo.join("tests"))
             || has_test_files(&repo.join("test"))
+            // A flat package often keeps its tests next to its code; pytest finds them there.
+            || has_test_files(repo)
     }
 
     fn test_command(&self, _repo: &Path) -> Vec<String> {
@@ -48,6 +55,116 @@ impl TestRunner for Pytest {
     fn parse(&self, log: &str) -> ParsedLog {
         parse(log)
     }
+
+    fn crashed(&self, log: &str) -> bool {
+        let mut started = false;
+        let mut ended = false;
+        for line in log.lines() {
+            if line.starts_with("!!!") && line.contains("Interrupted: ") {
+                return true;
+            }
+            if let Some(title) = section_title(line) {
+                if title.starts_with("test session starts") {
+                    started = true;
+                    ended = false;
+                } else if started && final_line(title) {
+                    ended = true;
+                }
+            }
+        }
+        started && !ended
+    }
+
+    /// The stage again without the tests that already have a result, going on past
+    /// collection errors (a file the candidate broke must not keep the other files' tests
+    /// from running). pytest runs the rest in one process, announcing each test first.
+    fn isolate(&self, stage: &[String], tests: &[String], settled: &[String]) -> Vec<Rerun> {
+        if tests.is_empty() {
+            return Vec::new();
+        }
+        let mut command = stage.to_vec();
+        command.push("--continue-on-collection-errors".into());
+        for id in settled.iter().filter(|id| id.contains("::")) {
+            command.push(format!("--deselect={id}"));
+        }
+        vec![Rerun { command, tests: tests.to_vec() }]
+    }
+
+    fn read_rerun(&self, log: &str, rerun: &Rerun) -> RerunLog {
+        let mut parsed = parse(log);
+        // A file that fails to collect is one error; each of its tests errors with it.
+        for id in &rerun.tests {
+            let file = id.split("::").next().unwrap_or(id);
+            if !parsed.tests.contains_key(id)
+                && parsed.tests.get(file).is_some_and(|s| *s == TestStatus::Error)
+            {
+                parsed.tests.insert(id.clone(), TestStatus::Error);
+                if let Some(text) = parsed.failures.get(file).cloned() {
+                    parsed.failures.insert(id.clone(), text);
+                }
+            }
+        }
+        let mut died_in = Vec::new();
+        if self.crashed(log) {
+            if let Some((id, rest)) = log.lines().rev().find_map(announced) {
+                if !parsed.tests.contains_key(&id) {
+                    let mut how: Vec<&str> = std::iter::once(rest)
+                        .chain(log.lines().skip_while(|l| !l.starts_with(&id)).skip(1))
+                        .filter(|l| !l.trim().is_empty())
+                        .take(EXCERPT_LINES)
+                        .collect();
+                    if how.is_empty() {
+                        how.push("the test process exited while this test ran");
+                    }
+                    died_in.push((id, how.join("\n")));
+                }
+            }
+        }
+        RerunLog { parsed, died_in }
+    }
+}
+
+/// Whether a section title is pytest's last line: `3 passed, 1 failed in 0.12s`,
+/// `no tests ran in 0.01s`.
+fn final_line(title: &str) -> bool {
+    title.rsplit_once(" in ").is_some_and(|(counts, time)| {
+        time.trim_end().ends_with('s')
+            && (counts.contains("passed")
+                || counts.contains("failed")
+                || counts.contains("error")
+                || counts.contains("skipped")
+                || counts.contains("deselected")
+                || counts.contains("xfailed")
+                || counts.contains("xpassed")
+                || counts.contains("warning")
+                || counts.contains("no tests ran"))
+    })
+}
+
+/// A verbose progress line whose test never got an outcome: `tests/t.py::test_a ` (the
+/// process died there), possibly followed by what it printed while dying → (node id, rest).
+fn announced(line: &str) -> Option<(String, &str)> {
+    if progress_line(line).is_some() {
+        return None;
+    }
+    let (file, _) = line.split_once("::")?;
+    if file.contains(' ') || !file.ends_with(".py") {
+        return None;
+    }
+    // The node id runs to the first space outside brackets (parameters may hold spaces).
+    let mut depth = 0usize;
+    let end = line
+        .char_indices()
+        .find(|(_, c)| {
+            match c {
+                '[' => depth += 1,
+                ']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            *c == ' ' && depth == 0
+        })
+        .map_or(line.len(), |(at, _)| at);
+    Some((line[..end].to_string(), line[end..].trim()))
 }
 
 fn has_test_files(dir: &Path) -> bool {

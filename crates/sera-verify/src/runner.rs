@@ -20,8 +20,27 @@ pub struct ParsedLog {
     pub failures: BTreeMap<String, String>,
 }
 
-/// One test tool. Implement the four required methods to add a language; `build_command` and
-/// `stages` have defaults.
+/// One run of some tests one at a time ([`TestRunner::isolate`]): the command and the keys of
+/// the tests it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rerun {
+    pub command: Vec<String>,
+    pub tests: Vec<String>,
+}
+
+/// What the output of a [`Rerun`] says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RerunLog {
+    /// The results it printed, keyed like [`TestRunner::parse`]'s.
+    pub parsed: ParsedLog,
+    /// The tests that were running when their process died (one per process that died), each
+    /// with the lines that tell how (`fatal runtime error: stack overflow`, the signal): a
+    /// crash is that test's failure.
+    pub died_in: Vec<(String, String)>,
+}
+
+/// One test tool. Implement the four required methods to add a language; the others have
+/// defaults.
 pub trait TestRunner: Send + Sync {
     /// Short name recorded in reports: `cargo`, `pytest`.
     fn name(&self) -> &'static str;
@@ -49,6 +68,31 @@ pub trait TestRunner: Send + Sync {
 
     /// Reads the output of the test command (stdout and stderr merged, in order).
     fn parse(&self, log: &str) -> ParsedLog;
+
+    /// Whether the output shows the run cut short by the code under test: a test process died
+    /// (a signal, an abort, `os._exit`) or the tool stopped before running the tests (a
+    /// collection error). Tests missing from such a run are then rerun through
+    /// [`isolate`](Self::isolate) rather than counted as failures. The default, `false`, never
+    /// reruns anything.
+    fn crashed(&self, log: &str) -> bool {
+        let _ = log;
+        false
+    }
+
+    /// Commands that run `tests` (keys of `stage`'s tests, as [`parse`](Self::parse) makes
+    /// them) one at a time, each announced before it runs, so that a crash can be pinned on
+    /// the test that was running. `settled` are the tests that already have a result. Empty
+    /// (the default) when this runner cannot isolate tests.
+    fn isolate(&self, stage: &[String], tests: &[String], settled: &[String]) -> Vec<Rerun> {
+        let _ = (stage, tests, settled);
+        Vec::new()
+    }
+
+    /// Reads the output of one [`isolate`](Self::isolate) command.
+    fn read_rerun(&self, log: &str, rerun: &Rerun) -> RerunLog {
+        let _ = rerun;
+        RerunLog { parsed: self.parse(log), died_in: Vec::new() }
+    }
 }
 
 /// The built-in runners, in detection order.

@@ -62,6 +62,20 @@ impl Default for ValidateConfig {
     }
 }
 
+/// The most test runs one candidate's crash attribution may add: every rerun pins at least
+/// one test or finishes, so this bounds a candidate that crashes test after test.
+const MAX_CRASH_RERUNS: usize = 64;
+
+/// How [`Validator::attribute_crash`] ended.
+enum Attribution {
+    /// Every missing test has a status; these crashed.
+    Pinned(Vec<String>),
+    /// A rerun ran past the test timeout.
+    TimedOut(String),
+    /// Some tests got no result; why.
+    Lost(String),
+}
+
 /// Why a candidate was not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -94,6 +108,42 @@ impl RejectReason {
             RejectReason::NoTestOutput => "no test output",
         }
     }
+
+    /// What the reason means for the user and what, if anything, to do about it.
+    pub fn hint(self) -> &'static str {
+        match self {
+            RejectReason::PatchDoesNotApply => {
+                "the mutant's patch does not match the repository: the mutants were made from \
+                 other files or another commit; mutate the repository again"
+            }
+            RejectReason::Unviable => {
+                "the mutant does not compile: expected for many mutants, nothing to do"
+            }
+            RejectReason::NotCaught => {
+                "no test notices the change: the code is untested there (or the change is \
+                 equivalent); more tests would catch it"
+            }
+            RejectReason::NoPassToPass => {
+                "every passing test fails with the mutant, so nothing guards the rest of the \
+                 code: expected for code every test runs, nothing to do"
+            }
+            RejectReason::FlakyOnly => {
+                "only tests that change outcome between clean runs failed; make those tests \
+                 deterministic to use them"
+            }
+            RejectReason::Timeout => {
+                "the build or the tests ran past their limit (the mutant may loop forever): \
+                 expected for some mutants; if the suite is slow, raise \
+                 `ValidateConfig::timeout_factor` or `min_timeout` (5x the clean test time, at \
+                 least 20 s)"
+            }
+            RejectReason::NoTestOutput => {
+                "the test run ended without a readable report: read the rejection's detail \
+                 for the output's end; check that the test command runs on the clean \
+                 repository and that the sandbox's output cap and resource limits suffice"
+            }
+        }
+    }
 }
 
 /// A rejected candidate, as written to `rejected.jsonl`.
@@ -124,6 +174,9 @@ pub struct Funnel {
     pub candidates: usize,
     pub kept: usize,
     pub rejected: BTreeMap<RejectReason, usize>,
+    /// Kept candidates whose FAIL_TO_PASS holds a test whose process crashed (a stack
+    /// overflow, an abort, `os._exit`), pinned by rerunning the tests one at a time.
+    pub crashed: usize,
 }
 
 impl Funnel {
@@ -142,7 +195,7 @@ impl Funnel {
     }
 
     /// `candidates 12 · unviable 3 · not caught 4 · timeout 0 · kept 5` (other reasons only
-    /// when they occurred).
+    /// when they occurred; `kept 5 (2 by a crash)` when kept candidates crashed a test).
     pub fn summary(&self) -> String {
         let mut parts = vec![format!("candidates {}", self.candidates)];
         for reason in [RejectReason::Unviable, RejectReason::NotCaught, RejectReason::Timeout] {
@@ -156,8 +209,22 @@ impl Funnel {
                 parts.push(format!("{} {count}", reason.name()));
             }
         }
-        parts.push(format!("kept {}", self.kept));
+        if self.crashed > 0 {
+            parts.push(format!("kept {} ({} by a crash)", self.kept, self.crashed));
+        } else {
+            parts.push(format!("kept {}", self.kept));
+        }
         parts.join(" · ")
+    }
+
+    /// One line per reason that occurred, with its count and [`RejectReason::hint`]:
+    /// `unviable 3: the mutant does not compile: expected for many mutants, nothing to do`.
+    pub fn explain(&self) -> Vec<String> {
+        self.rejected
+            .iter()
+            .filter(|(_, count)| **count > 0)
+            .map(|(reason, count)| format!("{} {count}: {}", reason.name(), reason.hint()))
+            .collect()
     }
 }
 
@@ -169,6 +236,8 @@ pub struct SuiteRun {
     pub failures: BTreeMap<String, String>,
     /// Both markers were seen: the command ran to its end and its output was read whole.
     pub complete: bool,
+    /// The output shows a test process cut short ([`TestRunner::crashed`]).
+    pub crashed: bool,
     pub output: Output,
 }
 
@@ -263,6 +332,15 @@ impl Validator {
                             ))
                         } else if !run.complete {
                             Some(format!("the run ended early ({})", run.output.status_line()))
+                        } else if run.crashed {
+                            // A crash of clean code cannot be blamed on any candidate.
+                            Some(format!(
+                                "the run was cut short on the clean code ({}): a test process \
+                                 crashed or collecting the tests failed; fix or skip that test \
+                                 (or install what a failing import needs), or pass a test \
+                                 command that leaves it out",
+                                run.output.status_line()
+                            ))
                         } else {
                             None
                         };
@@ -368,23 +446,36 @@ impl Validator {
     /// Validates one candidate in `scratch`, leaving the scratch clean again. Errors only when
     /// the sandbox fails; everything a candidate can do wrong is an [`Outcome`].
     pub fn check(&self, scratch: &Scratch, mutant: &Mutant) -> Result<Outcome, VerifyError> {
+        Ok(self.check_counted(scratch, mutant)?.0)
+    }
+
+    /// [`check`](Self::check), and whether a kept outcome rests on tests whose process
+    /// crashed.
+    fn check_counted(
+        &self,
+        scratch: &Scratch,
+        mutant: &Mutant,
+    ) -> Result<(Outcome, bool), VerifyError> {
         if let Err(err) = scratch.apply(&mutant.patch) {
             if err.is_environment() {
                 return Err(err.into());
             }
-            return Ok(reject(
-                mutant,
-                RejectReason::PatchDoesNotApply,
-                err.to_string(),
-                Vec::new(),
-            ));
+            let reason = RejectReason::PatchDoesNotApply;
+            return Ok((reject(mutant, reason, err.to_string(), Vec::new()), false));
         }
         let outcome = self.check_applied(scratch, mutant);
         scratch.reset(&mutant.patch)?;
         outcome
     }
 
-    fn check_applied(&self, scratch: &Scratch, mutant: &Mutant) -> Result<Outcome, VerifyError> {
+    /// [`check_applied`](Self::check_applied), and whether the outcome rests on tests whose
+    /// process crashed (pinned by [`attribute_crash`](Self::attribute_crash)).
+    fn check_applied(
+        &self,
+        scratch: &Scratch,
+        mutant: &Mutant,
+    ) -> Result<(Outcome, bool), VerifyError> {
+        let mut crashed = Vec::new();
         let mut tests = BTreeMap::new();
         let mut failures = BTreeMap::new();
         let last = self.stages.len().saturating_sub(1);
@@ -394,33 +485,43 @@ impl Validator {
             if let Some(build) = self.runner.build_command(stage) {
                 let out = run_build(scratch, &build, self.build_timeout)?;
                 if out.timed_out {
-                    return Ok(reject(
-                        mutant,
-                        RejectReason::Timeout,
-                        format!("build {}", out.status_line()),
-                        Vec::new(),
+                    return Ok((
+                        reject(
+                            mutant,
+                            RejectReason::Timeout,
+                            format!("build {}", out.status_line()),
+                            Vec::new(),
+                        ),
+                        false,
                     ));
                 }
                 if !out.success() {
-                    return Ok(reject(
-                        mutant,
-                        RejectReason::Unviable,
-                        compiler_errors(&out.combined()),
-                        Vec::new(),
+                    return Ok((
+                        reject(
+                            mutant,
+                            RejectReason::Unviable,
+                            compiler_errors(&out.combined()),
+                            Vec::new(),
+                        ),
+                        false,
                     ));
                 }
             }
             let run = suite_run(scratch, self.runner.as_ref(), stage, self.test_timeout)?;
             if run.output.timed_out {
-                return Ok(reject(
-                    mutant,
-                    RejectReason::Timeout,
-                    format!("tests {}", run.output.status_line()),
-                    Vec::new(),
+                return Ok((
+                    reject(
+                        mutant,
+                        RejectReason::Timeout,
+                        format!("tests {}", run.output.status_line()),
+                        Vec::new(),
+                    ),
+                    false,
                 ));
             }
             let expected = self.baseline.tests.keys().any(|k| self.baseline.stage_of(k) == index);
-            if !run.complete || (expected && run.report.tests.is_empty()) {
+            // A crash may leave a stage with no result at all; the reruns below read it.
+            if !run.complete || (expected && run.report.tests.is_empty() && !run.crashed) {
                 let detail = format!(
                     "`{}` ended with {} and reported {} tests; output ends with:\n{}",
                     stage.join(" "),
@@ -428,16 +529,126 @@ impl Validator {
                     run.report.tests.len(),
                     tail(&run.output.stdout, 20)
                 );
-                return Ok(reject(mutant, RejectReason::NoTestOutput, detail, Vec::new()));
+                return Ok((reject(mutant, RejectReason::NoTestOutput, detail, Vec::new()), false));
             }
             tests.extend(run.report.tests);
             failures.extend(run.failures);
+            let missing: Vec<String> = self
+                .baseline
+                .passing()
+                .filter(|name| self.baseline.stage_of(name) == index && !tests.contains_key(*name))
+                .map(str::to_string)
+                .collect();
+            if run.crashed && !missing.is_empty() {
+                match self.attribute_crash(scratch, stage, &missing, &mut tests, &mut failures)? {
+                    Attribution::Pinned(names) => crashed.extend(names),
+                    Attribution::TimedOut(detail) => {
+                        let outcome = reject(mutant, RejectReason::Timeout, detail, Vec::new());
+                        return Ok((outcome, false));
+                    }
+                    Attribution::Lost(detail) => {
+                        let outcome =
+                            reject(mutant, RejectReason::NoTestOutput, detail, Vec::new());
+                        return Ok((outcome, false));
+                    }
+                }
+            }
             let (fail_to_pass, pass_to_pass) = compare_through(&self.baseline, index, &tests);
             if (!fail_to_pass.is_empty() && !pass_to_pass.is_empty()) || index == last {
-                return Ok(self.decide(mutant, fail_to_pass, pass_to_pass, &tests, &failures));
+                let outcome = self.decide(mutant, fail_to_pass, pass_to_pass, &tests, &failures);
+                let by_crash = !crashed.is_empty() && matches!(outcome, Outcome::Kept(_));
+                return Ok((outcome, by_crash));
             }
         }
         Err(VerifyError::BadCommand(self.test_command.join(" ")))
+    }
+
+    /// Gives each of `missing` (tests of `stage` that passed on clean code and got no result
+    /// because a test process died) its own status: the runner reruns them one at a time
+    /// ([`TestRunner::isolate`]), the test running when a process dies again is failed (a
+    /// crash is a failure), what ran before it keeps its result, and what did not run yet is
+    /// rerun, until every test has a status. Bounded by [`MAX_CRASH_RERUNS`] and, for all
+    /// reruns together, the test timeout.
+    fn attribute_crash(
+        &self,
+        scratch: &Scratch,
+        stage: &[String],
+        missing: &[String],
+        tests: &mut BTreeMap<String, TestStatus>,
+        failures: &mut BTreeMap<String, String>,
+    ) -> Result<Attribution, VerifyError> {
+        let mut remaining = missing.to_vec();
+        let mut pinned = Vec::new();
+        let mut reruns = 0;
+        // All reruns together get one test timeout: a candidate's crash costs at most about
+        // one more run of the stage, however many tests it crashes.
+        let mut budget = self.test_timeout;
+        while !remaining.is_empty() {
+            let settled: Vec<String> = tests.keys().cloned().collect();
+            let mut progress = false;
+            for rerun in self.runner.isolate(stage, &remaining, &settled) {
+                if reruns == MAX_CRASH_RERUNS {
+                    return Ok(Attribution::Lost(format!(
+                        "a test process crashed; after {MAX_CRASH_RERUNS} reruns one test at a \
+                         time, {} tests still have no result: {}",
+                        remaining.len(),
+                        remaining.join(", ")
+                    )));
+                }
+                reruns += 1;
+                if budget.is_zero() {
+                    return Ok(Attribution::TimedOut(format!(
+                        "reruns of the tests a crash left without a result used up the test \
+                         timeout ({:.0} s)",
+                        self.test_timeout.as_secs_f64()
+                    )));
+                }
+                let (output, log, complete) = marked_run(scratch, &rerun.command, budget)?;
+                budget = budget.saturating_sub(output.duration);
+                if output.timed_out {
+                    return Ok(Attribution::TimedOut(format!(
+                        "rerun of the tests a crash left without a result {}",
+                        output.status_line()
+                    )));
+                }
+                if !complete {
+                    break;
+                }
+                let read = self.runner.read_rerun(&log, &rerun);
+                for (key, status) in read.parsed.tests {
+                    if rerun.tests.contains(&key) && !tests.contains_key(&key) {
+                        tests.insert(key, status);
+                        progress = true;
+                    }
+                }
+                for (key, text) in read.parsed.failures {
+                    if rerun.tests.contains(&key) {
+                        failures.entry(key).or_insert(text);
+                    }
+                }
+                for (key, how) in read.died_in {
+                    if rerun.tests.contains(&key) && !tests.contains_key(&key) {
+                        tests.insert(key.clone(), TestStatus::Failed);
+                        failures.insert(key.clone(), how);
+                        pinned.push(key);
+                        progress = true;
+                    }
+                }
+            }
+            remaining.retain(|name| !tests.contains_key(name));
+            if !progress {
+                break;
+            }
+        }
+        if remaining.is_empty() {
+            Ok(Attribution::Pinned(pinned))
+        } else {
+            Ok(Attribution::Lost(format!(
+                "a test process crashed and {} tests got no result, even rerun one at a time: {}",
+                remaining.len(),
+                remaining.join(", ")
+            )))
+        }
     }
 
     /// The outcome of a candidate from its FAIL_TO_PASS and PASS_TO_PASS lists.
@@ -535,7 +746,8 @@ impl Validator {
         let mut funnel = Funnel::default();
         let jobs = self.jobs.min(mutants.len()).max(1);
         std::thread::scope(|scope| {
-            let (sender, receiver) = mpsc::channel::<(usize, Result<Outcome, VerifyError>)>();
+            let (sender, receiver) =
+                mpsc::channel::<(usize, Result<(Outcome, bool), VerifyError>)>();
             for _ in 0..jobs {
                 let sender = sender.clone();
                 let (next, stop) = (&next, &stop);
@@ -551,7 +763,7 @@ impl Validator {
                     while !stop.load(Ordering::SeqCst) {
                         let index = next.fetch_add(1, Ordering::SeqCst);
                         let Some(mutant) = mutants.get(index) else { break };
-                        if sender.send((index, self.check(&scratch, mutant))).is_err() {
+                        if sender.send((index, self.check_counted(&scratch, mutant))).is_err() {
                             break;
                         }
                     }
@@ -559,7 +771,8 @@ impl Validator {
                 });
             }
             drop(sender);
-            let mut pending: BTreeMap<usize, Result<Outcome, VerifyError>> = BTreeMap::new();
+            let mut pending: BTreeMap<usize, Result<(Outcome, bool), VerifyError>> =
+                BTreeMap::new();
             let mut emit = 0;
             let mut failure: Option<E> = None;
             for (index, result) in receiver {
@@ -567,8 +780,9 @@ impl Validator {
                 while failure.is_none() {
                     let Some(result) = pending.remove(&emit) else { break };
                     emit += 1;
-                    let delivered = result.map_err(E::from).and_then(|outcome| {
+                    let delivered = result.map_err(E::from).and_then(|(outcome, by_crash)| {
                         funnel.record(&outcome);
+                        funnel.crashed += usize::from(by_crash);
                         on_outcome(emit - 1, outcome)
                     });
                     if let Err(err) = delivered {
@@ -663,15 +877,34 @@ fn run_build(
     Ok(scratch.run(&spec)?)
 }
 
-/// Runs `command` bracketed by marker lines carrying a fresh nonce, and parses only what lies
-/// between them. A run whose end marker is missing (killed, or its output truncated there)
-/// is incomplete; the exit code is taken from the process, never from the output.
+/// Runs `command` bracketed by marker lines and reads what lies between them.
 fn suite_run(
     scratch: &Scratch,
     runner: &dyn TestRunner,
     command: &[String],
     timeout: Duration,
 ) -> Result<SuiteRun, VerifyError> {
+    let (output, log, complete) = marked_run(scratch, command, timeout)?;
+    let parsed = runner.parse(&log);
+    let report = TestReport {
+        runner: runner.name().to_string(),
+        exit_code: output.exit_code,
+        timed_out: output.timed_out,
+        tests: parsed.tests,
+    };
+    let crashed = runner.crashed(&log);
+    Ok(SuiteRun { report, failures: parsed.failures, complete, crashed, output })
+}
+
+/// Runs `command` bracketed by marker lines carrying a fresh nonce, and returns the output,
+/// the part between the markers, and whether both were seen. A run whose end marker is
+/// missing (killed, or its output truncated there) is incomplete; the exit code is taken from
+/// the process, never from the output.
+fn marked_run(
+    scratch: &Scratch,
+    command: &[String],
+    timeout: Duration,
+) -> Result<(Output, String, bool), VerifyError> {
     let nonce = nonce();
     let begin = format!("=== sera-test-begin {nonce} ===");
     let end = format!("=== sera-test-end {nonce} ===");
@@ -692,14 +925,7 @@ fn suite_run(
         (Some(a), _) => (lines[a + 1..].join("\n"), false),
         _ => (String::new(), false),
     };
-    let parsed = runner.parse(&log);
-    let report = TestReport {
-        runner: runner.name().to_string(),
-        exit_code: output.exit_code,
-        timed_out: output.timed_out,
-        tests: parsed.tests,
-    };
-    Ok(SuiteRun { report, failures: parsed.failures, complete, output })
+    Ok((output, log, complete))
 }
 
 /// A marker no test can predict: process id, time and a counter, hashed.
@@ -803,5 +1029,23 @@ mod tests {
             funnel.summary(),
             "candidates 4 · unviable 2 · not caught 0 · timeout 0 · flaky only 1 · kept 1"
         );
+        funnel.crashed = 1;
+        assert!(funnel.summary().ends_with(" · kept 1 (1 by a crash)"), "{}", funnel.summary());
+    }
+
+    #[test]
+    fn every_reason_that_occurred_is_explained_with_what_to_do() {
+        let mut funnel = Funnel::default();
+        funnel.rejected.insert(RejectReason::Unviable, 2);
+        funnel.rejected.insert(RejectReason::Timeout, 1);
+        assert_eq!(
+            funnel.explain(),
+            [
+                "unviable 2: the mutant does not compile: expected for many mutants, nothing to do",
+                &format!("timeout 1: {}", RejectReason::Timeout.hint()),
+            ]
+        );
+        assert!(RejectReason::Timeout.hint().contains("timeout_factor"));
+        assert!(RejectReason::NoTestOutput.hint().contains("clean repository"));
     }
 }

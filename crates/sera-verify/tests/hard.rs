@@ -438,3 +438,352 @@ def test_flaky():
         assert_eq!(rejected(&outcomes, "m-mul"), RejectReason::FlakyOnly);
     }
 }
+
+/// Captured logs of crashing runs, read by the runners' crash hooks.
+mod crash_logs {
+    use super::*;
+    use TestStatus::*;
+    use sera_verify::Rerun;
+
+    fn log(name: &str) -> String {
+        std::fs::read_to_string(data("../../crates/sera-verify/tests/data").join(name))
+            .expect("captured log")
+    }
+
+    fn rerun(tests: &[&str]) -> Rerun {
+        Rerun { command: Vec::new(), tests: tests.iter().map(|t| t.to_string()).collect() }
+    }
+
+    #[test]
+    fn an_aborted_test_binary_is_a_crash_that_keeps_the_results_it_printed() {
+        let text = log("cargo-ledger-abort.log");
+        assert!(Cargo.crashed(&text));
+        let parsed = Cargo.parse(&text);
+        assert_eq!(parsed.tests.len(), 7, "{:#?}", parsed.tests);
+        assert!(parsed.tests.values().all(|s| *s == Passed));
+        let text = log("cargo-ledger-stack-overflow.log");
+        assert!(Cargo.crashed(&text));
+        let parsed = Cargo.parse(&text);
+        assert_eq!(parsed.tests.keys().filter(|k| k.starts_with("integration::")).count(), 3);
+    }
+
+    #[test]
+    fn runs_that_end_normally_are_not_crashes() {
+        assert!(!Cargo.crashed(&log("cargo-ledger-two-failures.log")));
+        assert!(!Cargo.crashed(&log("cargo-workspace.log")));
+        assert!(!Pytest.crashed(&log("pytest-inventory-one-failure.log")));
+        assert!(!Pytest.crashed(&log("pytest-inventory-os-exit-rerun.log")));
+    }
+
+    #[test]
+    fn a_one_thread_rerun_pins_the_abort_on_the_test_left_unfinished() {
+        let asked = [
+            "ledger::tests::formats_positive_and_negative_cents",
+            "ledger::account::tests::transfer_moves_money",
+        ];
+        let read = Cargo.read_rerun(&log("cargo-ledger-abort-isolated.log"), &rerun(&asked));
+        assert_eq!(
+            read.parsed.tests.into_iter().collect::<Vec<_>>(),
+            [(asked[1].to_string(), Passed)]
+        );
+        assert_eq!(read.died_in.len(), 1, "{:?}", read.died_in);
+        assert_eq!(read.died_in[0].0, asked[0]);
+        assert!(read.died_in[0].1.contains("(signal: 6, SIGABRT"), "{}", read.died_in[0].1);
+    }
+
+    #[test]
+    fn a_one_thread_rerun_pins_a_stack_overflow_and_quotes_it() {
+        let asked = ["integration::mean_and_median", "integration::parses_a_small_ledger"];
+        let read =
+            Cargo.read_rerun(&log("cargo-ledger-stack-overflow-isolated.log"), &rerun(&asked));
+        assert!(read.parsed.tests.is_empty(), "{:?}", read.parsed.tests);
+        let (key, how) = &read.died_in[0];
+        assert_eq!(key, asked[0]);
+        assert!(how.contains("has overflowed its stack"), "{how}");
+        assert!(how.contains("fatal runtime error: stack overflow"), "{how}");
+        assert!(!how.contains("Caused by"), "{how}");
+    }
+
+    #[test]
+    fn cargo_reruns_the_missing_tests_on_one_thread_by_exact_name() {
+        let words = |line: &str| line.split(' ').map(String::from).collect::<Vec<_>>();
+        let missing = ["ledger::tests::b".to_string(), "integration::a".to_string()];
+        let plan = Cargo.isolate(
+            &words("cargo test --tests --offline -- --test-threads 4"),
+            &missing,
+            &[],
+        );
+        assert_eq!(plan.len(), 1);
+        assert_eq!(
+            plan[0].command,
+            words("cargo test --tests --offline -- --test-threads=1 --exact a tests::b")
+        );
+        // Doc tests are their own processes: nothing to isolate.
+        assert!(Cargo.isolate(&words("cargo test --doc"), &["x-doc::f".into()], &[]).is_empty());
+    }
+
+    #[test]
+    fn pytest_that_exits_mid_run_is_a_crash_of_the_test_it_announced() {
+        let text = log("pytest-inventory-os-exit.log");
+        assert!(Pytest.crashed(&text));
+        assert_eq!(Pytest.parse(&text).tests.len(), 16);
+        let culprit = "tests/test_pricing.py::test_bulk_price_tiers";
+        let read = Pytest.read_rerun(&text, &rerun(&[culprit]));
+        assert_eq!(read.died_in.len(), 1);
+        assert_eq!(read.died_in[0].0, culprit);
+        let plan = Pytest.isolate(
+            &["pytest".to_string(), "-v".to_string()],
+            &["tests/t.py::b".to_string()],
+            &["tests/t.py::a".to_string(), "tests/broken.py".to_string()],
+        );
+        assert_eq!(
+            plan[0].command,
+            ["pytest", "-v", "--continue-on-collection-errors", "--deselect=tests/t.py::a"]
+        );
+    }
+
+    #[test]
+    fn tests_of_a_file_that_fails_to_collect_error_with_it() {
+        assert!(Pytest.crashed(&log("pytest-inventory-collection-error.log")));
+        let asked =
+            ["tests/test_core.py::test_item_value", "tests/test_pricing.py::test_total_price"];
+        let read = Pytest
+            .read_rerun(&log("pytest-inventory-collection-error-continued.log"), &rerun(&asked));
+        assert_eq!(read.parsed.tests[asked[0]], Error);
+        assert_eq!(read.parsed.tests[asked[1]], Error);
+        assert!(read.died_in.is_empty());
+    }
+
+    #[test]
+    fn workspace_tests_are_keyed_by_package() {
+        let parsed = Cargo.parse(&log("cargo-workspace.log"));
+        let keys: Vec<&str> = parsed.tests.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "alpha/alpha-doc::crates/alpha/src/lib.rs - larger",
+                "alpha/alpha::tests::larger_picks_the_larger_value",
+                "alpha/alpha::tests::triangle_of_four_is_ten",
+                "alpha/integration::helpers_agree",
+                "alpha/integration::triangle_of_zero_is_zero",
+                "beta-core/beta_core-doc::crates/beta/src/lib.rs - word_count",
+                "beta-core/beta_core::tests::capitalize_keeps_the_rest",
+                "beta-core/beta_core::tests::word_count_ignores_extra_spaces",
+                "beta-core/integration::empty_text_has_no_words",
+                "beta-core/integration::helpers_agree",
+            ]
+        );
+    }
+}
+
+mod crashing_mutants {
+    use super::*;
+
+    #[test]
+    fn rust_mutants_that_abort_a_test_binary_are_kept_with_the_crashed_test_failing() {
+        let repo = fixture("rust-demo");
+        let cache = tempfile::tempdir().expect("cache dir");
+        let p = repo.path();
+        let mutants = vec![
+            // `std::process::abort` in a path one unit test takes: the library's test binary
+            // dies with SIGABRT while its other tests are still running.
+            mutant(
+                p,
+                "abort",
+                "src/lib.rs",
+                "let sign = if cents < 0 {",
+                "let sign = if cents == 0 { std::process::abort() } else if cents < 0 {",
+            ),
+            // Unbounded recursion: a stack overflow in the integration test binary.
+            mutant(
+                p,
+                "overflow",
+                "src/stats.rs",
+                "pub fn median(values: &[i64]) -> Option<i64> {\n",
+                "pub fn median(values: &[i64]) -> Option<i64> {\n    if values.len() < 1000 {\n        return median(values);\n    }\n",
+            ),
+        ];
+        let validator = Validator::new(&sandbox(), p, &config(cache.path(), 1)).expect("baseline");
+        let mut outcomes = BTreeMap::new();
+        let funnel = validator
+            .validate::<sera_verify::VerifyError, _>(&mutants, |index, outcome| {
+                outcomes.insert(mutants[index].id.clone(), outcome);
+                Ok(())
+            })
+            .expect("validation runs");
+        let aborted = kept(&outcomes, "m-abort");
+        assert_eq!(aborted.fail_to_pass, ["ledger::tests::formats_positive_and_negative_cents"]);
+        // Decided by the library's unit tests: the other eight, all rerun to a result.
+        assert_eq!(aborted.pass_to_pass.len(), 8, "{:?}", aborted.pass_to_pass);
+        assert!(
+            aborted
+                .pass_to_pass
+                .contains(&"ledger::account::tests::non_positive_amounts_are_rejected".into())
+        );
+        assert!(aborted.problem_statement.contains("SIGABRT"), "{}", aborted.problem_statement);
+        let overflow = kept(&outcomes, "m-overflow");
+        assert_eq!(overflow.fail_to_pass, ["integration::mean_and_median"]);
+        assert_eq!(overflow.pass_to_pass.len(), 15, "{:?}", overflow.pass_to_pass);
+        assert!(
+            overflow.problem_statement.contains("has overflowed its stack"),
+            "{}",
+            overflow.problem_statement
+        );
+        assert_eq!(funnel.crashed, 2);
+        assert!(funnel.summary().ends_with("kept 2 (2 by a crash)"), "{}", funnel.summary());
+    }
+
+    #[test]
+    fn python_mutant_that_exits_the_interpreter_is_kept_with_the_test_that_ran() {
+        let repo = fixture("py-demo");
+        let cache = tempfile::tempdir().expect("cache dir");
+        let p = repo.path();
+        let old = "def bulk_price(price_cents, quantity, tiers=((10, 5), (50, 10))):\n";
+        let new = format!("{old}    if quantity >= 50:\n        import os\n        os._exit(1)\n");
+        let mutants = vec![mutant(p, "exit", "inventory/pricing.py", old, &new)];
+        let validator = Validator::new(&sandbox(), p, &config(cache.path(), 1)).expect("baseline");
+        let outcomes = validate_all(&validator, &mutants);
+        let instance = kept(&outcomes, "m-exit");
+        assert_eq!(instance.fail_to_pass, ["tests/test_pricing.py::test_bulk_price_tiers"]);
+        // The three tests pytest never reached are rerun and pass.
+        assert_eq!(instance.pass_to_pass.len(), 19, "{:?}", instance.pass_to_pass);
+        assert!(
+            instance.pass_to_pass.contains(&"tests/test_pricing.py::test_fetch_price".into()),
+            "{:?}",
+            instance.pass_to_pass
+        );
+    }
+
+    #[test]
+    fn python_mutant_that_breaks_one_test_file_at_import_fails_only_its_tests() {
+        let repo = tempfile::tempdir().expect("repo");
+        let p = repo.path();
+        std::fs::write(p.join("shapes.py"), "def area(w, h):\n    return w * h\n").unwrap();
+        std::fs::write(p.join("words.py"), "def shout(text):\n    return text.upper()\n").unwrap();
+        std::fs::create_dir(p.join("tests")).unwrap();
+        std::fs::write(
+            p.join("tests/test_shapes.py"),
+            "from shapes import area\n\n\ndef test_area():\n    assert area(2, 3) == 6\n",
+        )
+        .unwrap();
+        std::fs::write(
+            p.join("tests/test_words.py"),
+            "from words import shout\n\n\ndef test_shout():\n    assert shout('a') == 'A'\n\n\n\
+             def test_shout_empty():\n    assert shout('') == ''\n",
+        )
+        .unwrap();
+        std::fs::write(p.join("pytest.ini"), "[pytest]\npythonpath = .\n").unwrap();
+        let cache = tempfile::tempdir().expect("cache dir");
+        let validator = Validator::new(&sandbox(), p, &config(cache.path(), 1)).expect("baseline");
+        let mutants = vec![mutant(
+            p,
+            "import",
+            "shapes.py",
+            "def area(w, h):\n",
+            "raise ImportError('broken')\n\n\ndef area(w, h):\n",
+        )];
+        let outcomes = validate_all(&validator, &mutants);
+        let instance = kept(&outcomes, "m-import");
+        assert_eq!(instance.fail_to_pass, ["tests/test_shapes.py::test_area"]);
+        assert_eq!(
+            instance.pass_to_pass,
+            ["tests/test_words.py::test_shout", "tests/test_words.py::test_shout_empty"]
+        );
+    }
+
+    #[test]
+    fn a_crash_on_the_clean_repository_is_an_error_naming_the_command() {
+        let repo = tempfile::tempdir().expect("repo");
+        let p = repo.path();
+        std::fs::write(
+            p.join("test_dies.py"),
+            "import os\n\n\ndef test_fine():\n    assert True\n\n\ndef test_zz_dies():\n    os._exit(3)\n",
+        )
+        .unwrap();
+        let cache = tempfile::tempdir().expect("cache dir");
+        let err = Validator::new(&sandbox(), p, &config(cache.path(), 1)).expect_err("crashes");
+        let text = err.to_string();
+        assert!(text.contains("python3 -m pytest"), "{text}");
+        assert!(text.contains("cut short on the clean code"), "{text}");
+        assert!(text.contains("test_dies.py::test_zz_dies"), "{text}");
+    }
+}
+
+mod layouts {
+    use super::*;
+
+    /// The workspace fixture, with every member's `Cargo_test.toml` named `Cargo.toml`.
+    fn workspace() -> tempfile::TempDir {
+        let repo = fixture("rust-workspace");
+        for member in ["crates/alpha", "crates/beta"] {
+            let dir = repo.path().join(member);
+            std::fs::rename(dir.join("Cargo_test.toml"), dir.join("Cargo.toml")).expect("member");
+        }
+        repo
+    }
+
+    #[test]
+    fn every_workspace_member_is_tested_and_keys_name_the_package() {
+        let repo = workspace();
+        let cache = tempfile::tempdir().expect("cache dir");
+        let p = repo.path();
+        let validator = Validator::new(&sandbox(), p, &config(cache.path(), 1)).expect("baseline");
+        assert!(validator.test_command().contains(&"--workspace".to_string()));
+        let keys: Vec<&str> = validator.baseline().passing().collect();
+        assert_eq!(keys.len(), 10, "{keys:?}");
+        assert!(keys.contains(&"alpha/integration::helpers_agree"), "{keys:?}");
+        assert!(keys.contains(&"beta-core/integration::helpers_agree"), "{keys:?}");
+        assert!(keys.contains(&"beta-core/beta_core-doc::crates/beta/src/lib.rs - word_count"));
+
+        let mutants = vec![mutant(
+            p,
+            "word_count",
+            "crates/beta/src/lib.rs",
+            "text.split_whitespace().count()",
+            "text.split(' ').count()",
+        )];
+        let outcomes = validate_all(&validator, &mutants);
+        let instance = kept(&outcomes, "m-word_count");
+        assert_eq!(
+            instance.fail_to_pass,
+            ["beta-core/beta_core::tests::word_count_ignores_extra_spaces"]
+        );
+        assert_eq!(
+            instance.pass_to_pass,
+            [
+                "alpha/alpha::tests::larger_picks_the_larger_value",
+                "alpha/alpha::tests::triangle_of_four_is_ten",
+                "beta-core/beta_core::tests::capitalize_keeps_the_rest",
+            ]
+        );
+    }
+
+    #[test]
+    fn test_files_at_the_root_of_a_flat_package_are_run_by_pytest() {
+        let repo = tempfile::tempdir().expect("repo");
+        let p = repo.path();
+        std::fs::write(p.join("calc.py"), "def add(a, b):\n    return a + b\n").unwrap();
+        std::fs::write(
+            p.join("test_calc.py"),
+            "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+        )
+        .unwrap();
+        std::fs::write(p.join("calc_test.py"), "def test_zero():\n    assert 0 == 0\n").unwrap();
+        assert!(Pytest.detects(p));
+        let cache = tempfile::tempdir().expect("cache dir");
+        let validator = Validator::new(&sandbox(), p, &config(cache.path(), 1)).expect("baseline");
+        assert_eq!(validator.runner().name(), "pytest");
+        let keys: Vec<&str> = validator.baseline().passing().collect();
+        assert_eq!(keys, ["calc_test.py::test_zero", "test_calc.py::test_add"]);
+    }
+
+    #[test]
+    fn a_repository_without_tests_says_where_tests_were_looked_for() {
+        let repo = tempfile::tempdir().expect("repo");
+        std::fs::write(repo.path().join("calc.py"), "x = 1\n").unwrap();
+        let cache = tempfile::tempdir().expect("cache dir");
+        let err = Validator::new(&sandbox(), repo.path(), &config(cache.path(), 1))
+            .expect_err("no runner");
+        assert!(err.to_string().contains("test_*.py or *_test.py file at the root"), "{err}");
+    }
+}
