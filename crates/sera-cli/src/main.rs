@@ -315,6 +315,12 @@ struct ValidateArgs {
     /// Where clean baselines are cached [default: ~/.cache/sera/baselines].
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<std::path::PathBuf>,
+    /// A mutant's tests may take this many times the clean run's time...
+    #[arg(long, value_name = "X", default_value_t = 5.0)]
+    timeout_factor: f64,
+    /// ... and at least this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20)]
+    min_timeout: u64,
     /// Do not draw a progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -449,6 +455,8 @@ impl ValidateArgs {
             cache_dir: self.cache_dir,
             progress: !self.no_progress,
             environment,
+            timeout_factor: self.timeout_factor,
+            min_timeout: std::time::Duration::from_secs(self.min_timeout),
         };
         let report = sera_pipeline::validate::run(&self.repo, &self.mutants, &self.out, &options)?;
         eprintln!("{report}");

@@ -189,11 +189,21 @@ pub struct ValidateSection {
     pub isolation: String,
     /// The test command; detected from the repository when absent.
     pub test_command: Option<String>,
+    /// A mutant's tests may take this many times the clean run's time (as cargo-mutants).
+    pub timeout_factor: f64,
+    /// ... and at least this many seconds.
+    pub min_timeout: u64,
 }
 
 impl Default for ValidateSection {
     fn default() -> Self {
-        ValidateSection { jobs: 1, isolation: "bwrap".into(), test_command: None }
+        ValidateSection {
+            jobs: 1,
+            isolation: "bwrap".into(),
+            test_command: None,
+            timeout_factor: 5.0,
+            min_timeout: 20,
+        }
     }
 }
 
@@ -371,6 +381,12 @@ impl PipelineConfig {
             return bad("set the test command in one place: `[env] test_command` or \
                         `[validate] test_command`, not both"
                 .into());
+        }
+        if self.validate.timeout_factor.is_nan() || self.validate.timeout_factor < 1.0 {
+            return bad(format!(
+                "[validate] timeout_factor {} must be at least 1",
+                self.validate.timeout_factor
+            ));
         }
         if !(0.0..=1.0).contains(&self.svg.threshold) {
             return bad(format!("[svg] threshold {} must be between 0 and 1", self.svg.threshold));

@@ -432,6 +432,8 @@ fn procedural(
                 cache_dir: Some(run.path("cache")),
                 progress: options.progress,
                 environment: Some(environment.clone()),
+                timeout_factor: config.validate.timeout_factor,
+                min_timeout: std::time::Duration::from_secs(config.validate.min_timeout),
             };
             let mut report = validate::run(repo, &todo_path, &part_kept, &options)?;
             // Rejected mutants end up in rejected.jsonl, not in the part file the report names.

@@ -29,6 +29,10 @@ pub struct ValidateOptions {
     pub progress: bool,
     /// The prepared environment every sandbox uses (`crate::env`); none when `None`.
     pub environment: Option<crate::env::Environment>,
+    /// A mutant's tests may take this many times the clean run's time, and at least
+    /// `min_timeout`.
+    pub timeout_factor: f64,
+    pub min_timeout: Duration,
 }
 
 impl Default for ValidateOptions {
@@ -41,6 +45,8 @@ impl Default for ValidateOptions {
             cache_dir: None,
             progress: true,
             environment: None,
+            timeout_factor: 5.0,
+            min_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -79,7 +85,11 @@ impl fmt::Display for ValidateReport {
         if let Some(path) = &self.rejected_path {
             writeln!(f, "rejected mutants: {}", path.display())?;
         }
-        write!(f, "funnel: {}", self.funnel.summary())
+        write!(f, "funnel: {}", self.funnel.summary())?;
+        for line in self.funnel.explain() {
+            write!(f, "\n  {line}")?;
+        }
+        Ok(())
     }
 }
 
@@ -144,6 +154,8 @@ pub fn run(
         cache_dir: options.cache_dir.clone().or_else(sera_verify::baseline::default_cache_dir),
         commit: input.records.iter().find_map(|m| m.commit.clone()),
         environment: options.environment.as_ref().map(|e| e.key.clone()),
+        timeout_factor: options.timeout_factor,
+        min_timeout: options.min_timeout,
         ..ValidateConfig::default()
     };
     let progress = crate::progress::bar(options.progress, input.records.len(), "mutants");

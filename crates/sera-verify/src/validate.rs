@@ -133,9 +133,9 @@ impl RejectReason {
             }
             RejectReason::Timeout => {
                 "the build or the tests ran past their limit (the mutant may loop forever): \
-                 expected for some mutants; if the suite is slow, raise \
-                 `ValidateConfig::timeout_factor` or `min_timeout` (5x the clean test time, at \
-                 least 20 s)"
+                 expected for some mutants; if the suite is slow, raise `[validate] \
+                 timeout_factor` or `min_timeout` (`--timeout-factor`, `--min-timeout`; 5x the \
+                 clean test time, at least 20 s)"
             }
             RejectReason::NoTestOutput => {
                 "the test run ended without a readable report: read the rejection's detail \

@@ -712,14 +712,9 @@ mod crashing_mutants {
 mod layouts {
     use super::*;
 
-    /// The workspace fixture, with every member's `Cargo_test.toml` named `Cargo.toml`.
+    /// The workspace fixture (`fixture` names every member's manifest `Cargo.toml`).
     fn workspace() -> tempfile::TempDir {
-        let repo = fixture("rust-workspace");
-        for member in ["crates/alpha", "crates/beta"] {
-            let dir = repo.path().join(member);
-            std::fs::rename(dir.join("Cargo_test.toml"), dir.join("Cargo.toml")).expect("member");
-        }
-        repo
+        fixture("rust-workspace")
     }
 
     #[test]
