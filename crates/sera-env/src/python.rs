@@ -64,6 +64,7 @@ impl PythonPlan {
         let (tox_specs, tox_files) = tox_deps(repo);
         specs.extend(tox_specs);
         requirement_files.extend(tox_files);
+        specs.extend(pytest_plugins(repo, pyproject.as_ref()));
         let (nox_specs, nox_files) = nox_installs(repo);
         specs.extend(nox_specs);
         requirement_files.extend(nox_files);
@@ -357,6 +358,62 @@ fn nox_installs(repo: &Path) -> (Vec<String>, Vec<String>) {
     (specs, files)
 }
 
+/// The pytest plugins the repository's pytest configuration cannot run without: those it lists
+/// in `required_plugins`, and those its options belong to (`--cov` to pytest-cov, `-n` to
+/// pytest-xdist, `--timeout` to pytest-timeout, `asyncio_mode` to pytest-asyncio). A suite whose
+/// `addopts` name an option no installed plugin knows does not even start.
+fn pytest_plugins(repo: &Path, pyproject: Option<&toml::Table>) -> Vec<String> {
+    let mut settings: Vec<(String, String)> = Vec::new();
+    if let Some(options) = pyproject
+        .and_then(|t| t.get("tool"))
+        .and_then(|t| t.get("pytest"))
+        .and_then(|t| t.get("ini_options"))
+        .and_then(|t| t.as_table())
+    {
+        for (key, value) in options {
+            let text = match value {
+                toml::Value::String(text) => text.clone(),
+                toml::Value::Array(items) => {
+                    items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join(" ")
+                }
+                other => other.to_string(),
+            };
+            settings.push((key.clone(), text));
+        }
+    }
+    for (file, section) in
+        [("pytest.ini", "pytest"), ("setup.cfg", "tool:pytest"), ("tox.ini", "pytest")]
+    {
+        if let Ok(text) = std::fs::read_to_string(repo.join(file)) {
+            settings.extend(ini_section(&text, section));
+        }
+    }
+    let mut plugins = Vec::new();
+    for (key, value) in &settings {
+        match key.as_str() {
+            "required_plugins" => plugins.extend(value.split_whitespace().map(str::to_string)),
+            "asyncio_mode" => plugins.push("pytest-asyncio".to_string()),
+            "addopts" => {
+                let words: Vec<&str> = value.split_whitespace().collect();
+                let uses = |flag: &str| {
+                    words.iter().any(|w| *w == flag || w.starts_with(&format!("{flag}=")))
+                };
+                if uses("--cov") || words.iter().any(|w| w.starts_with("--cov-")) {
+                    plugins.push("pytest-cov".to_string());
+                }
+                if uses("-n") || uses("--numprocesses") || uses("--dist") {
+                    plugins.push("pytest-xdist".to_string());
+                }
+                if uses("--timeout") {
+                    plugins.push("pytest-timeout".to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    plugins
+}
+
 /// The single- and double-quoted literals of one line of Python, in order.
 fn string_literals(line: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -523,6 +580,23 @@ mod tests {
         assert_eq!(plan.requirement_files, ["requirements.txt"]);
         // A Rust crate with a stray requirements file is not a Python project.
         assert!(super::tests::plan(&[("Cargo.toml", ""), ("requirements.txt", "x\n")]).is_none());
+    }
+
+    #[test]
+    fn pytest_options_bring_the_plugins_they_belong_to() {
+        let plan = plan(&[
+            (
+                "pyproject.toml",
+                "[project]\nname = \"p\"\n[tool.pytest.ini_options]\n\
+                 addopts = \"-ra --cov=p -n auto\"\nasyncio_mode = \"auto\"\n",
+            ),
+            ("pytest.ini", "[pytest]\nrequired_plugins = pytest-mock>=3 pytest-env\n"),
+        ])
+        .expect("python");
+        assert_eq!(
+            plan.specs,
+            ["pytest-cov", "pytest-xdist", "pytest-asyncio", "pytest-mock>=3", "pytest-env"]
+        );
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub fn write(dir: &Path) -> Result<usize> {
         }
     }
     html.push_str("</table>\n");
+    rejection_table(&mut html, &rejected);
 
     let mut charts: Vec<(&str, String)> = Vec::new();
     if !mutants.is_empty() {
@@ -301,6 +302,35 @@ fn number(value: f64) -> String {
     if value.fract() == 0.0 { format!("{value:.0}") } else { format!("{value:.2}") }
 }
 
+/// Why mutants were rejected: each reason with its count and what a person can do about it.
+fn rejection_table(html: &mut String, rejected: &[serde_json::Value]) {
+    let mut reasons: BTreeMap<sera_verify::RejectReason, usize> = BTreeMap::new();
+    for rejection in rejected {
+        if let Ok(reason) = serde_json::from_value(rejection["reason"].clone()) {
+            *reasons.entry(reason).or_default() += 1;
+        }
+    }
+    if reasons.is_empty() {
+        return;
+    }
+    html.push_str(
+        "<h2>Why mutants were rejected</h2>\n<table><tr><th>reason</th><th>mutants</th>\
+         <th>what it means</th></tr>\n",
+    );
+    for (reason, count) in reasons {
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{count}</td><td>{}</td></tr>",
+            reason.name(),
+            escape(reason.hint())
+        );
+    }
+    html.push_str(
+        "</table>\n<p>Each rejected mutant, with what was seen, is in \
+         <a href=\"rejected.jsonl\">rejected.jsonl</a>.</p>\n",
+    );
+}
+
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -317,6 +347,25 @@ fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rejections_are_counted_by_reason_with_what_to_do() {
+        let rejected: Vec<serde_json::Value> = ["unviable", "timeout", "unviable", "bogus"]
+            .iter()
+            .map(|reason| serde_json::json!({"reason": reason}))
+            .collect();
+        let mut html = String::new();
+        rejection_table(&mut html, &rejected);
+        assert!(
+            html.contains("<td>unviable</td><td>2</td><td>the mutant does not compile"),
+            "{html}"
+        );
+        assert!(html.contains("<td>timeout</td><td>1</td>"), "{html}");
+        assert!(html.contains("[validate] timeout_factor"), "{html}");
+        let mut none = String::new();
+        rejection_table(&mut none, &[]);
+        assert!(none.is_empty());
+    }
+
     use super::*;
 
     #[test]
