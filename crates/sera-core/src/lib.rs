@@ -7,11 +7,13 @@
 //! only through these records; JSON schemas in `schemas/` are generated from them by
 //! `cargo xtask codegen`.
 
+mod dirs;
 mod ids;
 mod patch;
 mod records;
 mod rng;
 
+pub use dirs::user_cache_dir;
 pub use ids::stable_id;
 pub use patch::{FilePatch, Hunk, Line, LineKind, Patch, PatchError};
 pub use records::*;

@@ -160,15 +160,7 @@ impl Environment {
 /// Where environments are kept when the caller does not say: `$XDG_CACHE_HOME/sera/envs`, else
 /// `$HOME/.cache/sera/envs`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".cache"))
-        })?;
-    Some(base.join("sera").join("envs"))
+    sera_core::user_cache_dir("envs")
 }
 
 /// Changes whenever the meaning of a stored environment does, so that an older one is never

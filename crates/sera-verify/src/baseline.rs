@@ -135,15 +135,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), VerifyE
 /// Where baselines are cached when the caller does not say: `$XDG_CACHE_HOME/sera/baselines`,
 /// else `$HOME/.cache/sera/baselines`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".cache"))
-        })?;
-    Some(base.join("sera").join("baselines"))
+    sera_core::user_cache_dir("baselines")
 }
 
 /// The cached baseline for `key`, if there is a readable one.
