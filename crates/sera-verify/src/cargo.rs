@@ -9,9 +9,10 @@
 //! `ledger-doc` (doc tests, named without their line number, which moves with every edit above
 //! them).
 //!
-//! A cargo workspace runs with `--workspace --message-format=json-render-diagnostics`: cargo
-//! then prints each test binary's package on stdout (a `compiler-artifact` line whose
-//! `executable` is the path in `Running ... (path)`), and keys get the package in front,
+//! A cargo workspace is tested with `--workspace`, and run by the validator with
+//! `--message-format=json-render-diagnostics` added ([`TestRunner::runnable`]): cargo then
+//! prints each test binary's package on stdout (a `compiler-artifact` line whose `executable`
+//! is the path in `Running ... (path)`), and keys get the package in front,
 //! `alpha/integration::helpers_agree`, because two members may both have a
 //! `tests/integration.rs` and cargo prints their source paths relative to each package.
 //! A single package runs without it and keeps the keys above.
@@ -51,12 +52,24 @@ impl TestRunner for Cargo {
             .map(|s| s.to_string())
             .collect();
         if is_workspace(repo) {
-            // Every member's tests, also when the root is a package of its own; the JSON
-            // artifact lines name the package of each test binary (module docs).
+            // Every member's tests, also when the root is a package of its own.
             command.push("--workspace".into());
-            command.push(WORKSPACE_FORMAT.into());
         }
         command
+    }
+
+    /// In a workspace, with the JSON artifact lines that name the package of each test binary
+    /// (module docs): the validator reads them, while the instance's command, which agents see
+    /// and retype, stays the plain one.
+    fn runnable(&self, repo: &Path, command: &[String]) -> Vec<String> {
+        let end = command.iter().position(|word| word == "--").unwrap_or(command.len());
+        let chosen = command[..end].iter().any(|word| word.starts_with("--message-format"));
+        if !is_workspace(repo) || chosen || !command.iter().any(|word| word == "test") {
+            return command.to_vec();
+        }
+        let mut run = command.to_vec();
+        run.insert(end, WORKSPACE_FORMAT.to_string());
+        run
     }
 
     fn build_command(&self, test_command: &[String]) -> Option<Vec<String>> {

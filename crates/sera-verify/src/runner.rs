@@ -58,6 +58,14 @@ pub trait TestRunner: Send + Sync {
         None
     }
 
+    /// A command as it is actually run: with any option the log parser needs that a person
+    /// reading or retyping the command need not see (default: the command as it is). Instances
+    /// keep the plain command; the validator runs this one.
+    fn runnable(&self, repo: &Path, command: &[String]) -> Vec<String> {
+        let _ = repo;
+        command.to_vec()
+    }
+
     /// The test command split into stages run in order (default: one stage, the command).
     /// A candidate that the earlier stages already decide as kept (a test fails, another
     /// passes) is not run through the later ones, so cheap, telling tests belong first.

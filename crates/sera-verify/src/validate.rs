@@ -287,7 +287,11 @@ impl Validator {
             return Err(VerifyError::BadCommand(String::new()));
         }
         let build_command = runner.build_command(&test_command);
-        let stages = runner.stages(repo, &test_command);
+        let stages: Vec<Vec<String>> = runner
+            .stages(repo, &test_command)
+            .iter()
+            .map(|stage| runner.runnable(repo, stage))
+            .collect();
         let identity = match (&config.commit, &config.environment) {
             (commit, Some(environment)) => {
                 Some(format!("{}\u{0}{environment}", commit.as_deref().unwrap_or("")))
@@ -440,7 +444,8 @@ impl Validator {
 
     /// Runs the test suite once in `scratch` as it is.
     pub fn run_tests(&self, scratch: &Scratch) -> Result<SuiteRun, VerifyError> {
-        suite_run(scratch, self.runner.as_ref(), &self.test_command, self.test_timeout)
+        let command = self.runner.runnable(&self.repo, &self.test_command);
+        suite_run(scratch, self.runner.as_ref(), &command, self.test_timeout)
     }
 
     /// Validates one candidate in `scratch`, leaving the scratch clean again. Errors only when
