@@ -16,10 +16,12 @@ pub mod export;
 pub mod format;
 pub mod import;
 mod pyjson;
+pub mod sera;
 pub mod tokenizer;
 
 pub use error::{DatasetError, Problem};
 pub use export::{ExportConfig, ExportStats, Output, Split, export};
 pub use format::Format;
 pub use import::Source;
+pub use sera::{Compat, Reformat, SeraOptions};
 pub use tokenizer::Tokenizer;

@@ -28,7 +28,7 @@ ISSUE = (
 )
 PATCH = (
     "diff --git a/calc/ops.py b/calc/ops.py\n--- a/calc/ops.py\n+++ b/calc/ops.py\n"
-    "@@ -1,4 +1,4 @@\n def clamp(value, low, high):\n-    if value <= low:\n-        return high\n"
+    "@@ -1,3 +1,3 @@\n def clamp(value, low, high):\n-    if value <= low:\n-        return high\n"
     "+    if value < low:\n+        return low\n"
 )
 
@@ -223,7 +223,8 @@ def trajectories():
         "bool-null": {"command": "create", "path": "/testbed/b.py", "file_text": "x = 1\n",
                       "flag": True, "other": False, "none": None},
         "int": {"command": "insert", "path": "/testbed/a.py", "insert_line": 7, "new_str": "y = 2"},
-        "float": {"command": "view", "path": "/p", "scale": 1.5, "tiny": 0.25},
+        "float": {"command": "view", "path": "/p", "scale": 1.5, "tiny": 0.25, "big": 1.2345678901234568e+20,
+                  "small": 1e-07, "e16": 1e16, "third": 1 / 3},
         "string-list": {"command": "view", "path": "/p", "names": ["a", "it's", "say \"hi\"", "back\\slash"]},
         "nested": {"command": "x", "options": {"depth": 2, "names": ["a"]}},
         "empty-strings": {"command": "str_replace", "path": "/p", "old_str": "", "new_str": ""},
