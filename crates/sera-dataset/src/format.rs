@@ -106,8 +106,9 @@ pub const DEFAULT_SYSTEM: &str =
 
 impl ChatView {
     /// Renders `trajectory` in Hermes form as `compat` says, or says why it cannot be exported.
-    /// `formats` are the formats being written: SERA's think rewrite, and so its checks, apply
-    /// to hermes records only.
+    /// `formats` are the formats being written: SERA applies its think rewrite, and so its
+    /// checks, to hermes records only, so an export of only `xml` or `raw` records skips them;
+    /// `openai` records (not a SERA format) keep the records the hermes export keeps.
     pub fn new(
         trajectory: &Trajectory,
         compat: Compat,
@@ -117,7 +118,7 @@ impl ChatView {
         match compat {
             Compat::Lossless => ChatView::hermes(trajectory),
             Compat::Sera => {
-                let reformat = formats.contains(&Format::Hermes);
+                let reformat = formats.iter().any(|f| matches!(f, Format::Hermes | Format::OpenAi));
                 let messages = sera::hermes_messages(trajectory, options, reformat)?;
                 Ok(ChatView { messages, added: 0 })
             }

@@ -205,6 +205,9 @@ pub struct ExportSection {
     pub tokenizer: Option<PathBuf>,
     /// The share of records that go to the validation split.
     pub val_fraction: f64,
+    /// `sera`: `hermes`, `xml` and `raw` records exactly as SERA's post-processing writes them;
+    /// `lossless`: sera-rs's own rendering (docs/sera-compat.md compares the two).
+    pub compat: String,
 }
 
 impl Default for ExportSection {
@@ -214,6 +217,7 @@ impl Default for ExportSection {
             max_tokens: 32_768,
             tokenizer: None,
             val_fraction: 0.1,
+            compat: "sera".into(),
         }
     }
 }
