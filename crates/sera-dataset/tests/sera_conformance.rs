@@ -156,3 +156,58 @@ fn sera_compat_exports_equal_sera_post_processing_on_every_corpus_case() {
     assert!(compared >= 600, "only {compared} cases compared");
     assert!(failures.is_empty(), "{} cases differ:\n{}", failures.len(), failures.join("\n"));
 }
+
+#[test]
+fn a_native_trajectory_in_sera_form_puts_reasoning_in_a_think_block_and_lists_its_own_tools() {
+    let t = native();
+    let (records, _) = export(vec![t.clone()], Format::Hermes, ExportConfig::default());
+    let messages = records[0]["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), t.messages.len(), "every message is kept, none is added");
+    // The native tools are sera-rs's, not SWE-agent's: SERA's framing around them.
+    let system = messages[0]["content"].as_str().unwrap();
+    assert_ne!(system, sera_dataset::sera::HERMES_DEFAULT_SYSTEM_PROMPT);
+    assert!(system.contains("<tools>\n{\"type\": \"function\""), "{system}");
+    // The first assistant turn has reasoning and no text: the reasoning is the think block.
+    assert!(
+        messages[2]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("<think>\nFind `clamp` first.\n</think>\n\n<tool_call>"),
+        "{}",
+        messages[2]["content"]
+    );
+    // keep_only_think: no think block, so the visible text becomes it.
+    assert!(
+        messages[11]["content"].as_str().unwrap().starts_with("<think>\nAll tests pass.\n</think>")
+    );
+    assert_eq!(messages.last().unwrap()["role"], "user", "the submit's output stays");
+}
+
+#[test]
+fn sera_records_are_truncated_after_an_assistant_turn_like_lossless_ones() {
+    let t = native();
+    let (full, _) = export(vec![t.clone()], Format::Hermes, ExportConfig::default());
+    let tokens = full[0]["metadata"]["tokens"].as_u64().unwrap() as usize;
+    let config = ExportConfig {
+        max_tokens: tokens - 1,
+        min_truncation_ratio: 0.0,
+        ..ExportConfig::default()
+    };
+    let (records, stats) = export(vec![t], Format::Hermes, config);
+    assert_eq!(stats.truncated, 1);
+    let messages = records[0]["messages"].as_array().unwrap();
+    assert_eq!(messages.last().unwrap()["role"], "assistant");
+    assert!(records[0]["metadata"]["tokens"].as_u64().unwrap() < tokens as u64);
+}
+
+#[test]
+fn an_xml_only_export_skips_the_hermes_think_checks_as_sera_does() {
+    let mut t = native();
+    t.messages[3].content.push_str("\nlog line with <think> in it");
+    let (hermes, stats) = export(vec![t.clone()], Format::Hermes, ExportConfig::default());
+    assert!(hermes.is_empty());
+    assert_eq!(stats.dropped.get("unclosed_think"), Some(&1));
+    let (xml, _) = export(vec![t], Format::Xml, ExportConfig::default());
+    assert_eq!(xml.len(), 1);
+    assert!(xml[0]["messages"][3]["content"].as_str().unwrap().ends_with("<think> in it"));
+}
