@@ -325,6 +325,12 @@ impl PipelineConfig {
                 ));
             }
         }
+        if !matches!(self.export.compat.as_str(), "sera" | "lossless") {
+            return bad(format!(
+                "[export] compat {:?} is not one of `sera`, `lossless`",
+                self.export.compat
+            ));
+        }
         if !(0.0..=1.0).contains(&self.verify.recall_threshold) {
             return bad(format!(
                 "[verify] recall_threshold {} must be between 0 and 1",
@@ -378,6 +384,7 @@ mod tests {
         check_error(&format!("{base}[rollout]\nteacher = \"gpt\"\n"), &["teacher \"gpt\""]);
         check_error(&format!("{base}[rollout]\nteacher = \"openai\"\n"), &["needs `base_url`"]);
         check_error(&format!("{base}[export]\nformats = [\"csv\"]\n"), &["format \"csv\""]);
+        check_error(&format!("{base}[export]\ncompat = \"exact\"\n"), &["compat \"exact\""]);
         check_error(&format!("{base}[verify]\nrecall_threshold = 2.0\n"), &["recall_threshold 2"]);
         check_error("[run]\nname = \"a/b\"\n[repo]\npath = \"r\"\n", &["plain, non-empty"]);
         check_error("[run]\nname = \"x\"\n", &["missing field `repo`"]);
