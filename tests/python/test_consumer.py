@@ -111,16 +111,17 @@ def test_hermes_records_load_train_on_assistant_turns_only_and_match_qwen3_rende
         messages = row["messages"]
         assert all(m["train"] == (m["role"] == "assistant") for m in messages)
         assert messages[0]["role"] == "system" and "<tools>\n" in messages[0]["content"]
-        json.loads(row["tool_json"])
+        # SERA writes the tool schemas as a JSON list (sera-rs's lossless export as a string).
+        assert [t["function"]["name"] for t in row["tool_json"]][0] == "bash"
 
         # Qwen3's template renders the same text as plain ChatML, except that it leaves out an
-        # empty think block of an assistant turn that is not the last one.
+        # empty think block of an assistant turn that is not the last message (SERA's records
+        # end with the final tool response, so that is every assistant turn).
         plain = [{"role": m["role"], "content": m["content"]} for m in messages]
         qwen = tokenizer.apply_chat_template(plain, tokenize=False)
-        last = max(i for i, m in enumerate(plain) if m["role"] == "assistant")
         expected = [
             dict(m, content=m["content"].removeprefix("<think>\n\n</think>\n\n"))
-            if m["role"] == "assistant" and i != last else m
+            if m["role"] == "assistant" and i != len(plain) - 1 else m
             for i, m in enumerate(plain)
         ]
         assert qwen == chatml(expected)

@@ -810,6 +810,10 @@ struct ExportArgs {
     /// Also export rollouts that did not end by submitting.
     #[arg(long)]
     keep_unsubmitted: bool,
+    /// `sera`: hermes, xml and raw records exactly as SERA's post-processing writes them;
+    /// `lossless`: sera-rs's own rendering (reasoning kept beside the text, the trajectory's tools).
+    #[arg(long, value_name = "MODE", default_value = "sera", value_parser = ["sera", "lossless"])]
+    compat: String,
     /// Read --trajectories as another tool's files and import them on the fly (see `sera import`).
     #[arg(long = "from", value_name = "SOURCE", value_parser = ["swe-agent", "mini-swe-agent", "sera"])]
     source: Option<String>,
@@ -848,6 +852,7 @@ impl ExportArgs {
             require_submitted: !self.keep_unsubmitted,
             dedup: !self.no_dedup,
             val_fraction: self.val_fraction,
+            compat: self.compat.parse().map_err(sera_pipeline::Error::Usage)?,
             ..sera_pipeline::export::ExportConfig::default()
         };
         let source =

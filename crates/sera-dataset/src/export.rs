@@ -9,8 +9,9 @@
 //!
 //! Filters, in order (reference section 6), each counted under its key in [`ExportStats`]:
 //! `not_submitted`, `empty_patch` (also reported as a problem), `patch_too_large` (more than
-//! `max_patch_lines` added plus removed lines), the format checks of [`ChatView::hermes`]
-//! (`no_assistant`, `multiple_think`, `no_tool_call`), `observations_too_long` (mean tool-output
+//! `max_patch_lines` added plus removed lines), the format checks of [`ChatView::new`]
+//! (`no_assistant`, `multiple_think`, `unclosed_think`, `no_tool_call`; with
+//! [`Compat::Sera`], SERA's: the think rewrite of hermes records), `observations_too_long` (mean tool-output
 //! tokens above `max_avg_observation_tokens`), `too_long` (overflows with no assistant turn
 //! before the overflow), `truncated_below_ratio`, `duplicate` and `over_max_records`.
 
@@ -26,6 +27,7 @@ use serde::Serialize;
 use sera_core::{ExitStatus, Role, Trajectory};
 
 use crate::format::{ChatView, Format, provenance, render};
+use crate::sera::{Compat, SeraOptions};
 use crate::{DatasetError, Problem, Tokenizer, card};
 
 /// How many bad records [`ExportStats::problems`] lists one by one.
@@ -55,6 +57,10 @@ pub struct ExportConfig {
     pub val_fraction: f64,
     /// Records per parallel chunk.
     pub chunk_size: usize,
+    /// SERA's records byte for byte, or sera-rs's lossless rendering.
+    pub compat: Compat,
+    /// SERA's post-processing options, for [`Compat::Sera`].
+    pub sera: SeraOptions,
 }
 
 impl Default for ExportConfig {
@@ -70,6 +76,8 @@ impl Default for ExportConfig {
             dedup: true,
             val_fraction: 0.0,
             chunk_size: 256,
+            compat: Compat::Sera,
+            sera: SeraOptions::default(),
         }
     }
 }
@@ -513,7 +521,7 @@ fn evaluate(
     if patch_lines > config.max_patch_lines {
         return Verdict::Drop("patch_too_large");
     }
-    let view = match ChatView::hermes(trajectory) {
+    let view = match ChatView::new(trajectory, config.compat, &config.sera, &config.formats) {
         Ok(view) => view,
         Err(invalid) => return Verdict::Drop(invalid.key()),
     };
@@ -522,8 +530,8 @@ fn evaluate(
 
     // Observation length: the tool-response messages' tokens less their framing.
     let framing = tokenizer.count_chatml("user", "<tool_response>\n\n</tool_response>");
-    let added = view.messages.len() - view.source_len(trajectory);
-    let observations: Vec<usize> = trajectory.messages[..view.source_len(trajectory)]
+    let added = view.added;
+    let observations: Vec<usize> = trajectory.messages[..view.source_len()]
         .iter()
         .zip(&tokens[added..])
         .filter(|(m, _)| m.role == Role::Tool)
@@ -569,9 +577,16 @@ fn evaluate(
         .formats
         .iter()
         .map(|&format| {
-            let mut line =
-                serde_json::to_string(&render(trajectory, format, &view, source_keep, &metadata))
-                    .expect("JSON values serialize");
+            let record = render(
+                trajectory,
+                format,
+                &view,
+                source_keep,
+                &metadata,
+                config.compat,
+                &config.sera,
+            );
+            let mut line = serde_json::to_string(&record).expect("JSON values serialize");
             line.push('\n');
             line
         })

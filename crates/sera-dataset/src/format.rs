@@ -1,11 +1,14 @@
 //! The export formats: `openai`, `hermes`, `xml` and `raw` (reference section 5).
 //!
-//! Every format starts from the same [`ChatView`] of a trajectory: one chat message per
-//! trajectory message, with trailing messages after the last assistant turn removed (they teach
-//! nothing; for SWE-agent trajectories this drops the final `submit` observation, as SERA's
-//! post-processing does with `messages[:-1]`). Length filters and truncation work on the Hermes
-//! rendering of that view, so every format of one export keeps the same records and the same
-//! number of messages.
+//! Every format starts from the same [`ChatView`] of a trajectory: its Hermes rendering, one
+//! chat message per trajectory message. Length filters and truncation work on that view, so
+//! every format of one export keeps the same records and the same number of messages.
+//!
+//! Two renderings exist ([`Compat`]). `sera` (the default, module [`crate::sera`]) is SERA's
+//! post-processing byte for byte: every message kept, SERA's system prompts, its think
+//! rewrite. `lossless` is sera-rs's own: trailing messages after the last assistant turn are
+//! removed (they teach nothing), reasoning is kept next to visible text inside the think block,
+//! and the system prompt lists the trajectory's own tools.
 
 use std::fmt::Write as _;
 
@@ -14,6 +17,7 @@ use serde_json::{Map, Value, json};
 use sera_core::{Message, Role, ToolCall, Trajectory};
 
 use crate::pyjson;
+use crate::sera::{self, Compat, SeraOptions};
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,6 +65,8 @@ pub enum Invalid {
     NoAssistant,
     #[error("message {0} has more than one <think> block")]
     MultipleThink(usize),
+    #[error("message {0} has a <think> without a closing </think>")]
+    UnclosedThink(usize),
     #[error("assistant message {0} does not end in a tool call")]
     NoToolCall(usize),
 }
@@ -71,6 +77,7 @@ impl Invalid {
         match self {
             Invalid::NoAssistant => "no_assistant",
             Invalid::MultipleThink(_) => "multiple_think",
+            Invalid::UnclosedThink(_) => "unclosed_think",
             Invalid::NoToolCall(_) => "no_tool_call",
         }
     }
@@ -89,6 +96,8 @@ pub struct ChatMessage {
 pub struct ChatView {
     /// Hermes messages, one per kept trajectory message.
     pub messages: Vec<ChatMessage>,
+    /// How many messages the view adds before the trajectory's own (a system message).
+    pub added: usize,
 }
 
 /// The sentence a system prompt falls back to when a trajectory has no system message.
@@ -96,7 +105,28 @@ pub const DEFAULT_SYSTEM: &str =
     "You are a helpful assistant that can interact with a computer to solve tasks.";
 
 impl ChatView {
-    /// Renders `trajectory` in Hermes form, or says why it cannot be exported.
+    /// Renders `trajectory` in Hermes form as `compat` says, or says why it cannot be exported.
+    /// `formats` are the formats being written: SERA applies its think rewrite, and so its
+    /// checks, to hermes records only, so an export of only `xml` or `raw` records skips them;
+    /// `openai` records (not a SERA format) keep the records the hermes export keeps.
+    pub fn new(
+        trajectory: &Trajectory,
+        compat: Compat,
+        options: &SeraOptions,
+        formats: &[Format],
+    ) -> Result<ChatView, Invalid> {
+        match compat {
+            Compat::Lossless => ChatView::hermes(trajectory),
+            Compat::Sera => {
+                let reformat = formats.iter().any(|f| matches!(f, Format::Hermes | Format::OpenAi));
+                let messages = sera::hermes_messages(trajectory, options, reformat)?;
+                Ok(ChatView { messages, added: 0 })
+            }
+        }
+    }
+
+    /// Renders `trajectory` in sera-rs's lossless Hermes form, or says why it cannot be
+    /// exported.
     pub fn hermes(trajectory: &Trajectory) -> Result<ChatView, Invalid> {
         let kept = kept_len(&trajectory.messages)?;
         let mut messages = Vec::with_capacity(kept + 1);
@@ -140,19 +170,68 @@ impl ChatView {
                 }
             });
         }
-        Ok(ChatView { messages })
+        let added = usize::from(trajectory.messages.first().is_none_or(|m| m.role != Role::System));
+        Ok(ChatView { messages, added })
     }
 
     /// How many trajectory messages the view covers (the view may add a system message).
-    pub fn source_len(&self, trajectory: &Trajectory) -> usize {
-        let added = usize::from(trajectory.messages.first().is_none_or(|m| m.role != Role::System));
-        self.messages.len() - added
+    pub fn source_len(&self) -> usize {
+        self.messages.len() - self.added
     }
 }
 
 /// Renders one record of `format` from the first `keep` messages of `trajectory` (as counted
-/// by [`ChatView::source_len`]), with `metadata` as its provenance.
+/// by [`ChatView::source_len`]), with `metadata` as its provenance, as `compat` says.
 pub fn render(
+    trajectory: &Trajectory,
+    format: Format,
+    view: &ChatView,
+    keep: usize,
+    metadata: &Map<String, Value>,
+    compat: Compat,
+    options: &SeraOptions,
+) -> Value {
+    match (compat, format) {
+        (Compat::Sera, Format::Hermes | Format::Xml | Format::Raw) => {
+            sera_record(trajectory, format, view, keep, metadata, options)
+        }
+        (Compat::Lossless, _) | (Compat::Sera, Format::OpenAi) => {
+            lossless_record(trajectory, format, view, keep, metadata)
+        }
+    }
+}
+
+/// A SERA record: `messages`, `instance_id` and `tool_json` in SERA's order, then sera-rs's
+/// provenance under `metadata`.
+fn sera_record(
+    trajectory: &Trajectory,
+    format: Format,
+    view: &ChatView,
+    keep: usize,
+    metadata: &Map<String, Value>,
+    options: &SeraOptions,
+) -> Value {
+    let messages: Vec<Value> = match format {
+        Format::Hermes => {
+            view.messages[..keep].iter().map(|m| sera::message_json(m, options)).collect()
+        }
+        Format::Xml => sera::xml_messages(trajectory, options)[..keep]
+            .iter()
+            .map(|m| sera::message_json(m, options))
+            .collect(),
+        Format::Raw | Format::OpenAi => sera::raw_messages(&trajectory.messages[..keep], options),
+    };
+    let mut record = Map::new();
+    record.insert("messages".into(), messages.into());
+    record.insert("instance_id".into(), trajectory.instance_id.clone().into());
+    if options.include_tool_json {
+        record.insert("tool_json".into(), trajectory.tools.clone().into());
+    }
+    record.insert("metadata".into(), Value::Object(metadata.clone()));
+    Value::Object(record)
+}
+
+fn lossless_record(
     trajectory: &Trajectory,
     format: Format,
     view: &ChatView,
@@ -178,8 +257,7 @@ pub fn render(
             "metadata": metadata,
         }),
         Format::Hermes => {
-            let added = view.messages.len() - view.source_len(trajectory);
-            let hermes: Vec<Value> = view.messages[..keep + added]
+            let hermes: Vec<Value> = view.messages[..keep + view.added]
                 .iter()
                 .map(|m| json!({"role": m.role, "content": m.content, "train": m.train}))
                 .collect();
@@ -307,7 +385,7 @@ pub fn hermes_system(base: &str, tools: &[Value]) -> String {
 
 /// The XML-format system message: `base`, then each tool described as a numbered function
 /// block, then the calling convention.
-fn xml_system(base: &str, tools: &[Value]) -> String {
+pub(crate) fn xml_system(base: &str, tools: &[Value]) -> String {
     if tools.is_empty() {
         return base.to_string();
     }

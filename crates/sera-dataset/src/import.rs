@@ -20,11 +20,15 @@
 //! JSON or an unparseable patch is reported as a [`Problem`] with its file (and line for
 //! JSONL) and skipped; the rest of the input is still read.
 //!
-//! Where SERA's post-processing differs: SERA crashes on an assistant turn without tool calls
-//! (it calls a helper that its module does not define); here such a turn is imported as a
-//! message without tool calls, and the exporter drops the trajectory as `no_tool_call`, since
-//! section 5 of the reference says a trajectory whose assistant turn does not end in a tool
-//! call is not exported.
+//! SWE-agent trajectories and SERA rows get SWE-agent's tool schemas as SERA records them
+//! ([`crate::sera::sweagent_tools`]), mini-swe-agent ones its one `bash` tool
+//! ([`crate::sera::mini_sweagent_tools`]): the files do not record their tools, and these are
+//! the tools SERA's prompts describe. Exit statuses are compared case-insensitively, as SERA's
+//! `exit_status.lower() != "submitted"` does.
+//!
+//! An assistant turn without tool calls (SERA raises on a null or missing `tool_calls`: it calls
+//! a helper that its module does not define) is imported as a message without tool calls; the
+//! exporter renders it as SERA renders `tool_calls: []`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,7 +41,7 @@ use sera_core::{
 };
 
 use crate::export::{Item, Origin};
-use crate::format::default_tools;
+use crate::sera::{mini_sweagent_tools, sweagent_tools};
 use crate::{DatasetError, Problem};
 
 /// A trajectory format that can be imported.
@@ -214,9 +218,9 @@ pub fn from_mini_swe_agent(
     let status = info.get("exit_status").and_then(Value::as_str).unwrap_or("");
     let patch = parse_patch(info.get("submission").and_then(Value::as_str), origin)?;
     let mut trajectory = imported(Source::MiniSweAgent, instance_id, origin, messages, patch);
-    trajectory.tools = vec![default_tools().swap_remove(0)];
+    trajectory.tools = mini_sweagent_tools();
     trajectory.exit_status = match status {
-        "Submitted" | "submitted" => ExitStatus::Submitted,
+        s if s.to_lowercase() == "submitted" => ExitStatus::Submitted,
         "LimitsExceeded" => ExitStatus::StepLimit,
         s if s.contains("Format") => ExitStatus::FormatError,
         _ => ExitStatus::TeacherError,
@@ -380,8 +384,12 @@ fn parse_patch(text: Option<&str>, origin: &Origin) -> Result<Option<Patch>, Pro
     }
 }
 
+/// The exit status of a SWE-agent status string. Only `submitted`, in any case, is a
+/// submission: `submitted (exit_cost)` is an automatic submission after a limit, which SERA's
+/// check rejects too.
 fn swe_agent_exit(status: &str) -> ExitStatus {
-    match status {
+    let status = status.to_lowercase();
+    match status.as_str() {
         "submitted" => ExitStatus::Submitted,
         s if s.contains("cost") => ExitStatus::CostLimit,
         s if s.contains("context") => ExitStatus::ContextOverflow,
@@ -410,7 +418,7 @@ fn imported(
         bug_class: None,
         teacher: format!("imported:{}", source.name()),
         messages,
-        tools: default_tools(),
+        tools: sweagent_tools(),
         exit_status: ExitStatus::Submitted,
         patch,
         target_patch: None,

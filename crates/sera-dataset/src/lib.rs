@@ -1,5 +1,6 @@
 //! Turns recorded agent trajectories into fine-tuning datasets: the export formats (`openai`,
-//! `hermes`, `xml`, `raw`), SERA's filters and length handling (patch size, observation
+//! `hermes`, `xml`, `raw`; the last three by default exactly as SERA's post-processing writes
+//! them, see [`sera`]), SERA's filters and length handling (patch size, observation
 //! length, ChatML token length, ordered truncation), dedup, a deterministic train/validation
 //! split, the dataset card and statistics; and import of trajectories recorded by SWE-agent,
 //! mini-swe-agent and SERA's released datasets.
@@ -16,10 +17,12 @@ pub mod export;
 pub mod format;
 pub mod import;
 mod pyjson;
+pub mod sera;
 pub mod tokenizer;
 
 pub use error::{DatasetError, Problem};
 pub use export::{ExportConfig, ExportStats, Output, Split, export};
 pub use format::Format;
 pub use import::Source;
+pub use sera::{Compat, Reformat, SeraOptions};
 pub use tokenizer::Tokenizer;

@@ -21,7 +21,44 @@ pub fn dumps<T: Serialize + ?Sized>(value: &T) -> String {
 
 struct PythonFormatter;
 
+/// Python's `repr(float)`: the shortest round-tripping digits, positional for exponents from
+/// -4 to 15 (with `.0` when integral), scientific with a signed two-digit exponent otherwise.
+pub(crate) fn float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    // `{:e}` gives the shortest round-tripping digits: `d.ddde[-]x`.
+    let sci = format!("{f:e}");
+    let (mantissa, exponent) = sci.split_once('e').expect("{:e} writes an exponent");
+    let exponent: i32 = exponent.parse().expect("{:e} writes an integer exponent");
+    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if (-4..16).contains(&exponent) {
+        let point = exponent + 1;
+        let text = if point <= 0 {
+            format!("0.{}{digits}", "0".repeat((-point) as usize))
+        } else if point as usize >= digits.len() {
+            format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
+        } else {
+            format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+        };
+        format!("{sign}{text}")
+    } else {
+        let (head, tail) = digits.split_at(1);
+        let tail = if tail.is_empty() { String::new() } else { format!(".{tail}") };
+        let esign = if exponent < 0 { '-' } else { '+' };
+        format!("{sign}{head}{tail}e{esign}{:02}", exponent.abs())
+    }
+}
+
 impl Formatter for PythonFormatter {
+    fn write_f64<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
+        w.write_all(float_repr(value).as_bytes())
+    }
+
     fn begin_array_value<W: ?Sized + io::Write>(
         &mut self,
         w: &mut W,
@@ -105,6 +142,7 @@ mod tests {
                 "{\"s\": \"a\\\"b\\\\c\\n\\t\\u0001\\u007f\"}",
             ),
             (json!({}), "{}"),
+            (json!([1e16, 1e-7, 0.1, 100.0, -2.5e-5]), "[1e+16, 1e-07, 0.1, 100.0, -2.5e-05]"),
             (json!({"e": [], "o": {}}), r#"{"e": [], "o": {}}"#),
         ];
         for (value, expected) in cases {

@@ -34,18 +34,17 @@ fn patches_over_forty_changed_lines_are_dropped() {
     let new: String = (0..21).map(|i| format!("b{i}\n")).collect();
     t.patch = Some(Patch::between("x.txt", &old, &new));
     assert_eq!(t.patch.as_ref().unwrap().changed_line_count(), 42);
-    let (records, stats) = export(vec![t], Format::Hermes, ExportConfig::default());
+    let (records, stats) = export(vec![t], Format::Hermes, lossless());
     assert!(records.is_empty());
     assert_eq!(stats.dropped.get("patch_too_large"), Some(&1));
 }
 
 #[test]
 fn long_observations_on_average_are_dropped() {
-    let (records, stats) =
-        export(vec![long("a", 3, 2000)], Format::Hermes, ExportConfig::default());
+    let (records, stats) = export(vec![long("a", 3, 2000)], Format::Hermes, lossless());
     assert!(records.is_empty());
     assert_eq!(stats.dropped.get("observations_too_long"), Some(&1));
-    let (records, _) = export(vec![long("a", 3, 100)], Format::Hermes, ExportConfig::default());
+    let (records, _) = export(vec![long("a", 3, 100)], Format::Hermes, lossless());
     assert_eq!(records.len(), 1);
 }
 
@@ -53,14 +52,14 @@ fn long_observations_on_average_are_dropped() {
 fn unsubmitted_rollouts_are_dropped() {
     let mut t = native();
     t.exit_status = ExitStatus::StepLimit;
-    let (records, stats) = export(vec![t], Format::Hermes, ExportConfig::default());
+    let (records, stats) = export(vec![t], Format::Hermes, lossless());
     assert!(records.is_empty());
     assert_eq!(stats.dropped.get("not_submitted"), Some(&1));
 }
 
 /// Token count of the whole Hermes record of `t`, measured by exporting it without limits.
 fn tokens_of(t: &Trajectory) -> u64 {
-    let (records, _) = export(vec![t.clone()], Format::Hermes, ExportConfig::default());
+    let (records, _) = export(vec![t.clone()], Format::Hermes, lossless());
     records[0]["metadata"]["tokens"].as_u64().unwrap()
 }
 
@@ -68,7 +67,7 @@ fn tokens_of(t: &Trajectory) -> u64 {
 fn overflowing_records_are_cut_after_the_last_assistant_turn_before_the_overflow() {
     let t = long("cut", 30, 60);
     let full = tokens_of(&t);
-    let config = ExportConfig { max_tokens: full as usize - 200, ..ExportConfig::default() };
+    let config = ExportConfig { max_tokens: full as usize - 200, ..lossless() };
     let (records, stats) = export(vec![t.clone()], Format::Hermes, config);
     assert_eq!(records.len(), 1);
     assert_eq!(stats.truncated, 1);
@@ -82,7 +81,7 @@ fn overflowing_records_are_cut_after_the_last_assistant_turn_before_the_overflow
     assert!(record["metadata"]["tokens"].as_u64().unwrap() <= full - 200);
 
     // Below the ratio threshold the record is dropped.
-    let config = ExportConfig { max_tokens: full as usize / 2, ..ExportConfig::default() };
+    let config = ExportConfig { max_tokens: full as usize / 2, ..lossless() };
     let (records, stats) = export(vec![t], Format::Hermes, config);
     assert!(records.is_empty());
     assert_eq!(stats.dropped.get("truncated_below_ratio"), Some(&1));
@@ -98,7 +97,7 @@ fn records_that_fit_come_first_then_truncated_ones_by_falling_ratio() {
     let mut b = b;
     let n = b.messages.len();
     b.messages[n - 4].content.push_str(&" tail".repeat(400));
-    let config = ExportConfig { max_tokens: limit, ..ExportConfig::default() };
+    let config = ExportConfig { max_tokens: limit, ..lossless() };
     let (records, stats) =
         export(vec![b.clone(), a.clone(), short.clone()], Format::Hermes, config.clone());
     let order: Vec<&str> = records.iter().map(|r| r["instance_id"].as_str().unwrap()).collect();
@@ -119,7 +118,7 @@ fn records_that_fit_come_first_then_truncated_ones_by_falling_ratio() {
 fn records_with_no_assistant_turn_before_the_overflow_are_dropped() {
     let mut t = native();
     t.messages[1].content.push_str(&" word".repeat(5000));
-    let config = ExportConfig { max_tokens: 2000, ..ExportConfig::default() };
+    let config = ExportConfig { max_tokens: 2000, ..lossless() };
     let (records, stats) = export(vec![t], Format::Hermes, config);
     assert!(records.is_empty());
     assert_eq!(stats.dropped.get("too_long"), Some(&1));
@@ -129,11 +128,10 @@ fn records_with_no_assistant_turn_before_the_overflow_are_dropped() {
 fn duplicate_conversations_are_kept_once() {
     let mut other = native();
     other.id = "t-other".into();
-    let (records, stats) =
-        export(vec![native(), other, native()], Format::Hermes, ExportConfig::default());
+    let (records, stats) = export(vec![native(), other, native()], Format::Hermes, lossless());
     assert_eq!(records.len(), 1);
     assert_eq!(stats.dropped.get("duplicate"), Some(&2));
-    let config = ExportConfig { dedup: false, ..ExportConfig::default() };
+    let config = ExportConfig { dedup: false, ..lossless() };
     let (records, _) = export(vec![native(), native()], Format::Hermes, config);
     assert_eq!(records.len(), 2);
 }
@@ -141,8 +139,7 @@ fn duplicate_conversations_are_kept_once() {
 #[test]
 fn every_format_keeps_the_same_records_and_messages() {
     let t = long("same", 30, 60);
-    let config =
-        ExportConfig { max_tokens: tokens_of(&t) as usize - 200, ..ExportConfig::default() };
+    let config = ExportConfig { max_tokens: tokens_of(&t) as usize - 200, ..lossless() };
     let counts: Vec<usize> = [Format::OpenAi, Format::Hermes, Format::Xml, Format::Raw]
         .into_iter()
         .map(|format| {
@@ -171,7 +168,7 @@ fn dataset_directory_has_splits_card_and_stats() {
     let config = ExportConfig {
         formats: vec![Format::Hermes, Format::OpenAi],
         val_fraction: 0.25,
-        ..ExportConfig::default()
+        ..lossless()
     };
     let stats =
         sera_dataset::export(&[input], &Tokenizer::embedded(), &config, &Output::Dir(out.clone()))

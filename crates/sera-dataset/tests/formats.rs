@@ -1,7 +1,7 @@
 use super::*;
 
 fn one(format: Format) -> Value {
-    let (records, stats) = export(vec![native()], format, ExportConfig::default());
+    let (records, stats) = export(vec![native()], format, lossless());
     assert_eq!(records.len(), 1, "{stats:?}");
     records.into_iter().next().unwrap()
 }
@@ -123,7 +123,7 @@ fn xml_turns_end_in_function_blocks_and_observations_are_user_turns() {
 fn more_than_one_think_block_drops_the_trajectory() {
     let mut t = native();
     t.messages[2].content = "<think>a</think> and <think>b</think>".into();
-    let (records, stats) = export(vec![t], Format::Hermes, ExportConfig::default());
+    let (records, stats) = export(vec![t], Format::Hermes, lossless());
     assert!(records.is_empty());
     assert_eq!(stats.dropped.get("multiple_think"), Some(&1));
 }
@@ -132,7 +132,7 @@ fn more_than_one_think_block_drops_the_trajectory() {
 fn an_assistant_turn_without_a_tool_call_drops_the_trajectory() {
     let mut t = native();
     t.messages[4].tool_calls.clear();
-    let (records, stats) = export(vec![t], Format::OpenAi, ExportConfig::default());
+    let (records, stats) = export(vec![t], Format::OpenAi, lossless());
     assert!(records.is_empty());
     assert_eq!(stats.dropped.get("no_tool_call"), Some(&1));
 }

@@ -2,32 +2,18 @@ use sera_core::{ExitStatus, Role, RolloutKind};
 
 use super::*;
 
-fn expected_sera_rows() -> Vec<Value> {
-    let text = std::fs::read_to_string(fixture("sera/expected-hermes.jsonl")).unwrap();
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
-/// Checks a Hermes record against SERA's post-processing of the same history: every message
-/// but the system prompt byte for byte, and the system prompt's framing.
-#[track_caller]
-fn check_matches_sera(record: &Value, expected: &Value) {
-    let got = record["messages"].as_array().unwrap();
-    let want = expected["messages"].as_array().unwrap();
-    assert_eq!(got.len(), want.len());
-    for (i, (g, w)) in got.iter().zip(want).enumerate().skip(1) {
-        assert_eq!(g, w, "message {i}");
-    }
-    let system = got[0]["content"].as_str().unwrap();
-    assert!(system.starts_with(
-        "You are a helpful assistant that can interact with a computer to solve tasks.\n\n# Tools\n\n\
-         You may call one or more functions to assist with the user query.\n\n\
-         You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
-    ));
-    assert_eq!(got[0]["train"], false);
+/// The messages of a hermes record as (role, content) pairs.
+fn contents(record: &Value) -> Vec<(String, String)> {
+    record["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap().into(), m["content"].as_str().unwrap().into()))
+        .collect()
 }
 
 #[test]
-fn sera_rows_export_to_hermes_as_sera_post_processing_does() {
+fn sera_rows_export_every_history_message_with_sera_system_prompt() {
     let (trajectories, problems) = import(Source::Sera, &[fixture("sera/rows.jsonl")]);
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(trajectories.len(), 2);
@@ -37,14 +23,20 @@ fn sera_rows_export_to_hermes_as_sera_post_processing_does() {
     assert_eq!(t.start_file.as_deref(), Some("calc/ops.py"));
     assert!(t.target_patch.is_some() && t.patch.is_some());
     assert!(t.metadata["problem_statement"].as_str().unwrap().starts_with("`clamp()`"));
+    assert_eq!(t.tools, sera_dataset::sera::sweagent_tools());
+    let history_len = t.messages.len();
 
     let (records, stats) = export(trajectories, Format::Hermes, ExportConfig::default());
-    let expected = expected_sera_rows();
-    // SERA crashes on the second row (an assistant turn without tool calls); sera-rs drops it.
-    assert!(expected[1]["messages"].is_null());
+    // The second row's assistant answers without a tool call, which SERA's think rewrite
+    // rejects (and its converter raises on).
     assert_eq!(stats.dropped.get("no_tool_call"), Some(&1));
     assert_eq!(records.len(), 1);
-    check_matches_sera(&records[0], &expected[0]);
+    let messages = contents(&records[0]);
+    assert_eq!(messages.len(), history_len, "SERA keeps every message");
+    assert_eq!(messages[0].1, sera_dataset::sera::HERMES_DEFAULT_SYSTEM_PROMPT);
+    let (role, last) = messages.last().unwrap();
+    assert!(role == "user" && last.starts_with("<tool_response>\n"), "{last}");
+    assert_eq!(records[0]["tool_json"], Value::from(sera_dataset::sera::sweagent_tools()));
 }
 
 #[test]
@@ -60,7 +52,27 @@ fn swe_agent_traj_exports_like_the_sera_row_with_the_same_history() {
     assert_eq!(t.messages[3].role, Role::Tool);
     assert_eq!(t.messages[3].tool_call_id.as_deref(), Some("call_01"));
     let (records, _) = export(trajectories, Format::Hermes, ExportConfig::default());
-    check_matches_sera(&records[0], &expected_sera_rows()[0]);
+    let (rows, _) = import(Source::Sera, &[fixture("sera/rows.jsonl")]);
+    let (from_row, _) = export(rows, Format::Hermes, ExportConfig::default());
+    assert_eq!(contents(&records[0]), contents(&from_row[0]));
+}
+
+#[test]
+fn swe_agent_exit_statuses_are_compared_case_insensitively() {
+    let text = std::fs::read_to_string(fixture("swe-agent/demo__calc-1.traj")).unwrap();
+    let mut value: Value = serde_json::from_str(&text).unwrap();
+    let origin = Origin { file: "mem".into(), line: None };
+    for (status, expected) in [
+        ("Submitted", ExitStatus::Submitted),
+        ("SUBMITTED", ExitStatus::Submitted),
+        ("submitted (exit_cost)", ExitStatus::CostLimit),
+        ("Exit_Context", ExitStatus::ContextOverflow),
+    ] {
+        value["info"]["exit_status"] = status.into();
+        let t = sera_dataset::import::from_swe_agent(&value, "x", &origin).unwrap();
+        assert_eq!(t.exit_status, expected, "{status}");
+        assert_eq!(t.metadata["source_exit_status"], status);
+    }
 }
 
 #[test]
@@ -80,11 +92,16 @@ fn mini_swe_agent_bash_blocks_become_bash_calls_and_replies_tool_results() {
     assert_eq!(call.arguments["command"], "cat -n calc/ops.py");
     assert!(t.messages[2].content.starts_with("THOUGHT: I need to look"));
     assert_eq!(t.messages[3].tool_call_id.as_deref(), Some(call.id.as_str()));
-    assert_eq!(t.tools.len(), 1, "mini-swe-agent offers bash only");
+    assert_eq!(
+        t.tools,
+        sera_dataset::sera::mini_sweagent_tools(),
+        "mini-swe-agent offers bash only"
+    );
 
     let (records, _) = export(trajectories, Format::Hermes, ExportConfig::default());
     let messages = records[0]["messages"].as_array().unwrap();
-    assert_eq!(messages.len(), 7, "the final submission output is dropped");
+    assert_eq!(messages.len(), 8, "SERA keeps the final submission output");
+    assert_eq!(messages[0]["content"], sera_dataset::sera::MINI_SWEAGENT_HERMES_SYSTEM_PROMPT);
     assert_eq!(
         messages[2]["content"],
         "<think>\nTHOUGHT: I need to look at calc/ops.py to see how clamp handles the lower bound.\n</think>\n\n\

@@ -1,9 +1,10 @@
 //! Integration tests of sera-dataset, one binary.
 //!
-//! - `formats`: snapshots of each export format for the native fixture trajectory, and the
+//! - `formats`: snapshots of each lossless export format for the native fixture trajectory, and the
 //!   Hermes rules (tool schemas in the system message, think blocks, train flags).
-//! - `import`: SWE-agent, mini-swe-agent and SERA rows; import -> hermes equals SERA's own
-//!   post-processing (the oracle in tests/python/sera_reference.py).
+//! - `import`: SWE-agent, mini-swe-agent and SERA rows, and what their export carries.
+//! - `sera_conformance`: import -> export with `compat = "sera"` equals SERA's own
+//!   post-processing on every case of the conformance corpus (tests/data/sera-conformance/).
 //! - `bad_input`: truncated lines, unknown roles, invalid tool arguments and empty patches are
 //!   counted, reported by file and line, and skipped.
 //! - `filters`: patch size, observation length, token length and ordered truncation, dedup,
@@ -22,6 +23,13 @@ mod bad_input;
 mod filters;
 mod formats;
 mod import;
+mod sera_conformance;
+
+/// The default export configuration with sera-rs's lossless rendering, which the format and
+/// filter tests describe (SERA's rendering is held to SERA's outputs in `sera_conformance`).
+fn lossless() -> ExportConfig {
+    ExportConfig { compat: sera_dataset::Compat::Lossless, ..ExportConfig::default() }
+}
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/trajectories").join(path)

@@ -263,6 +263,9 @@ pub struct ExportSection {
     pub tokenizer: Option<PathBuf>,
     /// The share of records that go to the validation split.
     pub val_fraction: f64,
+    /// `sera`: `hermes`, `xml` and `raw` records exactly as SERA's post-processing writes them;
+    /// `lossless`: sera-rs's own rendering (docs/sera-compat.md compares the two).
+    pub compat: String,
 }
 
 impl Default for ExportSection {
@@ -272,6 +275,7 @@ impl Default for ExportSection {
             max_tokens: 32_768,
             tokenizer: None,
             val_fraction: 0.1,
+            compat: "sera".into(),
         }
     }
 }
@@ -398,6 +402,12 @@ impl PipelineConfig {
                 ));
             }
         }
+        if !matches!(self.export.compat.as_str(), "sera" | "lossless") {
+            return bad(format!(
+                "[export] compat {:?} is not one of `sera`, `lossless`",
+                self.export.compat
+            ));
+        }
         if !(0.0..=1.0).contains(&self.verify.recall_threshold) {
             return bad(format!(
                 "[verify] recall_threshold {} must be between 0 and 1",
@@ -451,6 +461,7 @@ mod tests {
         check_error(&format!("{base}[rollout]\nteacher = \"gpt\"\n"), &["teacher \"gpt\""]);
         check_error(&format!("{base}[rollout]\nteacher = \"openai\"\n"), &["needs `base_url`"]);
         check_error(&format!("{base}[export]\nformats = [\"csv\"]\n"), &["format \"csv\""]);
+        check_error(&format!("{base}[export]\ncompat = \"exact\"\n"), &["compat \"exact\""]);
         check_error(&format!("{base}[verify]\nrecall_threshold = 2.0\n"), &["recall_threshold 2"]);
         check_error("[run]\nname = \"a/b\"\n[repo]\npath = \"r\"\n", &["plain, non-empty"]);
         check_error("[run]\nname = \"x\"\n", &["missing field `repo`"]);

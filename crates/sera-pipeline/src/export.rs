@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub use sera_dataset::export::{Exporter, Item, MAX_PROBLEMS};
 pub use sera_dataset::{
-    DatasetError, ExportConfig, ExportStats, Format, Output, Problem, Source, Tokenizer,
+    Compat, DatasetError, ExportConfig, ExportStats, Format, Output, Problem, Source, Tokenizer,
 };
 use sera_verify::recall::{self, Pair};
 

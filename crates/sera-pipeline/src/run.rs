@@ -261,6 +261,11 @@ pub fn run(
                 formats,
                 max_tokens: config.export.max_tokens,
                 val_fraction: config.export.val_fraction,
+                compat: config
+                    .export
+                    .compat
+                    .parse()
+                    .map_err(|err: String| Error::Usage(format!("[export] compat: {err}")))?,
                 ..export::ExportConfig::default()
             },
             tokenizer: config.export.tokenizer.clone(),

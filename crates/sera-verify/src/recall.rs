@@ -21,10 +21,16 @@
 //!   recover them, but then the score would no longer equal SERA's for the same diff text, and
 //!   such lines are rare (SQL and Lua comments, decrement operators). Dropping them on both sides
 //!   keeps the score symmetric.
-//! - **Line endings.** Lines are split at `\n`, and one `\r` before it is removed, so a CRLF
-//!   patch scores the same as its LF twin. A lone `\r` elsewhere is part of the line's text
-//!   (Python's `splitlines`, which SERA uses, would also split there; such diffs are
-//!   pathological).
+//! - **Line endings.** Lines are split exactly where Python's `str.splitlines()` splits, as
+//!   SERA's `compare_patch_recall` does: at `\n`, `\r\n`, a lone `\r`, `\x0b`, `\x0c`,
+//!   `\x1c`, `\x1d`, `\x1e`, `\x85`, `\u{2028}` and `\u{2029}`. A CRLF patch therefore scores
+//!   the same as its LF twin, and a separator inside a line's text (a form feed in a source file,
+//!   a Unicode line separator in a string) splits it in two, as it does for SERA.
+//! - **Blank lines.** "Whitespace only" means what Python's `str.strip()` removes: every
+//!   character for which `str.isspace()` is true. That is Rust's `char::is_whitespace` plus the
+//!   four information separators `\x1c`..`\x1f`, which Python counts as whitespace and Rust does
+//!   not. A test of this module checks every pair of the corpus in
+//!   `tests/data/sera-conformance/` against what SERA's own function answered.
 //! - **`\ No newline at end of file`** starts with neither sign and is never a changed line;
 //!   the line before it compares equal with or without the marker.
 //! - **Multi-file patches** are one pool of lines: a line matches an equal line in any file.
@@ -43,10 +49,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(sera_verify::recall::changed_lines(diff), vec!["-old", "+new"]);
 /// ```
 pub fn changed_lines(diff: &str) -> Vec<&str> {
-    diff.split('\n')
-        .map(|line| line.strip_suffix('\r').unwrap_or(line))
-        .filter(|line| is_changed_line(line))
-        .collect()
+    python_lines(diff).filter(|line| is_changed_line(line)).collect()
 }
 
 /// Whether one line (without terminator) of a diff counts as a changed line.
@@ -55,7 +58,48 @@ pub fn is_changed_line(line: &str) -> bool {
         return false;
     };
     let header = ["diff", "---", "+++", "@@"].iter().any(|prefix| line.starts_with(prefix));
-    !header && !rest.trim().is_empty()
+    !header && !rest.chars().all(is_python_space)
+}
+
+/// The lines of `text` as Python's `str.splitlines()` returns them: split at every line
+/// boundary Python knows, `\r\n` counting as one, with no empty line after a final boundary.
+fn python_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let Some((at, boundary)) = rest.char_indices().find(|&(_, c)| is_line_boundary(c)) else {
+            return Some(std::mem::take(&mut rest));
+        };
+        let line = &rest[..at];
+        let width = if rest[at..].starts_with("\r\n") { 2 } else { boundary.len_utf8() };
+        rest = &rest[at + width..];
+        Some(line)
+    })
+}
+
+/// The characters at which Python's `str.splitlines()` breaks a line.
+fn is_line_boundary(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r'
+            | '\x0b'
+            | '\x0c'
+            | '\x1c'
+            | '\x1d'
+            | '\x1e'
+            | '\u{85}'
+            | '\u{2028}'
+            | '\u{2029}'
+    )
+}
+
+/// Python's `str.isspace()`, which decides what `str.strip()` removes: Unicode White_Space
+/// (Rust's `char::is_whitespace`) and the information separators U+001C..U+001F, which
+/// Python's bidirectional-class rule adds.
+fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
 }
 
 /// How one recall computation came out, with the counts behind it.
@@ -264,10 +308,32 @@ mod tests {
     }
 
     #[test]
-    fn carriage_return_inside_a_line_is_text() {
-        // Only one `\r` right before `\n` is a terminator.
-        check("+a\rb\n", "+a\n", Some(0.0));
-        check("+a\r\r\n", "+a\r\n", Some(0.0));
+    fn a_lone_carriage_return_ends_a_line_as_in_python() {
+        // `+a\rb` is the changed line `+a` and the context-free text `b`.
+        check("+a\rb\n", "+a\n", Some(1.0));
+        assert_eq!(changed_lines("+a\r\r\n-b"), vec!["+a", "-b"]);
+    }
+
+    #[test]
+    fn every_python_line_boundary_splits_and_others_do_not() {
+        for sep in [
+            "\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\u{85}", "\u{2028}",
+            "\u{2029}",
+        ] {
+            assert_eq!(changed_lines(&format!("+a{sep}-b{sep}")), vec!["+a", "-b"], "{sep:?}");
+        }
+        for not_sep in ["\x1f", "\t", "\u{a0}"] {
+            assert_eq!(changed_lines(&format!("+a{not_sep}-b")).len(), 1, "{not_sep:?}");
+        }
+    }
+
+    #[test]
+    fn information_separators_count_as_blank_like_python_strip() {
+        // Rust's `trim` keeps U+001F; Python's `strip` removes it, so `+\x1f` is a blank line.
+        assert!(changed_lines("+\x1f\n").is_empty());
+        assert!(changed_lines("+ \u{3000}\u{a0}\n").is_empty());
+        // U+200B and U+FEFF are not whitespace to either language.
+        assert_eq!(changed_lines("+\u{200b}\n-\u{feff}\n").len(), 2);
     }
 
     #[test]
@@ -312,6 +378,43 @@ mod tests {
         let reversed =
             diff.replace("\n-", "\n\u{0}").replace("\n+", "\n-").replace("\n\u{0}", "\n+");
         assert!(recall(diff, &reversed).value().is_some_and(|r| r < 1.0));
+    }
+
+    /// The recall pairs of the SERA conformance corpus and SERA's answers on them.
+    fn conformance_corpus() -> Vec<(serde_json::Value, serde_json::Value)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/data/sera-conformance");
+        let read = |path: &str| -> Vec<serde_json::Value> {
+            let text = std::fs::read_to_string(dir.join(path)).expect("the corpus is committed");
+            text.lines().map(|l| serde_json::from_str(l).expect("corpus lines are JSON")).collect()
+        };
+        let (pairs, expected) = (read("inputs/recall-pairs.jsonl"), read("expected/recall.jsonl"));
+        assert_eq!(pairs.len(), expected.len());
+        pairs.into_iter().zip(expected).collect()
+    }
+
+    #[test]
+    fn recall_equals_sera_compare_patch_recall_on_every_corpus_pair() {
+        let corpus = conformance_corpus();
+        assert!(corpus.len() >= 300, "the corpus has {} pairs", corpus.len());
+        let mut failures = Vec::new();
+        for (pair, want) in &corpus {
+            assert_eq!(pair["id"], want["id"]);
+            let (target, candidate) =
+                (pair["target"].as_str().unwrap(), pair["candidate"].as_str().unwrap());
+            let got = recall(target, candidate).value();
+            // SERA's value is Python's repr of m/n; parsing it gives the same f64 exactly.
+            let sera: Option<f64> = want["recall"].as_str().map(|r| r.parse().unwrap());
+            // compare_patch_recall answers `m / n >= threshold`, or None when n = 0.
+            let answers_agree = want["answers"].as_object().unwrap().iter().all(|(t, answer)| {
+                let t: f64 = t.parse().unwrap();
+                got.map(|r| r >= t) == answer.as_bool()
+            });
+            if got.map(f64::to_bits) != sera.map(f64::to_bits) || !answers_agree {
+                failures.push(format!("{}: sera-rs {got:?}, SERA {sera:?}", pair["id"]));
+            }
+        }
+        assert!(failures.is_empty(), "{} pairs differ:\n{}", failures.len(), failures.join("\n"));
     }
 
     #[test]
