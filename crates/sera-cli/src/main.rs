@@ -789,12 +789,18 @@ struct ExportArgs {
     /// A Hugging Face tokenizer.json to count tokens with [default: embedded o200k vocabulary].
     #[arg(long, value_name = "FILE")]
     tokenizer: Option<std::path::PathBuf>,
-    /// Drop trajectories whose patch has more added plus removed lines.
-    #[arg(long, value_name = "N", default_value_t = 40)]
-    max_patch_lines: usize,
-    /// Drop trajectories whose tool outputs average more tokens.
-    #[arg(long, value_name = "N", default_value_t = 600)]
-    max_observation_tokens: usize,
+    /// Drop trajectories whose patch has more added plus removed lines [default: off, as in
+    /// SERA; it used 40 for one specialisation run].
+    #[arg(long, value_name = "N")]
+    max_patch_lines: Option<usize>,
+    /// Drop trajectories whose tool outputs average more tokens [default: off, as in SERA; it
+    /// used 600 for the same run].
+    #[arg(long, value_name = "N")]
+    max_observation_tokens: Option<usize>,
+    /// Keep only trajectories whose line recall of their target patch is at least R: exports
+    /// one run's rollouts again at another soft-verification threshold, with no new rollouts.
+    #[arg(long, value_name = "R")]
+    min_recall: Option<f64>,
     /// Keep truncated records down to this share of their messages.
     #[arg(long, value_name = "RATIO", default_value_t = 0.88)]
     min_truncation_ratio: f64,
@@ -837,9 +843,10 @@ impl ExportArgs {
         };
         if !(0.0..=1.0).contains(&self.val_fraction)
             || !(0.0..=1.0).contains(&self.min_truncation_ratio)
+            || self.min_recall.is_some_and(|r| !(0.0..=1.0).contains(&r))
         {
             return Err(sera_pipeline::Error::Usage(
-                "--val-fraction and --min-truncation-ratio lie in 0..=1".into(),
+                "--val-fraction, --min-truncation-ratio and --min-recall lie in 0..=1".into(),
             ));
         }
         let config = sera_pipeline::export::ExportConfig {
@@ -847,6 +854,7 @@ impl ExportArgs {
             max_tokens: self.max_tokens,
             max_patch_lines: self.max_patch_lines,
             max_avg_observation_tokens: self.max_observation_tokens,
+            min_recall: self.min_recall,
             min_truncation_ratio: self.min_truncation_ratio,
             max_records: self.max_records,
             require_submitted: !self.keep_unsubmitted,

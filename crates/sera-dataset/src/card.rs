@@ -63,12 +63,14 @@ fn render(config: &ExportConfig, stats: &ExportStats) -> String {
     let _ = writeln!(
         out,
         "- only submitted rollouts: {}\n- patch at most {} changed lines\n- mean tool output at most {} tokens\n\
+         - recall of the target patch at least {}\n\
          - at most {} tokens with ChatML framing; longer records cut after the last assistant turn before \
          the overflow, kept down to a truncation ratio of {}\n- duplicates removed: {}\n\
          - validation split: {:.1}% of instances, by a hash of the instance id\n- tokenizer: {}",
         config.require_submitted,
-        config.max_patch_lines,
-        config.max_avg_observation_tokens,
+        limit(config.max_patch_lines),
+        limit(config.max_avg_observation_tokens),
+        config.min_recall.map_or_else(|| "any (no threshold)".to_string(), |r| r.to_string()),
         config.max_tokens,
         config.min_truncation_ratio,
         config.dedup,
@@ -104,4 +106,9 @@ fn size_category(n: usize) -> &'static str {
         100_000..1_000_000 => "100K<n<1M",
         _ => "n>1M",
     }
+}
+
+/// A filter's limit for the card: its value, or that it is off.
+fn limit(value: Option<usize>) -> String {
+    value.map_or_else(|| "any (off)".to_string(), |n| n.to_string())
 }

@@ -9,10 +9,11 @@
 //!
 //! Filters, in order (reference section 6), each counted under its key in [`ExportStats`]:
 //! `not_submitted`, `empty_patch` (also reported as a problem), `patch_too_large` (more than
-//! `max_patch_lines` added plus removed lines), the format checks of [`ChatView::new`]
+//! `max_patch_lines` added plus removed lines, when set), `recall_below_threshold` (a recall
+//! below `min_recall`, when set), the format checks of [`ChatView::new`]
 //! (`no_assistant`, `multiple_think`, `unclosed_think`, `no_tool_call`; with
 //! [`Compat::Sera`], SERA's: the think rewrite of hermes records), `observations_too_long` (mean tool-output
-//! tokens above `max_avg_observation_tokens`), `too_long` (overflows with no assistant turn
+//! tokens above `max_avg_observation_tokens`, when set), `too_long` (overflows with no assistant turn
 //! before the overflow), `truncated_below_ratio`, `duplicate` and `over_max_records`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -40,10 +41,17 @@ pub struct ExportConfig {
     pub formats: Vec<Format>,
     /// The token limit of one record with ChatML framing (SERA: 32,768).
     pub max_tokens: usize,
-    /// Drop trajectories whose own patch has more added plus removed lines (SERA: 40).
-    pub max_patch_lines: usize,
-    /// Drop trajectories whose mean tool-output length exceeds this many tokens (SERA: 600).
-    pub max_avg_observation_tokens: usize,
+    /// Drop trajectories whose own patch has more added plus removed lines. Off by default, as
+    /// in SERA, which used 40 only for one specialisation run.
+    pub max_patch_lines: Option<usize>,
+    /// Drop trajectories whose mean tool-output length exceeds this many tokens. Off by
+    /// default, as in SERA, which used 600 only for the same run.
+    pub max_avg_observation_tokens: Option<usize>,
+    /// Keep only trajectories whose recall of their target patch is at least this (SERA's
+    /// soft-verification threshold), so that one run's rollouts can be exported again at
+    /// another threshold without new rollouts. A trajectory without a recall (its target
+    /// changes no line, or it has none) is dropped when this is set.
+    pub min_recall: Option<f64>,
     /// Keep truncated records down to this ratio of kept to all messages (SERA: 0.88).
     pub min_truncation_ratio: f64,
     /// At most this many records: first every record that fits, then truncated ones by
@@ -68,8 +76,9 @@ impl Default for ExportConfig {
         ExportConfig {
             formats: vec![Format::Hermes],
             max_tokens: 32_768,
-            max_patch_lines: 40,
-            max_avg_observation_tokens: 600,
+            max_patch_lines: None,
+            max_avg_observation_tokens: None,
+            min_recall: None,
             min_truncation_ratio: 0.88,
             max_records: None,
             require_submitted: true,
@@ -518,8 +527,13 @@ fn evaluate(
             message: format!("trajectory {} has no patch or an empty one", trajectory.id),
         });
     }
-    if patch_lines > config.max_patch_lines {
+    if config.max_patch_lines.is_some_and(|most| patch_lines > most) {
         return Verdict::Drop("patch_too_large");
+    }
+    if let Some(threshold) = config.min_recall {
+        if !trajectory.recall.is_some_and(|recall| recall >= threshold) {
+            return Verdict::Drop("recall_below_threshold");
+        }
     }
     let view = match ChatView::new(trajectory, config.compat, &config.sera, &config.formats) {
         Ok(view) => view,
@@ -537,9 +551,9 @@ fn evaluate(
         .filter(|(m, _)| m.role == Role::Tool)
         .map(|(_, t)| t.saturating_sub(framing))
         .collect();
+    let mean = |o: &[usize]| o.iter().sum::<usize>() / o.len();
     if !observations.is_empty()
-        && observations.iter().sum::<usize>() / observations.len()
-            > config.max_avg_observation_tokens
+        && config.max_avg_observation_tokens.is_some_and(|most| mean(&observations) > most)
     {
         return Verdict::Drop("observations_too_long");
     }

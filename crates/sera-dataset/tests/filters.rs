@@ -34,17 +34,39 @@ fn patches_over_forty_changed_lines_are_dropped() {
     let new: String = (0..21).map(|i| format!("b{i}\n")).collect();
     t.patch = Some(Patch::between("x.txt", &old, &new));
     assert_eq!(t.patch.as_ref().unwrap().changed_line_count(), 42);
-    let (records, stats) = export(vec![t], Format::Hermes, lossless());
+    let (records, _) = export(vec![t.clone()], Format::Hermes, lossless());
+    assert_eq!(records.len(), 1, "off by default, as in SERA");
+    let config = ExportConfig { max_patch_lines: Some(40), ..lossless() };
+    let (records, stats) = export(vec![t], Format::Hermes, config);
     assert!(records.is_empty());
     assert_eq!(stats.dropped.get("patch_too_large"), Some(&1));
 }
 
 #[test]
+fn a_recall_threshold_rethresholds_finished_rollouts() {
+    let with = |id: &str, recall: Option<f64>| {
+        let mut t = long(id, 1, 3);
+        t.recall = recall;
+        t
+    };
+    let rollouts = vec![with("a", Some(1.0)), with("b", Some(0.4)), with("c", None)];
+    let (records, _) = export(rollouts.clone(), Format::Hermes, lossless());
+    assert_eq!(records.len(), 3);
+    let config = ExportConfig { min_recall: Some(0.5), ..lossless() };
+    let (records, stats) = export(rollouts, Format::Hermes, config);
+    assert_eq!(records.len(), 1);
+    assert_eq!(stats.dropped.get("recall_below_threshold"), Some(&2));
+}
+
+#[test]
 fn long_observations_on_average_are_dropped() {
-    let (records, stats) = export(vec![long("a", 3, 2000)], Format::Hermes, lossless());
+    let config = || ExportConfig { max_avg_observation_tokens: Some(600), ..lossless() };
+    let (records, _) = export(vec![long("a", 3, 2000)], Format::Hermes, lossless());
+    assert_eq!(records.len(), 1, "off by default, as in SERA");
+    let (records, stats) = export(vec![long("a", 3, 2000)], Format::Hermes, config());
     assert!(records.is_empty());
     assert_eq!(stats.dropped.get("observations_too_long"), Some(&1));
-    let (records, _) = export(vec![long("a", 3, 100)], Format::Hermes, lossless());
+    let (records, _) = export(vec![long("a", 3, 100)], Format::Hermes, config());
     assert_eq!(records.len(), 1);
 }
 

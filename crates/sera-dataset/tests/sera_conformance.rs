@@ -49,8 +49,8 @@ fn config_for(sera: &Value) -> ExportConfig {
             include_tool_json: sera["include_tool_json"].as_bool().unwrap(),
         },
         max_tokens: usize::MAX / 2,
-        max_patch_lines: usize::MAX,
-        max_avg_observation_tokens: usize::MAX,
+        max_patch_lines: None,
+        max_avg_observation_tokens: None,
         min_truncation_ratio: 0.0,
         dedup: false,
         ..ExportConfig::default()

@@ -266,6 +266,12 @@ pub struct ExportSection {
     /// `sera`: `hermes`, `xml` and `raw` records exactly as SERA's post-processing writes them;
     /// `lossless`: sera-rs's own rendering (docs/sera-compat.md compares the two).
     pub compat: String,
+    /// Drop trajectories whose patch changes more lines (off when absent, as in SERA; it used
+    /// 40 for one specialisation run).
+    pub max_patch_lines: Option<usize>,
+    /// Drop trajectories whose tool outputs average more tokens (off when absent, as in SERA;
+    /// it used 600 for the same run).
+    pub max_observation_tokens: Option<usize>,
 }
 
 impl Default for ExportSection {
@@ -276,6 +282,8 @@ impl Default for ExportSection {
             tokenizer: None,
             val_fraction: 0.1,
             compat: "sera".into(),
+            max_patch_lines: None,
+            max_observation_tokens: None,
         }
     }
 }

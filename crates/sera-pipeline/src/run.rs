@@ -266,6 +266,8 @@ pub fn run(
                     .compat
                     .parse()
                     .map_err(|err: String| Error::Usage(format!("[export] compat: {err}")))?,
+                max_patch_lines: config.export.max_patch_lines,
+                max_avg_observation_tokens: config.export.max_observation_tokens,
                 ..export::ExportConfig::default()
             },
             tokenizer: config.export.tokenizer.clone(),
