@@ -614,6 +614,10 @@ struct RolloutArgs {
     /// SVG: start functions to draw (SERA: 5,000).
     #[arg(long, value_name = "N", default_value_t = 5000)]
     starts: usize,
+    /// SVG: which functions may start a rollout: `call-graph` (SERA's: functions with a call
+    /// edge in or out, outside tests, examples, docs and setup scripts) or `uniform`.
+    #[arg(long, value_name = "DRAW", default_value = "call-graph", value_parser = ["call-graph", "uniform"])]
+    draw: String,
     /// SVG: rollout-1 attempts per start function, each with a new bug class.
     #[arg(long, value_name = "N", default_value_t = 3)]
     attempts: usize,
@@ -669,6 +673,7 @@ impl RolloutArgs {
                 agent,
                 repo,
                 starts: self.starts,
+                draw: self.draw.parse().map_err(sera_pipeline::Error::Usage)?,
                 attempts: self.attempts,
                 threshold: self.threshold,
                 demonstrations: self.demonstrations,

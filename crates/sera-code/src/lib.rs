@@ -59,5 +59,5 @@ pub use lang::{
     Definition, LanguageSupport, Outline, ParseFailure, RepoLayout, SourceFile, builtin_languages,
 };
 pub use report::{IndexReport, PartialFile, SkipReason, SkippedFile};
-pub use sample::sample_start_functions;
+pub use sample::{StartDraw, draw_start_functions, sample_start_functions};
 pub use syntax::{Python, Rust};

@@ -126,6 +126,10 @@ pub enum Mode {
 pub struct SvgSection {
     /// Start functions drawn from the index (SERA: 5,000 per repository).
     pub starts: usize,
+    /// Which functions may start a rollout: `call-graph` (SERA's: functions with at least one
+    /// call edge, outside tests, examples, docs and setup scripts) or `uniform` (any non-test
+    /// function).
+    pub draw: String,
     /// Rollout-1 attempts per start function, each with a newly drawn bug class.
     pub attempts: usize,
     /// Keep T2 when the line recall of P1 in P2 is at least this (SERA: 0.5 to specialise to a
@@ -138,7 +142,13 @@ pub struct SvgSection {
 
 impl Default for SvgSection {
     fn default() -> Self {
-        SvgSection { starts: 20, attempts: 3, threshold: 0.5, demonstrations: None }
+        SvgSection {
+            starts: 20,
+            draw: "call-graph".into(),
+            attempts: 3,
+            threshold: 0.5,
+            demonstrations: None,
+        }
     }
 }
 
@@ -399,6 +409,9 @@ impl PipelineConfig {
                 "[validate] timeout_factor {} must be at least 1",
                 self.validate.timeout_factor
             ));
+        }
+        if let Err(err) = self.svg.draw.parse::<sera_code::StartDraw>() {
+            return bad(format!("[svg] draw: {err}"));
         }
         if !(0.0..=1.0).contains(&self.svg.threshold) {
             return bad(format!("[svg] threshold {} must be between 0 and 1", self.svg.threshold));

@@ -378,6 +378,8 @@ pub struct SvgOptions {
     pub commit: Option<String>,
     /// Start functions drawn from the index (SERA: 5,000).
     pub starts: usize,
+    /// Which functions may be drawn: SERA's call-graph functions (the default) or any.
+    pub draw: sera_code::StartDraw,
     /// Rollout-1 attempts per start function, each with a new bug class.
     pub attempts: usize,
     /// Keep T2 when the recall of P1 in P2 is at least this (SERA: 0.5 for specialisation, 0
@@ -407,6 +409,7 @@ impl Default for SvgOptions {
             repo_name: None,
             commit: None,
             starts: 5000,
+            draw: sera_code::StartDraw::default(),
             attempts: 3,
             threshold: 0.0,
             demonstrations: None,
@@ -459,7 +462,7 @@ pub fn start_functions(
 ) -> Vec<sera_rollout::svg::StartFunction> {
     let repo_name =
         options.repo_name.clone().unwrap_or_else(|| crate::mutate::repo_name(&options.repo));
-    sera_code::sample_start_functions(functions, options.starts, options.agent.seed)
+    sera_code::draw_start_functions(functions, options.starts, options.agent.seed, options.draw)
         .into_iter()
         .map(|entity| sera_rollout::svg::StartFunction {
             repo: repo_name.clone(),

@@ -541,6 +541,7 @@ pub(crate) fn svg_draw(config: &PipelineConfig) -> rollout::SvgOptions {
         agent: rollout::AgentOptions { seed: config.run.seed, ..rollout::AgentOptions::default() },
         repo: config.repo.path.clone(),
         starts: config.svg.starts,
+        draw: config.svg.draw.parse().expect("checked when the config was read"),
         ..rollout::SvgOptions::default()
     }
 }
