@@ -1,5 +1,6 @@
 //! `sera prepare` and the env stage of `sera validate` and `sera run`, on fixtures that do not
-//! work without one: a crate with a dev-dependency and no lock file, a `src/` layout package.
+//! work without one: a crate with a dev-dependency and no lock file, a `src/` layout package,
+//! and a cargo workspace whose members both have a `tests/integration.rs`.
 //! Offline (`--offline`, `[env] offline = true`): the fixtures need nothing from a registry.
 //! Needs bubblewrap, cargo and python3 with pytest, setuptools and wheel.
 
@@ -145,4 +146,39 @@ fn run_with_only_a_name_and_a_path_prepares_the_environment_first() {
     // The lock file the environment made is not part of any agent's patch.
     assert!(trajectories.iter().all(|t| !t["patch"].to_string().contains("Cargo.lock")));
     assert!(!tmp.path().join("repo/Cargo.lock").exists());
+}
+
+#[test]
+fn a_workspace_goes_end_to_end_and_agents_see_plain_test_output() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    sera_test_support::fixture_into("rust-workspace", &tmp.path().join("repo"));
+    let config = "[run]\nname = \"ws\"\n[repo]\npath = \"repo\"\n[env]\noffline = true\n\
+                  [mutate]\nlimit = 4\n[train]\nenabled = false\n";
+    std::fs::write(tmp.path().join("pipeline.toml"), config).expect("write");
+    let output = sera()
+        .current_dir(tmp.path())
+        .args(["run", "--quiet"])
+        .timeout(Duration::from_secs(900))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let run = tmp.path().join("runs/ws");
+    let instances = read_jsonl(&run.join("instances.jsonl"));
+    assert!(!instances.is_empty(), "{stderr}");
+    for instance in &instances {
+        // Keys name the package; the command an agent sees is the plain one.
+        let f2p = instance["fail_to_pass"].as_array().expect("list");
+        assert!(f2p.iter().all(|k| k.as_str().is_some_and(|k| k.contains('/'))), "{instance}");
+        let command = instance["test_command"].to_string();
+        assert!(
+            command.contains("--workspace") && !command.contains("message-format"),
+            "{command}"
+        );
+    }
+    let trajectories = read_jsonl(&run.join("trajectories.jsonl"));
+    assert!(trajectories.iter().all(|t| t["resolved"] == true), "{stderr}");
+    for t in &trajectories {
+        assert!(!t["messages"].to_string().contains("compiler-artifact"), "{}", t["id"]);
+    }
 }
