@@ -318,6 +318,11 @@ impl Plan {
         if let Some(python) = &self.python {
             parts.push(python.describe());
         }
+        if self.rust.is_some() {
+            // What `cargo fetch` filled is that cache: another one starts empty.
+            let env = sera_sandbox::default_env(&config.vars);
+            parts.push(env.get("CARGO_HOME").cloned().unwrap_or_default());
+        }
         for relative in dependency_files(repo) {
             let path = repo.join(&relative);
             let bytes = std::fs::read(&path).map_err(EnvError::io(&path))?;
