@@ -225,8 +225,16 @@ struct Inner {
 
 impl Sandbox {
     /// Checks that the backend works on this machine. The `none` backend prints a warning.
-    pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+    pub fn new(mut config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let base_env = default_env(&config.env);
+        // Toolchain homes kept under /tmp would vanish behind bubblewrap's private /tmp.
+        for name in ["CARGO_HOME", "RUSTUP_HOME", "PYENV_ROOT"] {
+            if let Some(home) = base_env.get(name).map(PathBuf::from) {
+                if home.starts_with("/tmp") && home.is_dir() && !config.readable.contains(&home) {
+                    config.readable.push(home);
+                }
+            }
+        }
         for dir in &config.writable {
             std::fs::create_dir_all(dir).map_err(SandboxError::io(dir))?;
         }

@@ -341,6 +341,16 @@ mod widened {
     }
 
     #[test]
+    fn a_toolchain_home_under_tmp_stays_visible() {
+        let home = tempfile::tempdir().expect("a temporary directory under /tmp");
+        std::fs::write(home.path().join("marker"), "here\n").expect("write");
+        let mut config = SandboxConfig::default();
+        config.env.insert("CARGO_HOME".into(), home.path().display().to_string());
+        let out = sh(&scratch_with(config), "cat \"$CARGO_HOME/marker\"", 30);
+        assert_eq!(out.stdout, "here\n", "{out:?}");
+    }
+
+    #[test]
     fn an_overlay_is_part_of_every_copy_and_of_what_resets_restore() {
         let overlay = tempfile::tempdir().expect("temporary directory");
         std::fs::write(overlay.path().join("Cargo.lock"), "generated\n").expect("write");
