@@ -8,6 +8,7 @@ mod export;
 mod index;
 mod mutate;
 mod plugins;
+mod realrepos;
 mod rollout;
 mod train;
 mod validate;
@@ -43,6 +44,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "export",
         "sera export --from sera: import, filter and export with token counting (tokens/s, peak RSS)",
         export::run,
+    ),
+    (
+        "realrepos",
+        "sera run on 8 real crates.io and PyPI projects; kept fraction vs cargo-mutants' caught",
+        realrepos::run,
     ),
     (
         "plugins",

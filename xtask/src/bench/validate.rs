@@ -139,7 +139,7 @@ pub fn run(_root: &Path, args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ensure_cargo_mutants() -> anyhow::Result<()> {
+pub(super) fn ensure_cargo_mutants() -> anyhow::Result<()> {
     #[allow(clippy::disallowed_methods)] // xtask is a developer tool.
     let found = Command::new("cargo").args(["mutants", "--version"]).output();
     match found {
@@ -174,7 +174,7 @@ fn registry_crate(name: &str) -> anyhow::Result<PathBuf> {
     found.pop().map(|(_, path)| path).with_context(|| format!("no {name}-* in the cargo registry"))
 }
 
-fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+pub(super) fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
@@ -191,7 +191,7 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn list_mutants(dir: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
+pub(super) fn list_mutants(dir: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
     #[allow(clippy::disallowed_methods)] // xtask is a developer tool.
     let out = Command::new("cargo")
         .args(["mutants", "--list", "--json", "--diff", "--dir"])
@@ -205,7 +205,7 @@ fn list_mutants(dir: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
 }
 
 /// A cargo-mutants mutant as a sera `Mutant`: its diff, with git-style file headers.
-fn to_sera_mutant(krate: &str, m: &serde_json::Value) -> anyhow::Result<Mutant> {
+pub(super) fn to_sera_mutant(krate: &str, m: &serde_json::Value) -> anyhow::Result<Mutant> {
     let file = m["file"].as_str().context("mutant without file")?.to_string();
     let name = m["name"].as_str().context("mutant without name")?.to_string();
     let diff = m["diff"].as_str().context("mutant without diff (cargo mutants --diff)")?;
@@ -228,10 +228,10 @@ fn to_sera_mutant(krate: &str, m: &serde_json::Value) -> anyhow::Result<Mutant> 
     })
 }
 
-type Outcomes = (Vec<Duration>, std::collections::BTreeMap<String, (String, f64)>, f64);
+pub(super) type Outcomes = (Vec<Duration>, std::collections::BTreeMap<String, (String, f64)>, f64);
 
 /// Per-mutant durations (build + test phases) and summaries, and the baseline's duration.
-fn read_outcomes(path: &Path) -> anyhow::Result<Outcomes> {
+pub(super) fn read_outcomes(path: &Path) -> anyhow::Result<Outcomes> {
     let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
     let json: serde_json::Value = serde_json::from_str(&text)?;
     let mut times = Vec::new();
@@ -265,7 +265,7 @@ fn median(times: &[Duration]) -> f64 {
 }
 
 /// Escapes the characters that are special in a `regex` crate pattern.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if "\\.+*?()|[]{}^$#&-~".contains(c) {
