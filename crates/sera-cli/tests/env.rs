@@ -22,6 +22,28 @@ fn read_jsonl(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// `sera run` on a copy of the fixture `name` with an offline environment and 4 mutants:
+/// the temporary folder, the run directory and stderr; the run must succeed.
+fn offline_run(name: &str, run_name: &str) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    sera_test_support::fixture_into(name, &tmp.path().join("repo"));
+    let config = format!(
+        "[run]\nname = \"{run_name}\"\n[repo]\npath = \"repo\"\n[env]\noffline = true\n\
+         [mutate]\nlimit = 4\n[train]\nenabled = false\n"
+    );
+    std::fs::write(tmp.path().join("pipeline.toml"), config).expect("write");
+    let output = sera()
+        .current_dir(tmp.path())
+        .args(["run", "--quiet"])
+        .timeout(Duration::from_secs(900))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    let run = tmp.path().join("runs").join(run_name);
+    (tmp, run, stderr)
+}
+
 #[test]
 fn prepare_prints_the_environment_and_reads_it_back_the_second_time() {
     let repo = sera_test_support::fixture("rust-devdep");
@@ -121,20 +143,7 @@ fn validate_keeps_mutants_of_a_src_layout_package_that_only_imports_when_install
 
 #[test]
 fn run_with_only_a_name_and_a_path_prepares_the_environment_first() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    sera_test_support::fixture_into("rust-devdep", &tmp.path().join("repo"));
-    let config = "[run]\nname = \"meter\"\n[repo]\npath = \"repo\"\n[env]\noffline = true\n\
-                  [mutate]\nlimit = 4\n[train]\nenabled = false\n";
-    std::fs::write(tmp.path().join("pipeline.toml"), config).expect("write");
-    let output = sera()
-        .current_dir(tmp.path())
-        .args(["run", "--quiet"])
-        .timeout(Duration::from_secs(900))
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let run = tmp.path().join("runs/meter");
+    let (tmp, run, stderr) = offline_run("rust-devdep", "meter");
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).expect("read"))
             .expect("JSON");
@@ -150,20 +159,7 @@ fn run_with_only_a_name_and_a_path_prepares_the_environment_first() {
 
 #[test]
 fn a_workspace_goes_end_to_end_and_agents_see_plain_test_output() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    sera_test_support::fixture_into("rust-workspace", &tmp.path().join("repo"));
-    let config = "[run]\nname = \"ws\"\n[repo]\npath = \"repo\"\n[env]\noffline = true\n\
-                  [mutate]\nlimit = 4\n[train]\nenabled = false\n";
-    std::fs::write(tmp.path().join("pipeline.toml"), config).expect("write");
-    let output = sera()
-        .current_dir(tmp.path())
-        .args(["run", "--quiet"])
-        .timeout(Duration::from_secs(900))
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let run = tmp.path().join("runs/ws");
+    let (_tmp, run, stderr) = offline_run("rust-workspace", "ws");
     let instances = read_jsonl(&run.join("instances.jsonl"));
     assert!(!instances.is_empty(), "{stderr}");
     for instance in &instances {
