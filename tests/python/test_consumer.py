@@ -158,3 +158,28 @@ def test_rust_token_counts_with_qwen3_tokenizer_match_python():
     expected = sum(len(tok(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n", add_special_tokens=False)["input_ids"])
                    for m in record["messages"])
     assert record["metadata"]["tokens"] == expected
+
+
+def test_lossless_hermes_is_qwen3s_own_rendering_of_the_openai_records(tokenizer):
+    """sera-rs's own chat format (`sera-chat`: the lossless `hermes` export, what `sera train`
+    renders from an `openai` record, what a text-mode teacher is sent) is Qwen3's real template
+    applied to the `openai` records of the same trajectories, reasoning passed as
+    `reasoning_content`, up to the last assistant turn (the lossless export drops the final tool
+    response). The one difference is the documented one: sera-rs writes an empty think block on
+    every assistant turn without reasoning, Qwen3 only on the last message. (The fixtures' tool
+    JSON is ASCII; on non-ASCII text Qwen's tojson would leave the characters unescaped.)"""
+    lossless, openai = raw("hermes-lossless"), raw("openai")
+    assert [r["instance_id"] for r in lossless] == [r["instance_id"] for r in openai]
+    for ours, theirs in zip(lossless, openai):
+        messages = theirs["messages"]
+        end = max(i for i, m in enumerate(messages) if m["role"] == "assistant") + 1
+        qwen = tokenizer.apply_chat_template(messages[:end], tools=theirs["tools"], tokenize=False)
+        turns = ours["messages"]
+        last = max(i for i, m in enumerate(turns) if m["role"] == "assistant")
+        expected = [
+            dict(m, content=m["content"].removeprefix("<think>\n\n</think>\n\n"))
+            if m["role"] == "assistant" and i != last else m
+            for i, m in enumerate(turns)
+        ]
+        assert qwen == chatml(expected), ours["instance_id"]
+    assert any("reasoning_content" in m for r in openai for m in r["messages"]), "no reasoning"

@@ -252,7 +252,7 @@ fn export_exit_codes_follow_the_contract() {
 
 /// The files tests/python/test_consumer.py loads with `datasets` and renders with Qwen3's chat
 /// template: every fixture trajectory (native, and imported from each source) exported as
-/// `openai` and `hermes`. Set `SERA_BLESS=1` to rewrite them after a deliberate format change.
+/// `openai`, `hermes` and lossless `hermes`. Set `SERA_BLESS=1` to rewrite them after a deliberate format change.
 #[test]
 fn python_consumer_files_are_up_to_date() {
     let dir = tempfile::tempdir().unwrap();
@@ -274,14 +274,19 @@ fn python_consumer_files_are_up_to_date() {
         inputs.push(out);
     }
     let committed = root().join("tests/python/data");
-    for format in ["openai", "hermes"] {
-        let out = dir.path().join(format!("{format}.jsonl"));
+    for (name, format, compat) in [
+        ("openai", "openai", "sera"),
+        ("hermes", "hermes", "sera"),
+        ("hermes-lossless", "hermes", "lossless"),
+    ] {
+        let out = dir.path().join(format!("{name}.jsonl"));
         let mut command = sera();
         command.arg("export");
         for input in &inputs {
             command.arg("--trajectories").arg(input);
         }
-        let output = command.args(["--format", format, "--out"]).arg(&out).output().unwrap();
+        command.args(["--format", format, "--compat", compat, "--out"]);
+        let output = command.arg(&out).output().unwrap();
         assert!(output.status.success(), "{output:?}");
         // Imported trajectory ids depend on the temporary file names; blank them.
         let text = std::fs::read_to_string(&out).unwrap();
@@ -298,7 +303,7 @@ fn python_consumer_files_are_up_to_date() {
         // The first SERA row repeats the SWE-agent history (a duplicate), the second is invalid.
         assert_eq!(records.len(), 3, "native, swe-agent, mini-swe-agent");
         let fresh = records.concat();
-        let path = committed.join(format!("{format}.jsonl"));
+        let path = committed.join(format!("{name}.jsonl"));
         if std::env::var_os("SERA_BLESS").is_some() {
             std::fs::create_dir_all(&committed).unwrap();
             std::fs::write(&path, &fresh).unwrap();

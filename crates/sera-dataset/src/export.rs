@@ -25,6 +25,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use sera_chat::hermes;
 use sera_core::{ExitStatus, Role, Trajectory};
 
 use crate::format::{ChatView, Format, provenance, render};
@@ -542,20 +543,23 @@ fn evaluate(
     let tokens: Vec<usize> =
         view.messages.iter().map(|m| tokenizer.count_chatml(m.role, &m.content)).collect();
 
-    // Observation length: the tool-response messages' tokens less their framing.
-    let framing = tokenizer.count_chatml("user", "<tool_response>\n\n</tool_response>");
-    let added = view.added;
-    let observations: Vec<usize> = trajectory.messages[..view.source_len()]
-        .iter()
-        .zip(&tokens[added..])
-        .filter(|(m, _)| m.role == Role::Tool)
-        .map(|(_, t)| t.saturating_sub(framing))
-        .collect();
-    let mean = |o: &[usize]| o.iter().sum::<usize>() / o.len();
-    if !observations.is_empty()
-        && config.max_avg_observation_tokens.is_some_and(|most| mean(&observations) > most)
-    {
-        return Verdict::Drop("observations_too_long");
+    // Observation length: each tool message's tokens as a `<tool_response>` turn, less the
+    // framing.
+    if let Some(most) = config.max_avg_observation_tokens {
+        let framing = tokenizer.count_chatml("user", &hermes::tool_response(""));
+        let observations: Vec<usize> = trajectory.messages[..view.source_len()]
+            .iter()
+            .filter(|m| m.role == Role::Tool)
+            .map(|m| {
+                let turn = hermes::tool_response(&m.content);
+                tokenizer.count_chatml("user", &turn).saturating_sub(framing)
+            })
+            .collect();
+        if !observations.is_empty()
+            && observations.iter().sum::<usize>() / observations.len() > most
+        {
+            return Verdict::Drop("observations_too_long");
+        }
     }
 
     // Truncation: cut after the last assistant message before the one that overflows.
@@ -571,7 +575,9 @@ fn evaluate(
         }
         total += count;
     }
-    let ratio = keep as f64 / view.messages.len() as f64;
+    // The share of the trajectory's messages kept, whichever format is written.
+    let source_keep = view.source_keep(keep);
+    let ratio = source_keep as f64 / view.source_len() as f64;
     if ratio < config.min_truncation_ratio {
         return Verdict::Drop("truncated_below_ratio");
     }
@@ -586,7 +592,6 @@ fn evaluate(
     if keep < view.messages.len() {
         metadata.insert("truncation_ratio".into(), ratio.into());
     }
-    let source_keep = keep - added;
     let lines = config
         .formats
         .iter()

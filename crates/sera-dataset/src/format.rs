@@ -16,7 +16,8 @@ use serde_json::{Map, Value, json};
 
 use sera_core::{Message, Role, ToolCall, Trajectory};
 
-use crate::pyjson;
+use sera_chat::{hermes, pyjson};
+
 use crate::sera::{self, Compat, SeraOptions};
 
 /// An export format.
@@ -94,10 +95,12 @@ pub struct ChatMessage {
 /// The Hermes rendering of a trajectory's messages, checked for exportability.
 #[derive(Debug, Clone)]
 pub struct ChatView {
-    /// Hermes messages, one per kept trajectory message.
+    /// Hermes messages: in `sera` mode one per trajectory message; in `lossless` mode a system
+    /// message may be added and consecutive tool results share one user message.
     pub messages: Vec<ChatMessage>,
-    /// How many messages the view adds before the trajectory's own (a system message).
-    pub added: usize,
+    /// For each view message, how many trajectory messages the view covers up to and
+    /// including it.
+    ends: Vec<usize>,
 }
 
 /// The sentence a system prompt falls back to when a trajectory has no system message.
@@ -120,63 +123,53 @@ impl ChatView {
             Compat::Sera => {
                 let reformat = formats.iter().any(|f| matches!(f, Format::Hermes | Format::OpenAi));
                 let messages = sera::hermes_messages(trajectory, options, reformat)?;
-                Ok(ChatView { messages, added: 0 })
+                let ends = (1..=messages.len()).collect();
+                Ok(ChatView { messages, ends })
             }
         }
     }
 
-    /// Renders `trajectory` in sera-rs's lossless Hermes form, or says why it cannot be
-    /// exported.
+    /// Renders `trajectory` in sera-rs's lossless Hermes form (`sera_chat::hermes`, the text a
+    /// teacher is shown and `sera train` renders from an `openai` record), or says why it
+    /// cannot be exported.
     pub fn hermes(trajectory: &Trajectory) -> Result<ChatView, Invalid> {
         let kept = kept_len(&trajectory.messages)?;
-        let mut messages = Vec::with_capacity(kept + 1);
-        if trajectory.messages.first().is_none_or(|m| m.role != Role::System) {
-            messages.push(ChatMessage {
-                role: "system",
-                content: hermes_system(DEFAULT_SYSTEM, &trajectory.tools),
-                train: false,
-            });
-        }
-        for (index, message) in trajectory.messages[..kept].iter().enumerate() {
-            messages.push(match message.role {
-                Role::System => ChatMessage {
-                    role: "system",
-                    content: hermes_system(&message.content, &trajectory.tools),
-                    train: false,
-                },
-                Role::User => {
-                    ChatMessage { role: "user", content: message.content.clone(), train: false }
+        let messages = &trajectory.messages[..kept];
+        for (index, message) in messages.iter().enumerate() {
+            if message.role == Role::Assistant {
+                check_think(message, index)?;
+                if message.tool_calls.is_empty() {
+                    return Err(Invalid::NoToolCall(index));
                 }
-                Role::Tool => ChatMessage {
-                    role: "user",
-                    content: format!("<tool_response>\n{}\n</tool_response>", message.content),
-                    train: false,
-                },
-                Role::Assistant => {
-                    let (think, _) = split_think(message, index)?;
-                    if message.tool_calls.is_empty() {
-                        return Err(Invalid::NoToolCall(index));
-                    }
-                    let mut content = format!("<think>\n{}\n</think>\n\n", think.trim());
-                    for (i, call) in message.tool_calls.iter().enumerate() {
-                        if i > 0 {
-                            content.push('\n');
-                        }
-                        let call = json!({"name": call.name, "arguments": call.arguments});
-                        let _ =
-                            write!(content, "<tool_call>\n{}\n</tool_call>", pyjson::dumps(&call));
-                    }
-                    ChatMessage { role: "assistant", content, train: true }
-                }
-            });
+            }
         }
-        let added = usize::from(trajectory.messages.first().is_none_or(|m| m.role != Role::System));
-        Ok(ChatView { messages, added })
+        let (messages, ends) = hermes::conversation_spans(messages, &trajectory.tools)
+            .into_iter()
+            .map(|(turn, end)| {
+                let role = match turn.role.as_str() {
+                    "system" => "system",
+                    "assistant" => "assistant",
+                    _ => "user",
+                };
+                (ChatMessage { role, content: turn.content, train: turn.train }, end)
+            })
+            .unzip();
+        Ok(ChatView { messages, ends })
     }
 
-    /// How many trajectory messages the view covers (the view may add a system message).
+    /// How many trajectory messages the view covers.
     pub fn source_len(&self) -> usize {
-        self.messages.len() - self.added
+        self.ends.last().copied().unwrap_or(0)
+    }
+
+    /// How many trajectory messages the first `view_len` view messages cover.
+    pub fn source_keep(&self, view_len: usize) -> usize {
+        view_len.checked_sub(1).map_or(0, |last| self.ends[last])
+    }
+
+    /// How many view messages cover exactly the first `source_keep` trajectory messages.
+    pub fn view_keep(&self, source_keep: usize) -> usize {
+        self.ends.partition_point(|&end| end <= source_keep)
     }
 }
 
@@ -257,7 +250,7 @@ fn lossless_record(
             "metadata": metadata,
         }),
         Format::Hermes => {
-            let hermes: Vec<Value> = view.messages[..keep + view.added]
+            let hermes: Vec<Value> = view.messages[..view.view_keep(keep)]
                 .iter()
                 .map(|m| json!({"role": m.role, "content": m.content, "train": m.train}))
                 .collect();
@@ -325,62 +318,28 @@ fn kept_len(messages: &[Message]) -> Result<usize, Invalid> {
         .ok_or(Invalid::NoAssistant)
 }
 
-/// The reasoning and the visible text of an assistant message. Reasoning comes from the
-/// `reasoning` field, or from one `<think>...</think>` block inside `content`. When both the
-/// reasoning and the visible text are non-empty they are joined (SERA's `keep_only_think` mode
-/// would drop the visible text; we keep it inside the think block so nothing is lost). More
-/// than one `<think>` block in a message makes the trajectory invalid.
-fn split_think(message: &Message, index: usize) -> Result<(String, String), Invalid> {
+/// Checks an assistant message's reasoning: it comes from the `reasoning` field or from one
+/// `<think>...</think>` block inside `content`, never both, and `content` holds at most one
+/// `<think>` block. The lossless rendering writes the reasoning as the think block and the
+/// visible text after it, as Qwen3's chat template does.
+fn check_think(message: &Message, index: usize) -> Result<(), Invalid> {
     let content = &message.content;
-    let opens = content.matches("<think>").count();
     let reasoning = message.reasoning.as_deref().unwrap_or("");
-    if opens > 1 || reasoning.contains("<think>") {
+    if content.matches("<think>").count() > 1 || reasoning.contains("<think>") {
         return Err(Invalid::MultipleThink(index));
     }
-    let (inline, visible) = match (content.find("<think>"), content.find("</think>")) {
-        (Some(start), Some(end)) if end > start => {
-            let inline = &content[start + "<think>".len()..end];
-            let visible = format!("{}{}", &content[..start], &content[end + "</think>".len()..]);
-            (inline.trim().to_string(), visible)
-        }
-        _ => (String::new(), content.clone()),
-    };
-    if !inline.is_empty() && !reasoning.trim().is_empty() {
+    let (inline, _) = sera_chat::think::split(content);
+    if inline.is_some() && !reasoning.trim().is_empty() {
         return Err(Invalid::MultipleThink(index));
     }
-    let thought = if reasoning.trim().is_empty() { inline } else { reasoning.trim().to_string() };
-    let visible = visible.trim().to_string();
-    let think = match (thought.is_empty(), visible.is_empty()) {
-        (true, _) => visible.clone(),
-        (false, true) => thought,
-        (false, false) => format!("{thought}\n\n{visible}"),
-    };
-    Ok((think, visible))
+    Ok(())
 }
 
 /// The Hermes system message: `base`, then the tool schemas in Qwen's `<tools>` framing, one
-/// JSON object per line. This is the text Qwen's chat template renders for tools, and the
-/// framing of SERA's `HERMES_DEFAULT_SYSTEM_PROMPT`.
+/// JSON object per line (`sera_chat::hermes::system`). This is the text Qwen's chat template
+/// renders for tools, and the framing of SERA's `HERMES_DEFAULT_SYSTEM_PROMPT`.
 pub fn hermes_system(base: &str, tools: &[Value]) -> String {
-    if tools.is_empty() {
-        return base.to_string();
-    }
-    let mut out = String::with_capacity(base.len() + 512 * tools.len());
-    out.push_str(base);
-    out.push_str(
-        "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n\
-         You are provided with function signatures within <tools></tools> XML tags:\n<tools>",
-    );
-    for tool in tools {
-        out.push('\n');
-        out.push_str(&pyjson::dumps(tool));
-    }
-    out.push_str(
-        "\n</tools>\n\nFor each function call, return a json object with function name and \
-         arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n\
-         {\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>",
-    );
-    out
+    hermes::system(Some(base), tools)
 }
 
 /// The XML-format system message: `base`, then each tool described as a numbered function
@@ -434,9 +393,14 @@ pub(crate) fn xml_system(base: &str, tools: &[Value]) -> String {
 const BLOCK_PARAMETERS: [&str; 3] = ["old_str", "new_str", "file_text"];
 
 fn xml_assistant(message: &Message) -> String {
-    let (think, _) =
-        split_think(message, 0).unwrap_or_else(|_| (message.content.clone(), String::new()));
-    let mut out = think.trim().to_string();
+    // The reasoning, then the visible text, as prose before the function blocks.
+    let (inline, visible) = sera_chat::think::split(&message.content);
+    let thought = message.reasoning.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    let mut out = match (thought.or(inline.as_deref()), visible.is_empty()) {
+        (None, _) => visible,
+        (Some(thought), true) => thought.to_string(),
+        (Some(thought), false) => format!("{thought}\n\n{visible}"),
+    };
     for call in &message.tool_calls {
         out.push_str(if out.is_empty() { "" } else { "\n\n" });
         let _ = write!(out, "<function={}>", call.name);

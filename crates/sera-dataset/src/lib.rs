@@ -16,7 +16,6 @@ mod error;
 pub mod export;
 pub mod format;
 pub mod import;
-mod pyjson;
 pub mod sera;
 pub mod tokenizer;
 

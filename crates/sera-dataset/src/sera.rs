@@ -36,8 +36,9 @@ use serde_json::{Map, Value, json};
 
 use sera_core::{Message, Role, Trajectory};
 
+use sera_chat::{hermes, pyjson};
+
 use crate::format::{ChatMessage, Invalid, hermes_system};
-use crate::pyjson;
 
 /// Which rendering an export writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -158,9 +159,7 @@ pub fn hermes_messages(
             let (role, content) = match message.role {
                 Role::System => ("system", system.clone()),
                 Role::User => ("user", message.content.clone()),
-                Role::Tool => {
-                    ("user", format!("<tool_response>\n{}\n</tool_response>", message.content))
-                }
+                Role::Tool => ("user", hermes::tool_response(&message.content)),
                 Role::Assistant => ("assistant", hermes_assistant(message, options.add_think)),
             };
             ChatMessage { role, content, train: role == "assistant" }
@@ -285,7 +284,7 @@ fn think_wrapped(text: &str) -> String {
 
 fn hermes_assistant(message: &Message, add_think: bool) -> String {
     if message.content == COST_LIMIT_EXIT {
-        let submit = "<tool_call>\n{\"name\": \"submit\", \"arguments\": {}}\n</tool_call>";
+        let submit = hermes::tool_call("submit", &Map::new());
         let text = "Since we have successfully fixed the issue and verified it works, let's submit \
                     the changes:";
         return if add_think {
@@ -299,10 +298,7 @@ fn hermes_assistant(message: &Message, add_think: bool) -> String {
     let calls: Vec<String> = message
         .tool_calls
         .iter()
-        .map(|call| {
-            let call = json!({"name": call.name, "arguments": call.arguments});
-            format!("<tool_call>\n{}\n</tool_call>", pyjson::dumps(&call))
-        })
+        .map(|call| hermes::tool_call(&call.name, &call.arguments))
         .collect();
     format!("{text}\n\n{}", calls.join("\n"))
 }

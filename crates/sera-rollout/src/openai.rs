@@ -341,48 +341,15 @@ fn refuses_tools(status: u16, body: &str) -> bool {
     .any(|needle| lower.contains(needle))
 }
 
-/// The conversation with tools carried in the text, as Qwen's and Hermes' chat templates
-/// render them: schemas in the system prompt inside `<tools>`, calls as `<tool_call>` blocks,
-/// results as user turns inside `<tool_response>`.
-fn text_messages(messages: &[Message], tools: &[Value]) -> Vec<Value> {
-    let schemas: Vec<String> = tools.iter().map(Value::to_string).collect();
-    let instructions = format!(
-        "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n\
-You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n{}\n</tools>\n\n\
-For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n\
-<tool_call>\n{{\"name\": <function-name>, \"arguments\": <args-json-object>}}\n</tool_call>",
-        schemas.join("\n")
-    );
-    let mut out: Vec<Value> = Vec::with_capacity(messages.len() + 1);
-    if messages.first().is_none_or(|m| m.role != Role::System) {
-        out.push(json!({"role": "system", "content": instructions}));
-    }
-    for message in messages {
-        match message.role {
-            Role::System => out.push(json!({"role": "system", "content": format!("{}\n\n{instructions}", message.content)})),
-            Role::Assistant => {
-                let mut text = message.content.clone();
-                for call in &message.tool_calls {
-                    let call = json!({"name": call.name, "arguments": Value::Object(call.arguments.clone())});
-                    text.push_str(&format!("\n<tool_call>\n{call}\n</tool_call>"));
-                }
-                out.push(json!({"role": "assistant", "content": text.trim_start()}));
-            }
-            Role::Tool => {
-                let response = format!("<tool_response>\n{}\n</tool_response>", message.content);
-                // Results of one turn's calls share one user message.
-                match out.last_mut() {
-                    Some(last) if last["role"] == "user" && last["content"].as_str().is_some_and(|c| c.ends_with("</tool_response>")) => {
-                        let joined = format!("{}\n{response}", last["content"].as_str().unwrap_or_default());
-                        last["content"] = json!(joined);
-                    }
-                    _ => out.push(json!({"role": "user", "content": response})),
-                }
-            }
-            Role::User => out.push(json!({"role": "user", "content": message.content})),
-        }
-    }
-    out
+/// The conversation with tools carried in the text, for servers without a tool parser: the
+/// turns [`sera_chat::hermes`] renders (schemas in the system turn inside `<tools>`, reasoning
+/// in a `<think>` block, calls as `<tool_call>` blocks, results as user turns inside
+/// `<tool_response>`), the same bytes the lossless `hermes` export trains on.
+pub fn text_messages(messages: &[Message], tools: &[Value]) -> Vec<Value> {
+    sera_chat::hermes::conversation(messages, tools)
+        .into_iter()
+        .map(|turn| json!({"role": turn.role, "content": turn.content}))
+        .collect()
 }
 
 fn short(body: &str) -> String {

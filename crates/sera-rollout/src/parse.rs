@@ -2,6 +2,8 @@
 //! `<tool_call>` blocks in the text (for servers started without a tool parser), and reasoning
 //! from `reasoning_content` (or `reasoning`) or `<think>` tags. Pure text processing.
 
+/// Splits the `<think>` block off a message (see [`sera_chat::think::split`]).
+pub use sera_chat::think::split as split_think;
 use sera_core::{ToolCall, Usage};
 use serde_json::{Map, Value};
 
@@ -57,19 +59,6 @@ pub fn completion(body: &str) -> Result<Reply, TeacherError> {
         malformed,
         usage,
     })
-}
-
-/// Splits `<think>...</think>` off the front of a message. A message that has a closing tag
-/// but no opening one (chat templates that open the block in the prompt) counts too.
-pub fn split_think(text: &str) -> (Option<String>, String) {
-    let Some(close) = text.find("</think>") else {
-        return (None, text.trim().to_string());
-    };
-    let before = &text[..close];
-    let inner = before.find("<think>").map_or(before, |open| &before[open + "<think>".len()..]);
-    let rest = &text[close + "</think>".len()..];
-    let inner = inner.trim();
-    ((!inner.is_empty()).then(|| inner.to_string()), rest.trim().to_string())
 }
 
 /// Pulls `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks out of `text`.

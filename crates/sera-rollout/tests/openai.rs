@@ -355,14 +355,14 @@ fn a_server_without_a_tool_parser_gets_the_tools_in_the_text() {
     let system = sent[0]["content"].as_str().unwrap_or_default();
     assert!(
         system.starts_with(prompts::SYSTEM_PROMPT)
-            && system.contains("<tools>\n{\"type\":\"function\""),
+            && system.contains("<tools>\n{\"type\": \"function\""),
         "{system}"
     );
     assert!(
         sent[2]["content"]
             .as_str()
             .unwrap_or_default()
-            .contains("<tool_call>\n{\"name\":\"str_replace_editor\"")
+            .starts_with("<think>\ngo\n</think>\n\n<tool_call>\n{\"name\": \"str_replace_editor\"")
     );
     assert_eq!(sent[3]["role"], json!("user"));
     assert!(

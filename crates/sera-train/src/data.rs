@@ -1,25 +1,20 @@
 //! Reading the `hermes` and `openai` exports, ChatML rendering, loss masks, splits and batches.
 //!
 //! Both formats become a [`Conversation`]: a list of turns, each with a role, its content and
-//! whether the loss covers it. `openai` records are rendered the way Qwen's chat template renders
-//! tools (Hermes style), so a model trained on either export sees the same text.
+//! whether the loss covers it. `openai` records are rendered by [`sera_chat::hermes`], the one
+//! Hermes renderer the dataset export and the rollouts use too, so a model trained on either
+//! export sees the same bytes as the lossless `hermes` export and the teacher's text prompts.
 
 use std::path::Path;
 
-use sera_core::SplitMix64;
+use sera_chat::{chatml, hermes};
+use sera_core::{Message, Role, SplitMix64, ToolCall};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
 
-/// One chat turn as the model sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Turn {
-    pub role: String,
-    pub content: String,
-    /// Whether the loss covers this turn's content and its closing `<|im_end|>`.
-    pub train: bool,
-}
+pub use sera_chat::Turn;
 
 /// A record of either export, reduced to what training needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,95 +116,61 @@ fn hermes_turns(messages: &[Value]) -> std::result::Result<Vec<Turn>, String> {
         .collect()
 }
 
-/// The tool preamble of Qwen's chat template, which Hermes-style tool use follows.
-const TOOLS_PREAMBLE: &str = "# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>";
-const TOOLS_POSTAMBLE: &str = "\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>";
-
 fn openai_turns(
     messages: &[Value],
     tools: Option<&Value>,
 ) -> std::result::Result<Vec<Turn>, String> {
-    let mut turns: Vec<Turn> = Vec::new();
     let tools = match tools {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(tools)) => tools.clone(),
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(tools)) => tools.as_slice(),
         Some(_) => return Err("\"tools\" is not an array".into()),
     };
-    let tools_block = if tools.is_empty() {
-        None
-    } else {
-        let mut block = TOOLS_PREAMBLE.to_string();
-        for tool in &tools {
-            block.push('\n');
-            block.push_str(&tool.to_string());
-        }
-        block.push_str(TOOLS_POSTAMBLE);
-        Some(block)
+    let messages: Vec<Message> =
+        messages.iter().enumerate().map(|(i, m)| openai_message(m, i)).collect::<Result<_, _>>()?;
+    Ok(hermes::conversation(&messages, tools))
+}
+
+/// One `openai` message as a [`Message`]: `reasoning_content` becomes the reasoning and each
+/// call's JSON-string arguments an object.
+fn openai_message(m: &Value, i: usize) -> std::result::Result<Message, String> {
+    let role = match role(m).ok_or(format!("messages[{i}] has no string \"role\""))? {
+        "system" => Role::System,
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        "tool" => Role::Tool,
+        other => return Err(format!("messages[{i}].role {other:?} is not a chat role")),
     };
-    for (i, m) in messages.iter().enumerate() {
-        let role = role(m).ok_or(format!("messages[{i}] has no string \"role\""))?;
-        let mut text = content(m, i)?;
-        match role {
-            "system" if i == 0 => {
-                if let Some(block) = &tools_block {
-                    if !text.is_empty() {
-                        text.push_str("\n\n");
-                    }
-                    text.push_str(block);
-                }
-                turns.push(Turn { role: role.into(), content: text, train: false });
-            }
-            "assistant" => {
-                let calls = match m.get("tool_calls") {
-                    None | Some(Value::Null) => &[][..],
-                    Some(Value::Array(calls)) => calls.as_slice(),
-                    Some(_) => return Err(format!("messages[{i}].tool_calls is not an array")),
-                };
-                for (j, call) in calls.iter().enumerate() {
-                    let at = format!("messages[{i}].tool_calls[{j}]");
-                    let function = call.get("function").ok_or(format!("{at} has no function"))?;
-                    let name = function
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .ok_or(format!("{at}.function has no string name"))?;
-                    // Arguments are a JSON string in the openai format; the Hermes rendering
-                    // embeds them as an object.
-                    let arguments = match function.get("arguments") {
-                        Some(Value::String(s)) => serde_json::from_str::<Value>(s)
-                            .map_err(|e| format!("{at}.function.arguments is not JSON: {e}"))?,
-                        Some(other) => other.clone(),
-                        None => Value::Object(Default::default()),
-                    };
-                    let json = serde_json::json!({"name": name, "arguments": arguments});
-                    if !text.is_empty() {
-                        text.push('\n');
-                    }
-                    text.push_str(&format!("<tool_call>\n{json}\n</tool_call>"));
-                }
-                turns.push(Turn { role: role.into(), content: text, train: true });
-            }
-            "tool" => {
-                let response = format!("<tool_response>\n{text}\n</tool_response>");
-                // Consecutive tool results share one user turn, as in Qwen's template.
-                match turns.last_mut() {
-                    Some(last)
-                        if last.role == "user" && last.content.ends_with("</tool_response>") =>
-                    {
-                        last.content.push('\n');
-                        last.content.push_str(&response);
-                    }
-                    _ => turns.push(Turn { role: "user".into(), content: response, train: false }),
-                }
-            }
-            _ => turns.push(Turn { role: role.into(), content: text, train: false }),
-        }
+    let mut message = Message::text(role, content(m, i)?);
+    message.reasoning = match m.get("reasoning_content") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(format!("messages[{i}].reasoning_content is not a string")),
+    };
+    let calls = match m.get("tool_calls") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(calls)) => calls.as_slice(),
+        Some(_) => return Err(format!("messages[{i}].tool_calls is not an array")),
+    };
+    for (j, call) in calls.iter().enumerate() {
+        let at = format!("messages[{i}].tool_calls[{j}]");
+        let function = call.get("function").ok_or(format!("{at} has no function"))?;
+        let name = function
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or(format!("{at}.function has no string name"))?;
+        let arguments = match function.get("arguments") {
+            Some(Value::String(s)) => serde_json::from_str::<Value>(s)
+                .map_err(|e| format!("{at}.function.arguments is not JSON: {e}"))?,
+            Some(other) => other.clone(),
+            None => Value::Object(Default::default()),
+        };
+        let Value::Object(arguments) = arguments else {
+            return Err(format!("{at}.function.arguments is not a JSON object"));
+        };
+        let id = call.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        message.tool_calls.push(ToolCall { id, name: name.to_string(), arguments });
     }
-    if turns.first().is_none_or(|t| t.role != "system") {
-        if let Some(block) = tools_block {
-            turns.insert(0, Turn { role: "system".into(), content: block, train: false });
-        }
-    }
-    Ok(turns)
+    Ok(message)
 }
 
 /// Renders turns as ChatML (`<|im_start|>ROLE\nCONTENT<|im_end|>\n`) and marks the trained
@@ -218,17 +179,14 @@ fn openai_turns(
 pub fn tokenize(tokenizer: &Tokenizer, turns: &[Turn]) -> Result<Sample> {
     let specials = tokenizer.specials();
     let mut sample = Sample { tokens: Vec::new(), train: Vec::new() };
-    let mut push = |ids: &[u32], trained: bool| {
-        sample.tokens.extend_from_slice(ids);
+    for (piece, trained) in chatml::pieces(turns) {
+        let ids = match piece {
+            chatml::Piece::Special(chatml::IM_START) => vec![specials.im_start],
+            chatml::Piece::Special(_) => vec![specials.im_end],
+            chatml::Piece::Text(text) => tokenizer.encode(&text)?,
+        };
         sample.train.extend(std::iter::repeat_n(trained, ids.len()));
-    };
-    let newline = tokenizer.encode("\n")?;
-    for turn in turns {
-        push(&[specials.im_start], false);
-        push(&tokenizer.encode(&format!("{}\n", turn.role))?, false);
-        push(&tokenizer.encode(&turn.content)?, turn.train);
-        push(&[specials.im_end], turn.train);
-        push(&newline, false);
+        sample.tokens.extend(ids);
     }
     Ok(sample)
 }
@@ -237,7 +195,7 @@ pub fn tokenize(tokenizer: &Tokenizer, turns: &[Turn]) -> Result<Sample> {
 pub fn prompt_tokens(tokenizer: &Tokenizer, turns: &[Turn]) -> Result<Vec<u32>> {
     let mut tokens = tokenize(tokenizer, turns)?.tokens;
     tokens.push(tokenizer.specials().im_start);
-    tokens.extend(tokenizer.encode("assistant\n")?);
+    tokens.extend(tokenizer.encode(&chatml::header("assistant"))?);
     Ok(tokens)
 }
 
@@ -399,7 +357,7 @@ mod tests {
     use crate::tokenizer::ByteTokenizer;
 
     fn turn(role: &str, content: &str, train: bool) -> Turn {
-        Turn { role: role.into(), content: content.into(), train }
+        Turn::new(role, content, train)
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub fn sample(path: &Path, prompt: &str, opts: &SampleOptions) -> Result<String>
     }
     let tokenizer = checkpoint::load_tokenizer(&dir, &cfg)?;
     let specials = tokenizer.specials();
-    let turn = Turn { role: "user".into(), content: prompt.into(), train: false };
+    let turn = Turn::new("user", prompt, false);
     let mut tokens = data::prompt_tokens(&tokenizer, &[turn])?;
     let mut generated = Vec::new();
     let mut rng = SplitMix64::derive(opts.seed, "sera-train/sample");

@@ -13,6 +13,8 @@
 
 use std::path::{Path, PathBuf};
 
+use sera_chat::chatml::{IM_END, IM_START};
+
 use crate::error::{Error, Result};
 
 /// A tokenizer: one id per byte, or a Hugging Face `tokenizer.json`.
@@ -111,7 +113,7 @@ impl HfTokenizer {
         let mut inner: tokenizers::Tokenizer =
             json.parse().map_err(|e: tokenizers::Error| fail(e.to_string()))?;
         let id = |token: &str| inner.token_to_id(token);
-        let (Some(im_start), Some(im_end)) = (id("<|im_start|>"), id("<|im_end|>")) else {
+        let (Some(im_start), Some(im_end)) = (id(IM_START), id(IM_END)) else {
             return Err(fail(
                 "has no <|im_start|> or no <|im_end|> token; sera-train renders ChatML and needs \
                  both (add them to \"added_tokens\" as special tokens)"
@@ -188,8 +190,8 @@ impl ByteTokenizer {
             out.push_str(&String::from_utf8_lossy(&bytes));
             bytes.clear();
             out.push_str(match id {
-                Self::IM_START => "<|im_start|>",
-                Self::IM_END => "<|im_end|>",
+                Self::IM_START => IM_START,
+                Self::IM_END => IM_END,
                 Self::PAD => "<pad>",
                 _ => "<unk>",
             });

@@ -41,9 +41,10 @@ fn data_openai_records_render_tool_calls_hermes_style() {
     let sample = data::tokenize(&Tokenizer::Bytes, &records[0].turns).expect("bytes encode");
     let text = ByteTokenizer.decode(&sample.tokens);
     assert!(text.starts_with("<|im_start|>system\nYou are a helpful assistant"));
-    assert!(text.contains("<tools>\n{\"type\":\"function\""));
+    // JSON inside the text is written as Python's json.dumps writes it, as SERA's exports are.
+    assert!(text.contains("<tools>\n{\"type\": \"function\""));
     assert!(text.contains(
-        "<tool_call>\n{\"name\":\"bash\",\"arguments\":{\"command\":\"grep -n 'fn pop' src/stack.rs\"}}\n</tool_call><|im_end|>"
+        "<tool_call>\n{\"name\": \"bash\", \"arguments\": {\"command\": \"grep -n 'fn pop' src/stack.rs\"}}\n</tool_call><|im_end|>"
     ));
     assert!(text.contains("<|im_start|>user\n<tool_response>\nOBSERVATION:\n12:"));
     let trained: Vec<bool> = records[0].turns.iter().map(|t| t.train).collect();

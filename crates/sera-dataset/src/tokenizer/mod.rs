@@ -70,7 +70,7 @@ impl Tokenizer {
     /// them is encoded as it stands.
     pub fn count_chatml(&self, role: &str, content: &str) -> usize {
         match &self.inner {
-            Inner::Hf(t) => t.count(&format!("<|im_start|>{role}\n{content}<|im_end|>\n")),
+            Inner::Hf(t) => t.count(&sera_chat::chatml::render_turn(role, content)),
             Inner::Embedded(t) => {
                 let mut text = String::with_capacity(role.len() + content.len() + 1);
                 text.push_str(role);

@@ -23,7 +23,7 @@ struct PythonFormatter;
 
 /// Python's `repr(float)`: the shortest round-tripping digits, positional for exponents from
 /// -4 to 15 (with `.0` when integral), scientific with a signed two-digit exponent otherwise.
-pub(crate) fn float_repr(f: f64) -> String {
+pub fn float_repr(f: f64) -> String {
     if f.is_nan() {
         return "nan".into();
     }
