@@ -224,6 +224,25 @@ enum Command {
     )]
     Train(TrainArgs),
 
+    /// Build a pool of demonstration issues from your own tracker, for SVG's issue writer.
+    ///
+    /// SERA writes each synthetic issue in the style of one real issue drawn from a pool (by
+    /// default SWE-bench Verified's problem statements, which cannot ship with sera-rs; the
+    /// built-in pool is a handful written for this project). This reads issue exports: JSON
+    /// Lines or JSON lists (several in a row, as `gh api --paginate` prints pages) of GitHub
+    /// issues (`title`, `body`, `state`), SWE-bench rows (`problem_statement`) or plain strings,
+    /// and writes the JSON list of texts that `[svg] demonstrations` and `sera rollout
+    /// --demonstrations` read. Each text is the title, a newline and the body, as SWE-bench
+    /// writes a problem statement. Open issues, pull requests, records without a body and
+    /// repeats are left out unless asked for; a summary says how many of each.
+    #[command(after_help = "Examples:\n  \
+        gh issue list --state closed --limit 1000 --json title,body,state,url > issues.json\n  \
+        sera demos issues.json --out demos.json\n  \
+        gh api --paginate 'repos/OWNER/REPO/issues?state=closed&per_page=100' > pages.json\n  \
+        sera demos pages.json --out demos.json --limit 500\n  \
+        sera demos swe-bench-verified.jsonl --repo django --out demos.json")]
+    Demos(DemosArgs),
+
     /// Generate a reply from a checkpoint of `sera train`.
     ///
     /// Wraps --prompt as a user turn in ChatML and continues the assistant's turn until
@@ -254,6 +273,49 @@ enum PluginsCommand {
         #[arg(long, value_name = "DIR", default_value = sera_pipeline::plugins::DEFAULT_DIR)]
         dir: std::path::PathBuf,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct DemosArgs {
+    /// Issue exports to read: JSON Lines, or JSON lists.
+    #[arg(value_name = "FILE", required = true)]
+    sources: Vec<std::path::PathBuf>,
+    /// Where to write the pool (a JSON list of issue texts).
+    #[arg(long, value_name = "FILE")]
+    out: std::path::PathBuf,
+    /// Which issues to keep by state: `closed` (closed or merged, and records without a state)
+    /// or `any`.
+    #[arg(long, value_name = "STATE", default_value = "closed", value_parser = ["closed", "any"])]
+    state: String,
+    /// Keep pull requests too (SERA's scraper leaves them out).
+    #[arg(long)]
+    include_prs: bool,
+    /// Keep only records whose repository or id contains this text (case-insensitive), as
+    /// SERA picks one repository's SWE-bench issues.
+    #[arg(long, value_name = "NAME")]
+    repo: Option<String>,
+    /// At most this many issues, the first ones in input order.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+}
+
+impl DemosArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        let options = sera_pipeline::rollout::DemoOptions {
+            closed_only: self.state == "closed",
+            include_prs: self.include_prs,
+            repo: self.repo,
+            limit: self.limit,
+        };
+        let pool = sera_pipeline::rollout::build_demos(&self.sources, &self.out, &options)?;
+        eprintln!("{} -> {}", pool.summary(), self.out.display());
+        eprintln!(
+            "use it with `[svg] demonstrations = \"{}\"` in pipeline.toml, or `sera rollout --demonstrations {}`",
+            self.out.display(),
+            self.out.display()
+        );
+        Ok(())
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -1051,6 +1113,7 @@ fn main() -> ExitCode {
         Command::Import(args) => args.run(),
         Command::Export(args) => args.run(),
         Command::Train(args) => args.run(),
+        Command::Demos(args) => args.run(),
         Command::Sample(args) => sera_pipeline::train::sample(
             &args.checkpoint,
             &args.prompt,

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use sera_rollout::test_server::{Scripted, TestServer};
+use sera_rollout::test_server::{Scripted, TestServer, request_text};
 use serde_json::{Value, json};
 
 fn sera() -> Command {
@@ -211,6 +211,36 @@ fn svg_mode_keeps_an_accepted_t1_and_a_recalled_t2() {
         ISSUE,
     )
     .expect("server");
+    // The demonstration pool comes from the repository's own closed issues (as
+    // `gh issue list --json title,body,state,url` prints them): the open one and the pull
+    // request are left out, so the issue writer must see the closed issue.
+    let export = work.path().join("issues.json");
+    std::fs::write(
+        &export,
+        r#"[{"title":"Stock goes negative","body":"Removing more than we have leaves -3 in stock.\r\nExpected an error.","state":"CLOSED","url":"https://github.com/o/inventory/issues/2"},
+{"title":"Add CSV export","body":"would be nice","state":"OPEN","url":"https://github.com/o/inventory/issues/3"},
+{"title":"Fix stock","body":"Fixes #2","state":"MERGED","url":"https://github.com/o/inventory/pull/4"}]"#,
+    )
+    .expect("write export");
+    let demos = work.path().join("demos.json");
+    let built = sera().arg("demos").arg(&export).arg("--out").arg(&demos).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&built.stderr);
+    assert!(built.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "kept 1 of 3 records; left out: 1 still open (--state any keeps them), 1 pull requests"
+        ),
+        "{stderr}"
+    );
+    let pool: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(&demos).expect("pool")).expect("a JSON list");
+    assert_eq!(
+        pool,
+        vec![
+            "Stock goes negative\nRemoving more than we have leaves -3 in stock.\r\nExpected an error."
+        ]
+    );
+
     let out = work.path().join("svg.jsonl");
     let output = sera()
         .args([
@@ -224,6 +254,8 @@ fn svg_mode_keeps_an_accepted_t1_and_a_recalled_t2() {
             "--base-url",
         ])
         .arg(server.base_url())
+        .arg("--demonstrations")
+        .arg(&demos)
         .arg("--functions")
         .arg(&functions)
         .arg("--repo")
@@ -247,4 +279,27 @@ fn svg_mode_keeps_an_accepted_t1_and_a_recalled_t2() {
     assert_eq!(kept[1]["kind"], json!("svg_second"));
     assert_eq!(kept[1]["recall"], json!(1.0));
     assert_eq!(kept[1]["metadata"]["problem_statement"], json!(ISSUE));
+    let writer = server
+        .requests()
+        .into_iter()
+        .map(|request| request_text(&request.body))
+        .find(|text| text.contains("<demonstration_issue>"))
+        .expect("the issue writer was asked");
+    assert!(
+        writer.contains(&format!("<demonstration_issue>\n{}\n</demonstration_issue>", pool[0]))
+    );
+}
+
+#[test]
+fn demos_from_an_export_that_is_not_json_name_the_file_and_line() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let export = work.path().join("issues.jsonl");
+    std::fs::write(&export, "{\"title\": \"a\", \"body\": \"b\"}\n{\"title\": \"c\", body}\n")
+        .expect("write");
+    let out = work.path().join("demos.json");
+    let output = sera().arg("demos").arg(&export).arg("--out").arg(&out).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains(&format!("{}:2: not JSON", export.display())), "{stderr}");
+    assert!(!out.exists(), "nothing is written on an error");
 }

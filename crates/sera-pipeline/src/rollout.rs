@@ -433,6 +433,11 @@ pub struct SvgReport {
     pub kept_first: usize,
     pub kept_second: usize,
     pub mean_recall: Option<f64>,
+    /// Accepted rollouts 1 whose issue writer gave no issue (so no rollout 2).
+    pub no_issue: usize,
+    /// Issues in the demonstration pool, and whether it is the built-in one.
+    pub demonstrations: usize,
+    pub builtin_demonstrations: bool,
 }
 
 impl SvgReport {
@@ -450,7 +455,23 @@ impl SvgReport {
             self.second_rollouts,
             self.kept_first,
             self.kept_second
-        )
+        ) + &self.pool_note()
+    }
+
+    fn pool_note(&self) -> String {
+        let mut note = String::new();
+        if self.no_issue > 0 {
+            note.push_str(&format!(" · no issue written {}", self.no_issue));
+        }
+        if self.builtin_demonstrations {
+            note.push_str(&format!(
+                " · demonstrations: the built-in {} (build a pool from your own issues with `sera demos`)",
+                self.demonstrations
+            ));
+        } else if self.demonstrations > 0 {
+            note.push_str(&format!(" · demonstrations {}", self.demonstrations));
+        }
+        note
     }
 }
 
@@ -471,6 +492,23 @@ pub fn start_functions(
             file: entity.file.clone(),
         })
         .collect()
+}
+
+pub use sera_rollout::demos::{DemoOptions, DemoPool};
+
+/// `sera demos`: a pool of demonstration issues for the SVG issue writer from issue exports
+/// (JSON Lines or JSON lists of GitHub issues, pull requests or SWE-bench rows), written to
+/// `out` as the JSON list `[svg] demonstrations` reads.
+pub fn build_demos(sources: &[PathBuf], out: &Path, options: &DemoOptions) -> Result<DemoPool> {
+    let mut texts = Vec::with_capacity(sources.len());
+    for path in sources {
+        let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
+        texts.push((path.display().to_string(), text));
+    }
+    let pool =
+        sera_rollout::demos::build(&texts, options).map_err(|err| Error::Data(err.to_string()))?;
+    crate::rundir::write_atomic(out, pool.to_json().as_bytes())?;
+    Ok(pool)
 }
 
 /// SVG mode: start functions from an index (`sera index` output) in, kept T1 and T2
@@ -505,7 +543,12 @@ pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<Svg
     let config = SvgConfig { rollout: options.agent.rollout_config(), attempts: options.attempts };
     let registry = sera_taxonomy::Registry::builtin();
     let workers = options.agent.concurrency.max(1);
-    let mut report = SvgReport { starts: starts.len(), ..SvgReport::default() };
+    let mut report = SvgReport {
+        starts: starts.len(),
+        demonstrations: pool.len(),
+        builtin_demonstrations: options.demonstrations.is_none(),
+        ..SvgReport::default()
+    };
 
     let journal = options.journal.as_deref().map(Journal::open).transpose()?;
 
@@ -609,6 +652,11 @@ pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<Svg
     let mut discarded = discarded_path.as_deref().map(jsonl::Writer::create).transpose()?;
     let mut recall_sum = 0.0;
     let mut recall_count = 0;
+    report.no_issue = second_inputs
+        .iter()
+        .zip(&seconds)
+        .filter(|(input, t2)| input.is_some() && t2.is_none())
+        .count();
     for (first, second) in firsts.into_iter().zip(seconds) {
         for (index, mut t1) in first.attempts.into_iter().enumerate() {
             let keep = first.accepted == Some(index) && t1.exit_status == ExitStatus::Submitted;

@@ -26,6 +26,7 @@
 //! ```
 
 pub mod agent;
+pub mod demos;
 pub mod editor;
 pub mod env;
 pub mod openai;

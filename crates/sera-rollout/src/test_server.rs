@@ -128,10 +128,10 @@ impl TestServer {
         let issue = issue.to_string();
         TestServer::start(move |body, _| {
             if body.get("tools").is_none() {
-                return if request_text(body).contains("Is the final change a valid fix") {
-                    Scripted::text("<answer>yes</answer>")
+                return if request_text(body).contains("<initial_prompt>") {
+                    Scripted::text("<output>yes</output>")
                 } else {
-                    Scripted::text(&format!("<issue>{issue}</issue>"))
+                    Scripted::text(&format!("<output>{issue}</output>"))
                 };
             }
             let turn = body["messages"]

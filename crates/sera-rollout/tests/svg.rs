@@ -37,18 +37,18 @@ fn server() -> TestServer {
     TestServer::start(move |body, _| {
         let text = request_text(body);
         if body.get("tools").is_none() {
-            if text.contains("Is the final change a valid fix") {
+            if text.contains("<initial_prompt>") {
                 let mut calls = judge_calls.lock().expect("lock");
                 *calls += 1;
                 return if *calls == 1 {
                     Scripted::text("It looks reasonable to me.")
                 } else {
                     Scripted::text(
-                        "<think>checking</think>The change matches. <answer>yes</answer>",
+                        "<think>checking</think>The change matches. <OUTPUT>Yes</OUTPUT>",
                     )
                 };
             }
-            return Scripted::text(&format!("<issue>\n{ISSUE}\n</issue>"));
+            return Scripted::text(&format!("Here it is.\n<output>{ISSUE}</output>"));
         }
         let turn = body["messages"]
             .as_array()
@@ -121,11 +121,29 @@ fn svg_loop_draws_new_classes_judges_writes_an_issue_and_solves_it_again() {
         requests.iter().map(|r| &r.body).filter(|b| b.get("tools").is_none()).collect();
     assert_eq!(plain.len(), 3);
     assert!(plain.iter().all(|b| b["max_tokens"] == json!(4096)));
+    let writer = request_text(plain[2]);
     assert!(
-        request_text(plain[2]).contains(&format!("<example_issue>\n{}\n</example_issue>", pool[0]))
+        writer.contains(&format!("<demonstration_issue>\n{}\n</demonstration_issue>", pool[0]))
     );
-    // The retried judge call dropped the first quarter of the steps: it is shorter.
+    // SERA's shape: a system prompt, the steps as JSON, and never the diff.
+    for body in &plain {
+        assert_eq!(body["messages"][0]["role"], json!("system"));
+        assert_eq!(body["messages"].as_array().map(Vec::len), Some(2));
+    }
+    assert!(writer.contains(
+        "<fix_steps>\n[{\"action\": \"str_replace_editor str_replace /testbed/inventory/core.py"
+    ));
+    // Like SERA, the diff reaches the writer only inside the steps (submit's review shows it).
+    let after_steps = writer.split("</fix_steps>").nth(1).expect("steps end");
+    assert!(!after_steps.contains("diff --git"), "{writer}");
+    // The judge saw the task message rollout 1 was given.
+    assert!(
+        request_text(plain[0])
+            .contains(&format!("<initial_prompt>\n{}\n</initial_prompt>", a2.messages[1].content))
+    );
+    // The retried judge call dropped the first quarter of the steps (2 steps: none).
     assert!(request_text(plain[1]).len() <= request_text(plain[0]).len());
+    assert_eq!(a2.metadata[svg::SKIPPED_STEPS], json!(0));
 }
 
 #[test]
