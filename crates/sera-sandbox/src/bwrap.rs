@@ -19,31 +19,35 @@ pub(crate) struct Wrap<'a> {
     pub readable: &'a [&'a Path],
     /// Keep the host's network namespace (only the environment stage asks for it).
     pub network: bool,
+    /// Host folders bound read-write at another path inside the box (`host`, `inside`), each
+    /// `inside` a new top-level folder. With any, the host's root is bound entry by entry
+    /// instead of whole, so that the box's own root can hold those folders.
+    pub mounts: &'a [(&'a Path, &'a Path)],
     pub cwd: &'a Path,
 }
+
+/// Host root entries that every box replaces with its own.
+const OWN_ENTRIES: [&str; 4] = ["dev", "proc", "tmp", "run"];
 
 /// `bwrap [options] -- program args...`: the host read-only, a fresh `/dev`, `/proc` and
 /// `/tmp`, `/run` masked (its sockets would otherwise be reachable through a read-only mount),
 /// the `writable` folders bound read-write, every namespace unshared (so no network, unless
 /// `network` keeps it), no capabilities, a new session, and death with the parent.
 pub(crate) fn wrap(how: &Wrap<'_>, program: &str, args: &[String]) -> Vec<String> {
-    let mut argv: Vec<String> = [
-        BWRAP,
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/tmp",
-        "--tmpfs",
-        "/run",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut argv = vec![BWRAP.to_string()];
+    if how.mounts.is_empty() {
+        argv.extend(["--ro-bind", "/", "/"].map(String::from));
+    } else {
+        // The same read-only view of the host, one top-level entry at a time, leaving out the
+        // entries the mounts take (a host `/testbed` is hidden, not merged).
+        let taken: Vec<&std::ffi::OsStr> =
+            how.mounts.iter().filter_map(|(_, inside)| top_level(inside)).collect();
+        argv.extend(host_root_entries(&taken));
+    }
+    argv.extend(
+        ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+            .map(String::from),
+    );
     // Bound after the tmpfs mounts so that a scratch under /tmp stays visible.
     for dir in how.readable {
         let dir = dir.display().to_string();
@@ -52,6 +56,13 @@ pub(crate) fn wrap(how: &Wrap<'_>, program: &str, args: &[String]) -> Vec<String
     for dir in how.writable {
         let dir = dir.display().to_string();
         argv.extend(["--bind".to_string(), dir.clone(), dir]);
+    }
+    for (host, inside) in how.mounts {
+        argv.extend([
+            "--bind".to_string(),
+            host.display().to_string(),
+            inside.display().to_string(),
+        ]);
     }
     argv.push("--unshare-all".to_string());
     if how.network {
@@ -66,11 +77,45 @@ pub(crate) fn wrap(how: &Wrap<'_>, program: &str, args: &[String]) -> Vec<String
     argv
 }
 
+/// The first component of an absolute path (`testbed` of `/testbed/src`).
+pub(crate) fn top_level(path: &Path) -> Option<&std::ffi::OsStr> {
+    match path.components().nth(1)? {
+        std::path::Component::Normal(name) => Some(name),
+        _ => None,
+    }
+}
+
+/// `--ro-bind` (or `--symlink` for links such as a merged-usr `/bin`) for each entry of the
+/// host's `/`, except those every box replaces and those in `skip`.
+fn host_root_entries(skip: &[&std::ffi::OsStr]) -> Vec<String> {
+    let mut entries: Vec<std::fs::DirEntry> =
+        std::fs::read_dir("/").map(|dir| dir.flatten().collect()).unwrap_or_default();
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    let mut argv = Vec::new();
+    for entry in entries {
+        let name = entry.file_name();
+        if OWN_ENTRIES.iter().any(|own| name == *own) || skip.contains(&name.as_os_str()) {
+            continue;
+        }
+        let path = entry.path().display().to_string();
+        match std::fs::read_link(entry.path()) {
+            Ok(target) => {
+                argv.extend(["--symlink".to_string(), target.display().to_string(), path]);
+            }
+            Err(_) => argv.extend(["--ro-bind".to_string(), path.clone(), path]),
+        }
+    }
+    argv
+}
+
 /// Runs `true` under the same options as every command, finding `bwrap` on `path_var`.
 pub(crate) fn probe(path_var: &str) -> Result<(), SandboxError> {
     let dir = std::env::temp_dir();
-    let argv =
-        wrap(&Wrap { writable: &[&dir], readable: &[], network: false, cwd: &dir }, "true", &[]);
+    let argv = wrap(
+        &Wrap { writable: &[&dir], readable: &[], network: false, mounts: &[], cwd: &dir },
+        "true",
+        &[],
+    );
     let mut env = BTreeMap::new();
     env.insert("PATH".to_string(), path_var.to_string());
     let launch = Launch {

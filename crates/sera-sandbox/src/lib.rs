@@ -196,13 +196,19 @@ pub enum SandboxError {
     /// A path given to the scratch escapes it (absolute, or with `..`).
     #[error("path {0:?} is not a relative path inside the repository")]
     BadPath(String),
+    /// A scratch cannot be shown at the path asked for.
+    #[error("cannot mount the scratch: {0}")]
+    BadMount(String),
 }
 
 impl SandboxError {
     /// Whether the machine is at fault (a missing tool, no isolation, a full disk) rather than
     /// the input; callers map this to exit code 3.
     pub fn is_environment(&self) -> bool {
-        !matches!(self, SandboxError::Patch(_) | SandboxError::BadPath(_))
+        !matches!(
+            self,
+            SandboxError::Patch(_) | SandboxError::BadPath(_) | SandboxError::BadMount(_)
+        )
     }
 
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SandboxError + '_ {

@@ -29,7 +29,22 @@ pub struct Scratch {
     source: PathBuf,
     overlay: Option<PathBuf>,
     env: BTreeMap<String, String>,
+    /// Where commands see the copy and the scratch, when not at their real paths.
+    mounted: Option<Mounted>,
 }
+
+/// The paths inside the box of a [mounted](Scratch::mount_at) scratch.
+#[derive(Debug, Clone)]
+struct Mounted {
+    repo: PathBuf,
+    root: PathBuf,
+}
+
+/// Top-level folders a scratch may not be mounted over: the box needs the host's.
+const PROTECTED: [&str; 20] = [
+    "bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32", "nix", "opt", "proc",
+    "root", "run", "sbin", "srv", "sys", "tmp", "usr", "var",
+];
 
 impl Scratch {
     pub(crate) fn create(sandbox: Sandbox, source: &Path) -> Result<Scratch, SandboxError> {
@@ -60,20 +75,52 @@ impl Scratch {
             let path = root.join(sub);
             std::fs::create_dir_all(&path).map_err(SandboxError::io(&path))?;
         }
-        let mut env = sandbox.inner.base_env.clone();
-        env.insert("HOME".into(), root.join("home").display().to_string());
-        env.insert("CARGO_TARGET_DIR".into(), root.join("target").display().to_string());
-        let tmp = match config.isolation {
-            Isolation::Bwrap => "/tmp".to_string(),
-            Isolation::None => root.join("tmp").display().to_string(),
-        };
-        env.insert("TMPDIR".into(), tmp);
-        for (name, paths) in &config.repo_env {
-            let joined: Vec<String> =
-                paths.iter().map(|path| repo.join(path).display().to_string()).collect();
-            env.insert(name.clone(), joined.join(":"));
+        let env = scratch_env(&sandbox, &root, &repo);
+        Ok(Scratch { sandbox, dir, repo, source, overlay, env, mounted: None })
+    }
+
+    /// Shows the repository copy at `repo` and the whole scratch at `root` inside the box, for
+    /// every later command: they start in `repo`, and `HOME`, `CARGO_TARGET_DIR` and the
+    /// [`repo_env`](crate::SandboxConfig::repo_env) variables name paths under these. An agent
+    /// told its repository is at `/testbed` then really finds it there, files that mention
+    /// `/testbed` included. Each must be an absolute path under a top-level folder the host's
+    /// system does not need (a host folder of that name is hidden in the box). Bubblewrap only:
+    /// without isolation there is no private mount namespace, and this refuses.
+    pub fn mount_at(&mut self, repo: &Path, root: &Path) -> Result<(), SandboxError> {
+        if self.sandbox.config().isolation != Isolation::Bwrap {
+            return Err(SandboxError::BadMount(format!(
+                "{}: only bubblewrap can show a scratch at another path",
+                repo.display()
+            )));
         }
-        Ok(Scratch { sandbox, dir, repo, source, overlay, env })
+        for path in [repo, root] {
+            let normal = path.is_absolute()
+                && path.components().skip(1).all(|c| matches!(c, Component::Normal(_)));
+            let top = bwrap::top_level(path).and_then(|top| top.to_str());
+            match top {
+                Some(top) if normal && !PROTECTED.contains(&top) => {}
+                _ => {
+                    return Err(SandboxError::BadMount(format!(
+                        "{}: not an absolute path under a new top-level folder such as /testbed",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        self.env = scratch_env(&self.sandbox, root, repo);
+        self.mounted = Some(Mounted { repo: repo.to_path_buf(), root: root.to_path_buf() });
+        Ok(())
+    }
+
+    /// Where commands see the repository copy: its [mount](Scratch::mount_at) or its real path.
+    pub fn visible_path(&self) -> &Path {
+        self.mounted.as_ref().map_or(&self.repo, |mounted| &mounted.repo)
+    }
+
+    /// Where commands see the scratch directory: its [mount](Scratch::mount_at) or its real
+    /// path.
+    pub fn visible_root(&self) -> &Path {
+        self.mounted.as_ref().map_or(self.dir.path(), |mounted| &mounted.root)
     }
 
     /// The repository copy, where commands run by default.
@@ -218,18 +265,31 @@ impl Scratch {
             Some(cwd) => self.repo.join(cwd),
             None => self.repo.clone(),
         };
+        let inside = match &spec.cwd {
+            Some(cwd) => self.visible_path().join(cwd),
+            None => self.visible_path().to_path_buf(),
+        };
         let mut env = self.env.clone();
         env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let argv = match config.isolation {
             Isolation::Bwrap => {
-                let mut writable = vec![self.root()];
+                let mut writable = Vec::new();
+                let mut mounts = Vec::new();
+                match &self.mounted {
+                    None => writable.push(self.root()),
+                    Some(mounted) => {
+                        mounts.push((self.repo.as_path(), mounted.repo.as_path()));
+                        mounts.push((self.root(), mounted.root.as_path()));
+                    }
+                }
                 writable.extend(config.writable.iter().map(PathBuf::as_path));
                 let readable: Vec<&Path> = config.readable.iter().map(PathBuf::as_path).collect();
                 let how = bwrap::Wrap {
                     writable: &writable,
                     readable: &readable,
                     network: config.network,
-                    cwd: &cwd,
+                    mounts: &mounts,
+                    cwd: &inside,
                 };
                 bwrap::wrap(&how, &spec.program, &spec.args)
             }
@@ -248,6 +308,26 @@ impl Scratch {
             merge_output: spec.merge_output,
         })
     }
+}
+
+/// The environment every command of a scratch starts from, with the scratch at `root` and the
+/// copy at `repo` as the commands see them.
+fn scratch_env(sandbox: &Sandbox, root: &Path, repo: &Path) -> BTreeMap<String, String> {
+    let config = sandbox.config();
+    let mut env = sandbox.inner.base_env.clone();
+    env.insert("HOME".into(), root.join("home").display().to_string());
+    env.insert("CARGO_TARGET_DIR".into(), root.join("target").display().to_string());
+    let tmp = match config.isolation {
+        Isolation::Bwrap => "/tmp".to_string(),
+        Isolation::None => root.join("tmp").display().to_string(),
+    };
+    env.insert("TMPDIR".into(), tmp);
+    for (name, paths) in &config.repo_env {
+        let joined: Vec<String> =
+            paths.iter().map(|path| repo.join(path).display().to_string()).collect();
+        env.insert(name.clone(), joined.join(":"));
+    }
+    env
 }
 
 /// `path` as a relative path that stays inside the repository.

@@ -418,3 +418,76 @@ mod setup {
         assert!("docker".parse::<Isolation>().is_err());
     }
 }
+
+mod mounted {
+    use super::*;
+
+    fn mounted_scratch(config: SandboxConfig) -> Scratch {
+        let sandbox = Sandbox::new(config).expect("bubblewrap works here");
+        let mut scratch = sandbox.scratch(repo()).expect("scratch");
+        scratch.mount_at(Path::new("/testbed"), Path::new("/scratch")).expect("mounts");
+        scratch
+    }
+
+    #[test]
+    fn the_copy_is_really_at_testbed_and_its_writes_land_in_the_copy() {
+        let config = SandboxConfig {
+            repo_env: [("PYTHONPATH".to_string(), vec![PathBuf::from("src")])].into(),
+            ..SandboxConfig::default()
+        };
+        let scratch = mounted_scratch(config);
+        assert_eq!(scratch.visible_path(), Path::new("/testbed"));
+        let out = sh(
+            &scratch,
+            "pwd; cat /testbed/src/a.txt | head -1; echo \"$HOME $CARGO_TARGET_DIR $PYTHONPATH\"; \
+             echo new > /testbed/src/b.txt; touch /scratch/home/h; ls /scratch",
+            30,
+        );
+        assert!(out.success(), "{out:?}");
+        assert_eq!(
+            out.stdout,
+            "/testbed\none\n/scratch/home /scratch/target /testbed/src\nhome\nrepo\ntarget\ntmp\n"
+        );
+        assert_eq!(std::fs::read_to_string(scratch.path().join("src/b.txt")).expect("b"), "new\n");
+        assert!(scratch.root().join("home/h").is_file());
+        // A file that names /testbed works, as in SWE-bench's images.
+        std::fs::write(scratch.path().join("run.sh"), "cat /testbed/keep.txt\n").expect("write");
+        let out = sh(&scratch, "bash /testbed/run.sh && cd src && pwd", 30);
+        assert_eq!(out.stdout, "keep\n/testbed/src\n", "{out:?}");
+        // A command's own working directory is under the mount too.
+        let out = scratch
+            .run(&CommandSpec::shell("pwd").cwd("src").timeout(Duration::from_secs(30)))
+            .expect("runs");
+        assert_eq!(out.stdout, "/testbed/src\n");
+    }
+
+    #[test]
+    fn the_rest_of_the_host_stays_read_only_and_the_real_scratch_path_is_not_needed() {
+        let scratch = mounted_scratch(SandboxConfig::default());
+        let outside = outside_file("mounted-precious");
+        let script = format!(
+            "echo x > {} 2>/dev/null && echo WROTE; touch /usr/evil 2>/dev/null && echo WROTE; \
+             ls /usr/bin/env >/dev/null && echo host-visible; test -e {} || echo real-path-hidden",
+            outside.display(),
+            scratch.root().display()
+        );
+        let out = sh(&scratch, &script, 30);
+        assert_eq!(out.stdout, "host-visible\nreal-path-hidden\n", "{out:?}");
+        assert_eq!(std::fs::read_to_string(&outside).expect("read"), "precious");
+    }
+
+    #[test]
+    fn mounts_over_system_folders_or_without_bubblewrap_are_refused() {
+        let mut scratch = bwrap_scratch();
+        for bad in ["/usr/testbed", "relative", "/", "/tmp/x", "/testbed/../etc"] {
+            let err = scratch.mount_at(Path::new(bad), Path::new("/scratch")).expect_err(bad);
+            assert!(matches!(err, SandboxError::BadMount(_)), "{bad}: {err}");
+            assert!(!err.is_environment());
+        }
+        let plain = sandbox(Isolation::None, Limits::default());
+        let mut scratch = plain.scratch(repo()).expect("scratch");
+        let err = scratch.mount_at(Path::new("/testbed"), Path::new("/scratch")).expect_err("none");
+        assert!(err.to_string().contains("only bubblewrap"), "{err}");
+        assert_eq!(scratch.visible_path(), scratch.path());
+    }
+}
