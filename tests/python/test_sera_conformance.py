@@ -35,6 +35,7 @@ def test_committed_inputs_are_what_make_inputs_writes():
     make_inputs = load("make_inputs")
     assert committed("inputs/trajectories.jsonl") == [json.dumps(c) for c in make_inputs.trajectories()]
     assert committed("inputs/recall-pairs.jsonl") == [json.dumps(p) for p in make_inputs.pairs()]
+    assert committed("inputs/mini-trajectories.jsonl") == [json.dumps(c) for c in make_inputs.mini_trajectories()]
 
 
 def test_the_corpus_is_as_large_as_the_quality_bar_asks():
@@ -43,6 +44,8 @@ def test_the_corpus_is_as_large_as_the_quality_bar_asks():
     expected = [json.loads(line) for line in committed("expected/postprocess.jsonl")]
     assert {row["config"] for row in expected} >= {"hermes", "xml", "raw"}
     assert any(row["raised"] for row in expected) and any(row["row"] is None for row in expected)
+    mini = [json.loads(line) for line in committed("expected/postprocess-mini.jsonl")]
+    assert len(committed("inputs/mini-trajectories.jsonl")) >= 20 and len(mini) >= 200
 
 
 @pytest.mark.skipif(not os.environ.get("SERA_SOURCE"), reason="SERA_SOURCE (a copy of allenai/SERA) is not set")
@@ -51,5 +54,5 @@ def test_expected_outputs_are_what_sera_produces(tmp_path):
     shutil.copytree(CORPUS, copy)
     subprocess.run([sys.executable, str(copy / "generate.py"), "--sera", os.environ["SERA_SOURCE"]],
                    check=True, capture_output=True)
-    for name in ["meta.json", "postprocess.jsonl", "recall.jsonl"]:
+    for name in ["meta.json", "postprocess.jsonl", "postprocess-mini.jsonl", "recall.jsonl"]:
         assert (copy / "expected" / name).read_text() == (CORPUS / "expected" / name).read_text(), name

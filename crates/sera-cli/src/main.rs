@@ -883,6 +883,10 @@ struct ExportArgs {
     /// Also export rollouts that did not end by submitting.
     #[arg(long)]
     keep_unsubmitted: bool,
+    /// Also export rollouts without a change (SERA's post-processing keeps them; by default
+    /// they are dropped and reported).
+    #[arg(long)]
+    keep_empty_patch: bool,
     /// `sera`: hermes, xml and raw records exactly as SERA's post-processing writes them;
     /// `lossless`: sera-rs's own rendering (reasoning kept beside the text, the trajectory's tools).
     #[arg(long, value_name = "MODE", default_value = "sera", value_parser = ["sera", "lossless"])]
@@ -925,6 +929,7 @@ impl ExportArgs {
             min_truncation_ratio: self.min_truncation_ratio,
             max_records: self.max_records,
             require_submitted: !self.keep_unsubmitted,
+            drop_empty_patch: !self.keep_empty_patch,
             dedup: !self.no_dedup,
             val_fraction: self.val_fraction,
             compat: self.compat.parse().map_err(sera_pipeline::Error::Usage)?,

@@ -8,7 +8,7 @@
 //! adds them after every record that fits, by falling truncation ratio.
 //!
 //! Filters, in order (reference section 6), each counted under its key in [`ExportStats`]:
-//! `not_submitted`, `empty_patch` (also reported as a problem), `patch_too_large` (more than
+//! `not_submitted`, `empty_patch` (also reported as a problem; `drop_empty_patch`), `patch_too_large` (more than
 //! `max_patch_lines` added plus removed lines, when set), `recall_below_threshold` (a recall
 //! below `min_recall`, when set), the format checks of [`ChatView::new`]
 //! (`no_assistant`, `multiple_think`, `unclosed_think`, `no_tool_call`; with
@@ -60,6 +60,9 @@ pub struct ExportConfig {
     pub max_records: Option<usize>,
     /// Keep only rollouts that ended by submitting.
     pub require_submitted: bool,
+    /// Drop (and report) rollouts without a change. SERA's post-processing keeps them (its
+    /// evaluation skips empty patches instead).
+    pub drop_empty_patch: bool,
     /// Drop records whose rendered conversation equals an earlier one.
     pub dedup: bool,
     /// The share of instances that go to the validation split (by a hash of the instance id).
@@ -83,6 +86,7 @@ impl Default for ExportConfig {
             min_truncation_ratio: 0.88,
             max_records: None,
             require_submitted: true,
+            drop_empty_patch: true,
             dedup: true,
             val_fraction: 0.0,
             chunk_size: 256,
@@ -520,7 +524,7 @@ fn evaluate(
         return Verdict::Drop("not_submitted");
     }
     let patch_lines = trajectory.patch.as_ref().map_or(0, |patch| patch.changed_line_count());
-    if patch_lines == 0 {
+    if patch_lines == 0 && config.drop_empty_patch {
         return Verdict::Bad(Problem {
             file: origin.file.to_string(),
             line: origin.line,

@@ -212,7 +212,11 @@ fn sera_record(
             .iter()
             .map(|m| sera::message_json(m, options))
             .collect(),
-        Format::Raw | Format::OpenAi => sera::raw_messages(&trajectory.messages[..keep], options),
+        Format::Raw | Format::OpenAi => sera::raw_messages(
+            &trajectory.messages[..keep],
+            options,
+            sera::inline_reasoning(trajectory),
+        ),
     };
     let mut record = Map::new();
     record.insert("messages".into(), messages.into());

@@ -163,6 +163,9 @@ pub fn from_mini_swe_agent(
         let role = message.get("role").and_then(Value::as_str).unwrap_or("");
         let content = text_of(message.get("content"));
         match role {
+            // 2.x ends with the submission as an `exit` message; SERA drops it, and the
+            // submission is read from `info` below.
+            "exit" => {}
             "system" => messages.push(Message::text(Role::System, content)),
             "user" | "tool" => match pending.take() {
                 Some(id) => {

@@ -152,6 +152,7 @@ pub fn hermes_messages(
     reformat: bool,
 ) -> Result<Vec<ChatMessage>, Invalid> {
     let system = system_prompt(&trajectory.tools, Syntax::Hermes);
+    let inline = inline_reasoning(trajectory);
     let mut messages: Vec<ChatMessage> = trajectory
         .messages
         .iter()
@@ -160,7 +161,9 @@ pub fn hermes_messages(
                 Role::System => ("system", system.clone()),
                 Role::User => ("user", message.content.clone()),
                 Role::Tool => ("user", hermes::tool_response(&message.content)),
-                Role::Assistant => ("assistant", hermes_assistant(message, options.add_think)),
+                Role::Assistant => {
+                    ("assistant", hermes_assistant(message, options.add_think, inline))
+                }
             };
             ChatMessage { role, content, train: role == "assistant" }
         })
@@ -174,6 +177,7 @@ pub fn hermes_messages(
 /// The xml messages SERA writes for `trajectory`, one per trajectory message.
 pub fn xml_messages(trajectory: &Trajectory, options: &SeraOptions) -> Vec<ChatMessage> {
     let system = system_prompt(&trajectory.tools, Syntax::Xml);
+    let inline = inline_reasoning(trajectory);
     trajectory
         .messages
         .iter()
@@ -181,7 +185,7 @@ pub fn xml_messages(trajectory: &Trajectory, options: &SeraOptions) -> Vec<ChatM
             let (role, content) = match message.role {
                 Role::System => ("system", system.clone()),
                 Role::User | Role::Tool => ("user", message.content.clone()),
-                Role::Assistant => ("assistant", xml_assistant(message, options.add_think)),
+                Role::Assistant => ("assistant", xml_assistant(message, options.add_think, inline)),
             };
             ChatMessage { role, content, train: role == "assistant" }
         })
@@ -191,14 +195,14 @@ pub fn xml_messages(trajectory: &Trajectory, options: &SeraOptions) -> Vec<ChatM
 /// The messages of a `raw` record: the history in SWE-agent's form (`role`, `content`,
 /// assistant `tool_calls` with JSON-string arguments, tool `tool_call_ids`), with SERA's
 /// `train` key. SWE-agent's other history fields are not recorded in a trajectory, so they are
-/// not written.
-pub fn raw_messages(messages: &[Message], options: &SeraOptions) -> Vec<Value> {
+/// not written. `inline` puts a message's reasoning in front of its text ([`inline_reasoning`]).
+pub fn raw_messages(messages: &[Message], options: &SeraOptions, inline: bool) -> Vec<Value> {
     messages
         .iter()
         .map(|message| {
             let mut out = Map::new();
             out.insert("role".into(), message.role.name().into());
-            out.insert("content".into(), content_with_reasoning(message).into());
+            out.insert("content".into(), content_with_reasoning(message, inline).into());
             match message.role {
                 Role::Assistant => {
                     let calls: Vec<Value> = message
@@ -268,11 +272,17 @@ fn system_prompt(tools: &[Value], syntax: Syntax) -> String {
     }
 }
 
-/// The assistant text SERA sees. A trajectory recorded by sera-rs may keep the teacher's
-/// reasoning apart from its text; SERA's teachers wrote it inline as a think block, so that is
-/// where it goes.
-fn content_with_reasoning(message: &Message) -> String {
-    match message.reasoning.as_deref().filter(|r| !r.is_empty()) {
+/// Whether a trajectory's reasoning belongs in its text. A trajectory recorded by sera-rs may
+/// keep the teacher's reasoning apart from its text; SERA's teachers wrote it inline as a think
+/// block, so that is where it goes. An imported one is rendered from its file's text alone, as
+/// SERA reads the file (it never looks at mini-swe-agent's `reasoning_content`).
+pub fn inline_reasoning(trajectory: &Trajectory) -> bool {
+    trajectory.kind != sera_core::RolloutKind::Imported
+}
+
+/// The assistant text SERA sees, with the reasoning in front when `inline`.
+fn content_with_reasoning(message: &Message, inline: bool) -> String {
+    match message.reasoning.as_deref().filter(|r| inline && !r.is_empty()) {
         Some(reasoning) => format!("<think>\n{reasoning}\n</think>\n\n{}", message.content),
         None => message.content.clone(),
     }
@@ -282,7 +292,7 @@ fn think_wrapped(text: &str) -> String {
     format!("<think>\n{}\n</think>", py_strip(text))
 }
 
-fn hermes_assistant(message: &Message, add_think: bool) -> String {
+fn hermes_assistant(message: &Message, add_think: bool, inline: bool) -> String {
     if message.content == COST_LIMIT_EXIT {
         let submit = hermes::tool_call("submit", &Map::new());
         let text = "Since we have successfully fixed the issue and verified it works, let's submit \
@@ -293,7 +303,7 @@ fn hermes_assistant(message: &Message, add_think: bool) -> String {
             format!("{text}\n\n{submit}")
         };
     }
-    let content = content_with_reasoning(message);
+    let content = content_with_reasoning(message, inline);
     let text = if add_think { think_wrapped(&content) } else { content };
     let calls: Vec<String> = message
         .tool_calls
@@ -306,14 +316,14 @@ fn hermes_assistant(message: &Message, add_think: bool) -> String {
 /// Parameters SERA writes on lines of their own (`XML_STR_REPLACES`).
 const XML_BLOCK_PARAMETERS: [&str; 3] = ["old_str", "new_str", "file_text"];
 
-fn xml_assistant(message: &Message, add_think: bool) -> String {
+fn xml_assistant(message: &Message, add_think: bool, inline: bool) -> String {
     if message.content == COST_LIMIT_EXIT {
         // SERA's xml variant ignores add_think here.
         return "Since we have successfully fixed the issue and verified it works, let's submit \
                 the changes:\n\n<function=submit>\n</function>"
             .to_string();
     }
-    let content = content_with_reasoning(message);
+    let content = content_with_reasoning(message, inline);
     let text = if add_think { think_wrapped(&content) } else { content };
     let calls: Vec<String> = message
         .tool_calls

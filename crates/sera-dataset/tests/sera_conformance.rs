@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use sera_dataset::import::from_swe_agent;
+use sera_dataset::import::{from_mini_swe_agent, from_swe_agent};
 use sera_dataset::{Compat, Reformat, SeraOptions};
 
 use super::*;
@@ -41,6 +41,7 @@ fn config_for(sera: &Value) -> ExportConfig {
     ExportConfig {
         formats: vec![format],
         require_submitted: sera["enforce_submit"].as_bool().unwrap(),
+        drop_empty_patch: false,
         compat: Compat::Sera,
         sera: SeraOptions {
             add_think: sera["add_think"].as_bool().unwrap(),
@@ -111,29 +112,30 @@ fn difference(format: Format, got: &Value, want: &Value) -> Option<String> {
     None
 }
 
-#[test]
-fn sera_compat_exports_equal_sera_post_processing_on_every_corpus_case() {
+type Importer = fn(&Value, &str, &Origin) -> Result<Trajectory, sera_dataset::Problem>;
+
+/// Imports every case of `inputs` with `import`, exports it under each configuration of
+/// `expected`, and returns how many cases were compared and the ones that differ.
+fn compare_with_sera(inputs: &str, expected: &str, import: Importer) -> (usize, Vec<String>) {
     let meta: Value =
         serde_json::from_str(&std::fs::read_to_string(corpus("expected/meta.json")).unwrap())
             .unwrap();
-    let inputs = read_jsonl("inputs/trajectories.jsonl");
-    assert!(inputs.len() >= 60, "the corpus has {} trajectories", inputs.len());
-    let trajectories: Vec<Trajectory> = inputs
+    let trajectories: Vec<Trajectory> = read_jsonl(inputs)
         .iter()
         .enumerate()
         .map(|(i, case)| {
             let id = case["instance_id"].as_str().unwrap();
-            let origin = Origin { file: "trajectories.jsonl".into(), line: Some(i + 1) };
-            from_swe_agent(&case["traj"], id, &origin).unwrap()
+            let origin = Origin { file: inputs.into(), line: Some(i + 1) };
+            import(&case["traj"], id, &origin).unwrap()
         })
         .collect();
-    let mut expected: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for line in read_jsonl("expected/postprocess.jsonl") {
-        expected.entry(line["config"].as_str().unwrap().to_string()).or_default().push(line);
+    let mut by_config: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for line in read_jsonl(expected) {
+        by_config.entry(line["config"].as_str().unwrap().to_string()).or_default().push(line);
     }
     let mut failures = Vec::new();
     let mut compared = 0;
-    for (name, lines) in &expected {
+    for (name, lines) in &by_config {
         let config = config_for(&meta["configs"][name]);
         let format = config.formats[0];
         let (records, _) = export(trajectories.clone(), format, config);
@@ -153,7 +155,32 @@ fn sera_compat_exports_equal_sera_post_processing_on_every_corpus_case() {
             }
         }
     }
+    (compared, failures)
+}
+
+#[test]
+fn sera_compat_exports_equal_sera_post_processing_on_every_corpus_case() {
+    let inputs = read_jsonl("inputs/trajectories.jsonl");
+    assert!(inputs.len() >= 60, "the corpus has {} trajectories", inputs.len());
+    let (compared, failures) = compare_with_sera(
+        "inputs/trajectories.jsonl",
+        "expected/postprocess.jsonl",
+        from_swe_agent,
+    );
     assert!(compared >= 600, "only {compared} cases compared");
+    assert!(failures.is_empty(), "{} cases differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn mini_swe_agent_trajectories_export_as_sera_post_processes_them() {
+    // SERA's agent_harness="mini-swe-agent": its exit message dropped, null content read as
+    // empty, its own system prompts and one-tool schema.
+    let (compared, failures) = compare_with_sera(
+        "inputs/mini-trajectories.jsonl",
+        "expected/postprocess-mini.jsonl",
+        from_mini_swe_agent,
+    );
+    assert!(compared >= 200, "only {compared} cases compared");
     assert!(failures.is_empty(), "{} cases differ:\n{}", failures.len(), failures.join("\n"));
 }
 

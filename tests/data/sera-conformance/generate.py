@@ -116,13 +116,16 @@ def install_sera_utils(root: Path):
 def fill_tool_calls(traj):
     """The same trajectory with every null or missing assistant `tool_calls` set to []."""
     traj = json.loads(json.dumps(traj))
-    for message in traj["history"]:
+    for message in traj.get("history", traj.get("messages", [])):
         if message["role"] == "assistant" and message.get("tool_calls") is None:
             message["tool_calls"] = []
     return traj
 
 
-def run_postprocess(postprocess, config_schema, cases, scratch: Path):
+def run_postprocess(postprocess, config_schema, cases, scratch: Path, harness="sweagent"):
+    """Every case under every configuration; `harness` is SERA's `agent_harness` (mini-swe-agent
+    trajectories are laid out as `<id>/<id>.traj.json`)."""
+    suffix = ".traj.json" if harness == "mini-swe-agent" else ".traj"
     rows = []
     for name, overrides in CONFIGS.items():
         config = config_schema.PostprocessConfig(**overrides)
@@ -133,12 +136,13 @@ def run_postprocess(postprocess, config_schema, cases, scratch: Path):
                 run = Path(tempfile.mkdtemp(dir=scratch))
                 traj_dir = run / "trajs"
                 (traj_dir / instance).mkdir(parents=True)
-                with open(traj_dir / instance / f"{instance}.traj", "w") as f:
+                with open(traj_dir / instance / f"{instance}{suffix}", "w") as f:
                     json.dump(traj, f)
                 out = run / "out"
                 out.mkdir()
                 saved = postprocess.format_and_save(config=config, traj_dir=traj_dir,
-                                                    report_path=None, out_dir=out)
+                                                    report_path=None, out_dir=out,
+                                                    agent_harness=harness)
                 lines = Path(saved).read_text().splitlines()
                 assert len(lines) <= 1
                 return json.loads(lines[0]) if lines else None
@@ -225,6 +229,8 @@ def main():
         try:
             trajectories = read_jsonl(HERE / "inputs" / "trajectories.jsonl")
             post = run_postprocess(postprocess, config_schema, trajectories, scratch)
+            minis = read_jsonl(HERE / "inputs" / "mini-trajectories.jsonl")
+            post_mini = run_postprocess(postprocess, config_schema, minis, scratch, "mini-swe-agent")
             recall = run_recall(compare_patch_recall, read_jsonl(HERE / "inputs" / "recall-pairs.jsonl"))
         finally:
             sys.stdout.close()
@@ -237,11 +243,13 @@ def main():
             json.dump(meta, f, indent=2)
             f.write("\n")
         write_jsonl(HERE / "expected" / "postprocess.jsonl", post)
+        write_jsonl(HERE / "expected" / "postprocess-mini.jsonl", post_mini)
         write_jsonl(HERE / "expected" / "recall.jsonl", recall)
         kept = sum(r["row"] is not None for r in post)
         raised = sum(r["raised"] is not None for r in post)
         print(f"SERA {commit}: {len(post)} post-processing runs ({kept} rows written, "
-              f"{raised} raised), {len(recall)} recall pairs")
+              f"{raised} raised), {len(post_mini)} on mini-swe-agent trajectories "
+              f"({sum(r['row'] is not None for r in post_mini)} rows), {len(recall)} recall pairs")
 
 
 if __name__ == "__main__":

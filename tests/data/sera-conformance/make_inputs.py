@@ -298,6 +298,156 @@ SEPARATORS = {
     "lf": "\n", "crlf": "\r\n", "cr": "\r", "vt": "\x0b", "ff": "\x0c", "fs": "\x1c", "gs": "\x1d",
     "rs": "\x1e", "nel": "\x85", "ls": "\u2028", "ps": "\u2029", "us": "\x1f",
 }
+# ---------------------------------------------------------------------------------------------
+# mini-swe-agent trajectories (2.x, tool calling), read by SERA with agent_harness="mini-swe-agent"
+
+MINI_TASK = ("Please solve this issue: `clamp()` returns the upper bound for values equal to the "
+             "lower bound\n\nYou can execute bash commands and edit files to implement the necessary changes.")
+MINI_SYSTEM = "You are a helpful assistant that can interact with a computer."
+
+
+class MiniBuilder:
+    """A mini-swe-agent 2.x `messages` list under construction (tool-calling models)."""
+
+    def __init__(self, system=True):
+        self.messages = []
+        self.calls = 0
+        if system:
+            self.messages.append({"role": "system", "content": MINI_SYSTEM})
+        self.messages.append({"role": "user", "content": MINI_TASK})
+
+    def say(self, content, *commands, tool_calls="list", **extra):
+        """An assistant turn calling `bash` once per command; `content` may be None.
+        `tool_calls` is "list" or "null" (a turn without calls, as the model returned it)."""
+        message = {"role": "assistant", "content": content, **extra}
+        ids = []
+        if tool_calls == "list":
+            message["tool_calls"] = []
+            for command in commands:
+                self.calls += 1
+                ids.append(f"call_{self.calls:02d}")
+                message["tool_calls"].append({"id": ids[-1], "type": "function", "function": {
+                    "name": "bash", "arguments": json.dumps({"command": command})}})
+        elif tool_calls == "null":
+            message["tool_calls"] = None
+        self.messages.append(message)
+        return ids
+
+    def tool(self, output, call_id, returncode=0):
+        self.messages.append({"role": "tool", "tool_call_id": call_id,
+                              "content": f"<returncode>{returncode}</returncode>\n<output>\n{output}</output>"})
+
+    def user(self, text):
+        self.messages.append({"role": "user", "content": text})
+
+    def traj(self, exit_status="Submitted", submission=PATCH, exit_message=True):
+        if exit_message:
+            self.messages.append({"role": "exit", "content": submission,
+                                  "extra": {"exit_status": exit_status, "submission": submission}})
+        return {"info": {"exit_status": exit_status, "submission": submission,
+                         "model_stats": {"instance_cost": 0.0, "api_calls": self.calls},
+                         "mini_version": "2.0.0"},
+                "messages": self.messages, "trajectory_format": "mini-swe-agent-1.1"}
+
+
+def mini_standard(first="Let me look at the file.", second="Now fix the comparison.",
+                  submit="Done; submitting.", exit_status="Submitted", system=True, **exit_args):
+    b = MiniBuilder(system=system)
+    (i,) = b.say(first, "cat -n calc/ops.py")
+    b.tool("     1\tdef clamp(value, low, high):\n     2\t    if value <= low:\n     3\t        return high\n", i)
+    (i,) = b.say(second, "sed -i 's/value <= low/value < low/; s/return high$/return low/' calc/ops.py")
+    b.tool("", i)
+    (i,) = b.say(submit, "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && git diff")
+    b.tool("COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT\n" + PATCH, i)
+    return b.traj(exit_status, **exit_args)
+
+
+MINI_CASES = []
+
+
+def mini_case(instance_id, about, traj):
+    MINI_CASES.append({"instance_id": instance_id, "about": about, "traj": traj})
+
+
+def mini_trajectories():
+    MINI_CASES.clear()
+    mini_case("mini__submit-1", "look, edit, submit; an exit message ends the messages", mini_standard())
+    mini_case("mini__no-exit-message-1", "no exit message at the end",
+              mini_standard(exit_message=False))
+    mini_case("mini__no-system-1", "no system message", mini_standard(system=False))
+    mini_case("mini__lowercase-submitted-1", "exit status `submitted` in lower case",
+              mini_standard(exit_status="submitted"))
+    mini_case("mini__limits-exceeded-1", "stopped by a limit: LimitsExceeded",
+              mini_standard(exit_status="LimitsExceeded", submission=""))
+    mini_case("mini__format-error-1", "ended by format errors", mini_standard(exit_status="FormatError"))
+    mini_case("mini__think-1", "each turn opens with a think block",
+              mini_standard("<think>\nThe bug is in clamp.\n</think>\n\nLet me look.",
+                            "<think>\nSwap the comparison.\n</think>\n\nFixing it.",
+                            "<think>\nAll good.\n</think>\n\nSubmitting."))
+    mini_case("mini__think-only-1", "think blocks and no visible text",
+              mini_standard("<think>\nlook first\n</think>", "<think>\nedit\n</think>",
+                            "<think>\nsubmit\n</think>"))
+    mini_case("mini__empty-think-1", "an empty think block next to visible text",
+              mini_standard("<think>\n\n</think>\n\nLet me look."))
+    mini_case("mini__unclosed-think-1", "an unclosed think block",
+              mini_standard("<think>\nI will look at the file"))
+    mini_case("mini__two-thinks-1", "two think blocks in one turn",
+              mini_standard("<think>a</think> and <think>b</think> look"))
+    mini_case("mini__think-in-tool-1", "a tool output that contains a think tag",
+              (lambda b: (b.tool("<think>not mine</think>\n", b.say("Look.", "cat notes.txt")[0]),
+                          b.tool("", b.say("Submit.", "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")[0]),
+                          b.traj())[-1])(MiniBuilder()))
+    mini_case("mini__none-content-1", "assistant turns whose content is None (tool calls only)",
+              mini_standard(None, None, None))
+    mini_case("mini__empty-content-1", "assistant turns whose content is empty", mini_standard("", "", ""))
+
+    def two_calls(b):
+        i, j = b.say("Look at both files.", "cat -n calc/ops.py", "ls calc")
+        b.tool("     1\tdef clamp(value, low, high):\n", i)
+        b.tool("__init__.py\nops.py\n", j)
+        (k,) = b.say("Submit.", "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && git diff")
+        b.tool("COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT\n" + PATCH, k)
+        return b.traj()
+
+    mini_case("mini__two-calls-1", "one turn with two bash calls, two tool messages", two_calls(MiniBuilder()))
+
+    def format_error(b):
+        (i,) = b.say("Look.", "cat -n calc/ops.py")
+        b.tool("     1\tdef clamp(value, low, high):\n", i)
+        b.say("I think the fix is clear.", tool_calls="null")
+        b.user("Please always provide EXACTLY ONE action in triple backticks, found 0 actions.")
+        (j,) = b.say("Submitting now.", "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && git diff")
+        b.tool("COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT\n" + PATCH, j)
+        return b.traj()
+
+    mini_case("mini__empty-tool-calls-1", "a turn without tool calls (null), then mini's format-error message",
+              format_error(MiniBuilder()))
+
+    def cost_limit(b):
+        (i,) = b.say("Look.", "cat -n calc/ops.py")
+        b.tool("     1\tdef clamp(value, low, high):\n", i)
+        b.say("Exit due to cost limit", tool_calls="null")
+        return b.traj()
+
+    mini_case("mini__cost-limit-1", "the `Exit due to cost limit` turn", cost_limit(MiniBuilder()))
+    mini_case("mini__reasoning-content-1", "reasoning in `reasoning_content` beside the text",
+              (lambda b: (b.tool("ok\n", b.say("Look.", "cat calc/ops.py", reasoning_content="Check clamp first.")[0]),
+                          b.tool("", b.say("Submit.", "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")[0]),
+                          b.traj())[-1])(MiniBuilder()))
+    mini_case("mini__unicode-1", "non-ASCII text in thoughts, commands and output",
+              mini_standard("Regardons le fichier \u2014 caf\u00e9 \u2603.", "Corrig\u00e9 \U0001F600",
+                            "Termin\u00e9."))
+    mini_case("mini__failing-command-1", "a command that fails with returncode 1",
+              (lambda b: (b.tool("grep: nothing\n", b.say("Search.", "grep -rn missing .")[0], returncode=1),
+                          b.tool("", b.say("Submit.", "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")[0]),
+                          b.traj())[-1])(MiniBuilder()))
+    mini_case("mini__multiline-command-1", "a heredoc command over several lines",
+              (lambda b: (b.tool("", b.say("Write a test script.", "cat <<'EOF' > /tmp/t.py\nfrom calc.ops import clamp\nprint(clamp(1, 1, 5))\nEOF\npython /tmp/t.py")[0]),
+                          b.tool("", b.say("Submit.", "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")[0]),
+                          b.traj())[-1])(MiniBuilder()))
+    return MINI_CASES
+
+
 # Characters Python's str.strip() removes (every str.isspace() character) and some it keeps.
 SPACES = {
     "space": " ", "tab": "\t", "vt": "\x0b", "ff": "\x0c", "cr": "\r", "fs": "\x1c", "gs": "\x1d",
@@ -397,4 +547,7 @@ if __name__ == "__main__":
     assert len({p["id"] for p in recall_pairs}) == len(recall_pairs), "pair ids must be unique"
     write_jsonl(HERE / "inputs" / "trajectories.jsonl", trajs)
     write_jsonl(HERE / "inputs" / "recall-pairs.jsonl", recall_pairs)
-    print(f"{len(trajs)} trajectories, {len(recall_pairs)} recall pairs")
+    minis = mini_trajectories()
+    assert len({c["instance_id"] for c in minis}) == len(minis), "instance ids must be unique"
+    write_jsonl(HERE / "inputs" / "mini-trajectories.jsonl", minis)
+    print(f"{len(trajs)} SWE-agent and {len(minis)} mini-swe-agent trajectories, {len(recall_pairs)} recall pairs")
