@@ -1,0 +1,117 @@
+//! Conformance with SWE-agent as SERA configures it: the editor's observations, call by call,
+//! against what SWE-agent's own `str_replace_editor` printed for the same calls on the same files.
+//!
+//! The expected texts in `tests/data/swe-agent-conformance/editor.json` were produced by running
+//! the reference tool (SERA's SWE-agent fork, at the commit named in the file) with
+//! `generate.py` next to it; neither the tool nor its code is part of this repository. Cases
+//! marked `differs_in` are sera-rs's deliberate differences (the module doc of `editor.rs`): the
+//! test checks that exactly the named parts still differ, so the documentation stays true.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sera_rollout::editor::Editor;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+#[derive(Deserialize)]
+struct Data {
+    commit: String,
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    files: BTreeMap<String, String>,
+    calls: Vec<Map<String, Value>>,
+    observations: Vec<String>,
+    final_files: BTreeMap<String, String>,
+    #[serde(default)]
+    differs_in: Vec<String>,
+}
+
+fn data() -> Data {
+    serde_json::from_str(include_str!("data/swe-agent-conformance/editor.json"))
+        .expect("editor.json parses")
+}
+
+/// Every file under `root`, by relative path, as text.
+fn files(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(root).expect("inside").to_string_lossy().into();
+                out.insert(relative, std::fs::read_to_string(&path).expect("utf-8 file"));
+            }
+        }
+    }
+    out
+}
+
+/// Runs a case's calls on a fresh copy of its files: the observations and the files after.
+fn run(case: &Case) -> (Vec<String>, BTreeMap<String, String>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, text) in &case.files {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+        std::fs::write(full, text).expect("write");
+    }
+    let mut editor = Editor::new(dir.path(), "/testbed");
+    let observations = case.calls.iter().map(|call| editor.call(call)).collect();
+    (observations, files(dir.path()))
+}
+
+#[test]
+fn the_data_names_its_upstream_commit_and_covers_the_editor() {
+    let data = data();
+    assert_eq!(data.commit.len(), 40, "{}", data.commit);
+    let calls: usize = data.cases.iter().map(|case| case.calls.len()).sum();
+    assert!(calls >= 40, "{calls} calls");
+    for case in &data.cases {
+        assert_eq!(case.calls.len(), case.observations.len(), "{}", case.name);
+    }
+}
+
+#[test]
+fn editor_observations_match_swe_agent_call_by_call() {
+    let mut failures = Vec::new();
+    for case in data().cases {
+        let (observations, final_files) = run(&case);
+        let observations_differ = case.differs_in.iter().any(|part| part == "observations");
+        let files_differ = case.differs_in.iter().any(|part| part == "final_files");
+        if observations_differ {
+            if observations == case.observations {
+                failures.push(format!(
+                    "{}: documented as differing, but the observations match",
+                    case.name
+                ));
+            }
+        } else {
+            for (index, (got, want)) in observations.iter().zip(&case.observations).enumerate() {
+                if got != want {
+                    failures.push(format!(
+                        "{} call {} {:?}:\n--- sera-rs\n{got}\n--- SWE-agent\n{want}",
+                        case.name,
+                        index + 1,
+                        case.calls[index]
+                    ));
+                }
+            }
+        }
+        if files_differ != (final_files != case.final_files) {
+            failures.push(format!(
+                "{}: final files {}:\n{final_files:?}\nSWE-agent: {:?}",
+                case.name,
+                if files_differ { "documented as differing, but match" } else { "differ" },
+                case.final_files
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
