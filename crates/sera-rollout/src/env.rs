@@ -6,9 +6,13 @@ use std::time::Duration;
 use sera_core::{Patch, ToolCall};
 use serde_json::Value;
 
+use crate::agent::FormatError;
 use crate::editor::Editor;
 use crate::prompts;
 use crate::tree::Baseline;
+
+/// The tools this environment runs, as [`prompts::tool_schemas`] names them.
+pub const TOOLS: [&str; 3] = ["bash", "str_replace_editor", "submit"];
 
 /// Runs shell commands in the repository root of a scratch tree. The production
 /// implementation sits on `sera-sandbox` (the only crate that spawns processes); tests and
@@ -89,8 +93,11 @@ impl Environment {
         self.baseline.diff(&self.root)
     }
 
-    /// Runs one tool call.
-    pub fn execute(&mut self, call: &ToolCall) -> ToolResult {
+    /// Runs one tool call; the step loop has checked its name and arguments against the
+    /// schemas offered (see [`crate::agent::check_reply`]). A tool other than [`TOOLS`] is not
+    /// answered with an observation but refused, untouched, as SWE-agent's `invalid_command`
+    /// format error.
+    pub fn execute(&mut self, call: &ToolCall) -> Result<ToolResult, FormatError> {
         let output = match call.name.as_str() {
             "bash" => match call.arguments.get("command") {
                 Some(Value::String(command)) => self.bash(command),
@@ -101,21 +108,19 @@ impl Environment {
             "submit" => match self.diff() {
                 Err(err) => format!("Could not compute the diff of your changes: {err}"),
                 Ok(patch) if self.reviewed => {
-                    return ToolResult {
+                    return Ok(ToolResult {
                         observation: prompts::observation(&patch.render()),
                         submitted: Some(patch),
-                    };
+                    });
                 }
                 Ok(patch) => {
                     self.reviewed = true;
                     prompts::review_message(&patch.render())
                 }
             },
-            other => format!(
-                "Unknown tool {other:?}. The available tools are bash, str_replace_editor and submit."
-            ),
+            other => return Err(FormatError::UnknownTool(other.to_string())),
         };
-        ToolResult { observation: prompts::observation(&output), submitted: None }
+        Ok(ToolResult { observation: prompts::observation(&output), submitted: None })
     }
 
     fn bash(&mut self, command: &str) -> String {
