@@ -168,10 +168,13 @@ pub enum FormatError {
     MissingArguments(Vec<String>),
     /// Arguments the schema does not have, in the call's order (`unexpected_arg`).
     UnexpectedArguments(Vec<String>),
+    /// A `bash` command on SWE-agent's blocklist, stripped (its `_BlockedActionError`, which
+    /// it requeries like a format error; see [`crate::env::blocked_action`]).
+    Blocked(String),
 }
 
 impl FormatError {
-    /// SWE-agent's error code.
+    /// SWE-agent's error code (`blocked` for the blocklist, which has none there).
     pub fn code(&self) -> &'static str {
         match self {
             FormatError::Missing => "missing",
@@ -180,6 +183,7 @@ impl FormatError {
             FormatError::UnknownTool(_) => "invalid_command",
             FormatError::MissingArguments(_) => "missing_arg",
             FormatError::UnexpectedArguments(_) => "unexpected_arg",
+            FormatError::Blocked(_) => "blocked",
         }
     }
 
@@ -199,6 +203,7 @@ impl FormatError {
             FormatError::UnexpectedArguments(names) => prompts::unexpected_arguments_error(
                 &format!("Unexpected argument(s): {}", names.join(", ")),
             ),
+            FormatError::Blocked(action) => prompts::blocked_error(action),
         }
     }
 }
@@ -480,6 +485,23 @@ mod tests {
             outcome.messages[3].content,
             "Your last command ran successfully and did not produce any output."
         );
+    }
+
+    #[test]
+    fn a_blocked_command_is_requeried_without_running() {
+        let replies = vec![
+            reply("", vec![bash(" vim a.txt\n")]),
+            reply("", vec![bash("ls")]),
+            reply("", vec![submit()]),
+            reply("", vec![submit()]),
+        ];
+        let (outcome, seen) = run(replies, &LoopConfig::default());
+        assert_eq!((outcome.exit_status, outcome.format_errors), (ExitStatus::Submitted, 1));
+        assert_eq!(
+            seen[1][3].content,
+            "Operation 'vim a.txt' is not supported by this environment."
+        );
+        assert_eq!(outcome.messages[3].content, "OBSERVATION:\nran ls");
     }
 
     #[test]

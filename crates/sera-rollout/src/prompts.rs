@@ -151,6 +151,11 @@ command will never complete)."
     )
 }
 
+/// Sent back for a command on SWE-agent's blocklist: `ToolFilterConfig.blocklist_error_template`.
+pub fn blocked_error(action: &str) -> String {
+    format!("Operation '{action}' is not supported by this environment.")
+}
+
 /// Frames a tool's output as the agent sees it: SERA's `next_step_template`
 /// (`OBSERVATION:\n{{observation}}`), or [`EMPTY_OUTPUT`] alone when `output.strip() == ""`
 /// in Python's sense.
