@@ -171,10 +171,14 @@ pub enum FormatError {
     /// A `bash` command on SWE-agent's blocklist, stripped (its `_BlockedActionError`, which
     /// it requeries like a format error; see [`crate::env::blocked_action`]).
     Blocked(String),
+    /// A `bash` command with a syntax error, with what `bash -n` printed (SWE-ReX's
+    /// `BashIncorrectSyntaxError`, requeried with `shell_check_error_template`).
+    BashSyntax(String),
 }
 
 impl FormatError {
-    /// SWE-agent's error code (`blocked` for the blocklist, which has none there).
+    /// SWE-agent's error code (`blocked` and `bash_syntax` for the blocklist and the syntax
+    /// check, which have none there).
     pub fn code(&self) -> &'static str {
         match self {
             FormatError::Missing => "missing",
@@ -184,6 +188,7 @@ impl FormatError {
             FormatError::MissingArguments(_) => "missing_arg",
             FormatError::UnexpectedArguments(_) => "unexpected_arg",
             FormatError::Blocked(_) => "blocked",
+            FormatError::BashSyntax(_) => "bash_syntax",
         }
     }
 
@@ -204,6 +209,7 @@ impl FormatError {
                 &format!("Unexpected argument(s): {}", names.join(", ")),
             ),
             FormatError::Blocked(action) => prompts::blocked_error(action),
+            FormatError::BashSyntax(output) => prompts::bash_syntax_error(output),
         }
     }
 }
@@ -261,11 +267,22 @@ mod tests {
     use super::*;
     use crate::env::{Shell, ShellOutput};
 
-    /// Prints what it was asked to run, or nothing for `true`.
+    /// Prints what it was asked to run, or nothing for `true`; its `bash -n` (the default
+    /// syntax check, run through `run`) rejects a command holding `((`.
     struct EchoShell;
 
     impl Shell for EchoShell {
         fn run(&mut self, command: &str, _: Duration) -> Result<ShellOutput, String> {
+            if command.starts_with("/usr/bin/env bash -n << 'SOUNIQUEEOF'\n") {
+                assert!(command.ends_with("\nSOUNIQUEEOF"), "{command}");
+                let bad = command.contains("((");
+                let output = if bad { "bash: line 1: syntax error\n" } else { "" };
+                return Ok(ShellOutput {
+                    output: output.into(),
+                    exit_code: Some(if bad { 2 } else { 0 }),
+                    timed_out: false,
+                });
+            }
             let output = if command == "true" { String::new() } else { format!("ran {command}") };
             Ok(ShellOutput { output, exit_code: Some(0), timed_out: false })
         }
@@ -501,6 +518,20 @@ mod tests {
             seen[1][3].content,
             "Operation 'vim a.txt' is not supported by this environment."
         );
+        assert_eq!(outcome.messages[3].content, "OBSERVATION:\nran ls");
+    }
+
+    #[test]
+    fn a_command_bash_n_rejects_is_requeried_without_running() {
+        let replies = vec![
+            reply("", vec![bash("echo ((")]),
+            reply("", vec![bash("ls")]),
+            reply("", vec![submit()]),
+            reply("", vec![submit()]),
+        ];
+        let (outcome, seen) = run(replies, &LoopConfig::default());
+        assert_eq!((outcome.exit_status, outcome.format_errors), (ExitStatus::Submitted, 1));
+        assert_eq!(seen[1][3].content, prompts::bash_syntax_error("bash: line 1: syntax error\n"));
         assert_eq!(outcome.messages[3].content, "OBSERVATION:\nran ls");
     }
 

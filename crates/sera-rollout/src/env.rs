@@ -20,7 +20,26 @@ pub const TOOLS: [&str; 3] = ["bash", "str_replace_editor", "submit"];
 pub trait Shell: Send {
     /// Runs `command` with bash in the repository root, stopping it after `timeout`.
     fn run(&mut self, command: &str, timeout: Duration) -> Result<ShellOutput, String>;
+
+    /// What `bash -n` printed when it finds a syntax error in `command`, or `None` to run it.
+    /// SWE-ReX checks every command so before running it (`_check_bash_command`: the command
+    /// in a here-document to `/usr/bin/env bash -n`), and SWE-agent requeries the model
+    /// instead of running a command that fails. The default runs that same check through
+    /// [`Shell::run`]; a check that cannot be run, is killed, or exits without a code lets
+    /// the command run.
+    fn syntax_error(&mut self, command: &str, timeout: Duration) -> Option<String> {
+        let check = format!("/usr/bin/env bash -n << '{SYNTAX_EOF}'\n{command}\n{SYNTAX_EOF}");
+        match self.run(&check, timeout) {
+            Ok(ShellOutput { output, exit_code: Some(code), timed_out: false }) if code != 0 => {
+                Some(output)
+            }
+            _ => None,
+        }
+    }
 }
+
+/// The here-document delimiter of SWE-ReX's syntax check.
+const SYNTAX_EOF: &str = "SOUNIQUEEOF";
 
 /// What a command printed and how it ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -97,13 +116,16 @@ impl Environment {
     /// schemas offered (see [`crate::agent::check_reply`]). A tool other than [`TOOLS`] is not
     /// answered with an observation but refused, untouched, as SWE-agent's `invalid_command`
     /// format error, and so is a `bash` command on SWE-agent's blocklist (see
-    /// [`blocked_action`]).
+    /// [`blocked_action`]) or one that `bash -n` rejects (see [`Shell::syntax_error`]).
     pub fn execute(&mut self, call: &ToolCall) -> Result<ToolResult, FormatError> {
         let output = match call.name.as_str() {
             "bash" => match call.arguments.get("command") {
                 Some(Value::String(command)) => {
                     if let Some(action) = blocked_action(command) {
                         return Err(FormatError::Blocked(action));
+                    }
+                    if let Some(output) = self.shell.syntax_error(command, self.command_timeout) {
+                        return Err(FormatError::BashSyntax(output));
                     }
                     self.bash(command)
                 }

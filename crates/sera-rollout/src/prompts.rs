@@ -156,6 +156,16 @@ pub fn blocked_error(action: &str) -> String {
     format!("Operation '{action}' is not supported by this environment.")
 }
 
+/// Sent back for a `bash` command with a syntax error: SWE-agent's `shell_check_error_template`
+/// with what `bash -n` printed as its standard error (its standard output, which `bash -n`
+/// leaves empty, comes first in the template).
+pub fn bash_syntax_error(bash_output: &str) -> String {
+    format!(
+        "Your bash command contained syntax errors and was NOT executed. Please fix the syntax errors and try again. \
+This can be the result of not adhering to the syntax for multi-line commands. Here is the output of `bash -n`:\n\n{bash_output}"
+    )
+}
+
 /// Frames a tool's output as the agent sees it: SERA's `next_step_template`
 /// (`OBSERVATION:\n{{observation}}`), or [`EMPTY_OUTPUT`] alone when `output.strip() == ""`
 /// in Python's sense.

@@ -115,3 +115,34 @@ fn editor_observations_match_swe_agent_call_by_call() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// SWE-ReX's syntax check, run for real in the sandbox: `bash -n` on the command in a
+/// here-document. The expected texts are what SWE-ReX's `_check_bash_command` gets from bash
+/// for the same commands (its standard error; standard output is empty).
+#[test]
+fn bash_syntax_errors_are_what_swe_rex_reports() {
+    use sera_rollout::{FormatError, Shell};
+    let repo = tempfile::tempdir().expect("tempdir");
+    std::fs::write(repo.path().join("a.txt"), "hello\n").expect("write");
+    let sandbox = sera_sandbox::Sandbox::new(sera_sandbox::SandboxConfig::default())
+        .expect("bubblewrap works on the test machine");
+    let scratch = sandbox.scratch(repo.path()).expect("scratch");
+    let mut shell = sera_rollout::SandboxShell::new(scratch, "/testbed");
+    let timeout = std::time::Duration::from_secs(30);
+    assert_eq!(
+        shell.syntax_error("echo )", timeout).as_deref(),
+        Some("bash: line 1: syntax error near unexpected token `)'\nbash: line 1: `echo )'\n")
+    );
+    assert_eq!(
+        shell.syntax_error("if true; then\n  echo hi", timeout).as_deref(),
+        Some("bash: line 3: syntax error: unexpected end of file\n")
+    );
+    for fine in ["ls /testbed", "cat <<'EOF'\n)\nEOF", "echo ')'", "false"] {
+        assert_eq!(shell.syntax_error(fine, timeout), None, "{fine:?}");
+    }
+    assert_eq!(
+        FormatError::BashSyntax("bash: line 1: syntax error near unexpected token `)'\n".into())
+            .message(),
+        "Your bash command contained syntax errors and was NOT executed. Please fix the syntax errors and try again. This can be the result of not adhering to the syntax for multi-line commands. Here is the output of `bash -n`:\n\nbash: line 1: syntax error near unexpected token `)'\n"
+    );
+}
