@@ -2,8 +2,9 @@
 //! submits or a limit ends the run.
 //!
 //! As SWE-agent's `FunctionCallingParser` does, a reply must carry exactly one tool call, to a
-//! tool that was offered, with the arguments its schema requires and no others. Any other
-//! reply is a [`FormatError`]: the teacher is asked again with the conversation so far plus
+//! tool that was offered, with the arguments its schema requires and no others; and as its
+//! agent and SWE-ReX do, a `bash` command must pass the blocklist and `bash -n` (see
+//! [`Environment::execute`]). Any other reply is a [`FormatError`]: the teacher is asked again with the conversation so far plus
 //! its failed turn and SWE-agent's message for that error (`forward_with_handling`'s requery:
 //! only the latest failed turn is sent, and neither is recorded), and after
 //! [`LoopConfig::max_format_errors`] failures in a row the run ends (`max_requeries`).
