@@ -60,4 +60,4 @@ pub use lang::{
 };
 pub use report::{IndexReport, PartialFile, SkipReason, SkippedFile};
 pub use sample::{StartDraw, draw_start_functions, sample_start_functions};
-pub use syntax::{Python, Rust};
+pub use syntax::{Python, Rust, python_function_body_rows};

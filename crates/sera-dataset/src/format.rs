@@ -426,8 +426,12 @@ fn xml_assistant(message: &Message) -> String {
     out
 }
 
+/// SERA's `next_step_no_output_template`: the observation of an empty output, which SWE-agent
+/// sends without the `OBSERVATION:` prefix (sera-rollout writes the same text).
+const NO_OUTPUT: &str = "Your last command ran successfully and did not produce any output.";
+
 fn observation(content: &str) -> String {
-    if content.starts_with("OBSERVATION:\n") {
+    if content.starts_with("OBSERVATION:\n") || content == NO_OUTPUT {
         content.to_string()
     } else {
         format!("OBSERVATION:\n{content}")
@@ -469,6 +473,13 @@ fn openai_call(call: &ToolCall) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xml_observations_get_the_prefix_except_the_no_output_text() {
+        assert_eq!(observation("12"), "OBSERVATION:\n12");
+        assert_eq!(observation("OBSERVATION:\n12"), "OBSERVATION:\n12");
+        assert_eq!(observation(NO_OUTPUT), NO_OUTPUT);
+    }
 
     #[test]
     fn default_tools_parse_and_name_the_three_tools() {

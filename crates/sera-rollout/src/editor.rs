@@ -1,12 +1,38 @@
 //! The `str_replace_editor` tool: view, create, str_replace, insert and undo_edit, done directly
-//! on the scratch tree in Rust, with SWE-agent's observation texts.
+//! on the scratch tree in Rust, with the observation texts of SWE-agent's `str_replace_editor`
+//! (`tools/edit_anthropic` of SERA's SWE-agent fork, with SERA's `USE_FILEMAP: 'true'`).
 //!
 //! The agent names files by their path inside the repository as it sees it (for example
 //! `/testbed/src/lib.rs`); the editor maps that path onto the scratch copy and refuses any path
 //! that leaves it. Models trained on SWE-agent trajectories are sensitive to the exact texts, so
-//! they are kept verbatim, with two deliberate differences: edits never expand tabs in the file
-//! itself (SWE-agent rewrites every tab of an edited file as spaces, which breaks Makefiles and
-//! tab-indented Go), only in what is shown; and `undo_edit` after `create` removes the file.
+//! they are kept verbatim, and `tests/swe_agent_conformance.rs` checks them call by call against
+//! what the reference tool printed. As there:
+//!
+//! - a whole Python file of more than [`MAX_RESPONSE_LEN`] characters is shown as a filemap,
+//!   every function body of six rows or more elided (see [`Editor::with_filemap`]);
+//! - the window after `str_replace` starts five lines above the first replaced line and ends
+//!   four lines past it plus the new text's line breaks (SWE-agent's arithmetic, off by one
+//!   above); the window after `insert` is four lines either side;
+//! - `str_replace` refuses an `old_str` equal to `new_str`, and `create` refuses a path whose
+//!   parent directory does not exist;
+//! - files are read with Python's universal newlines: `\r\n` and a lone `\r` are shown,
+//!   searched and counted as `\n`.
+//!
+//! The deliberate differences, each a case of the conformance data:
+//!
+//! - edits never expand tabs in the file itself (SWE-agent rewrites every tab of an edited file
+//!   as spaces, which breaks Makefiles and tab-indented Go), only in what is shown; `old_str`
+//!   is matched against the file's own tabs;
+//! - an edit writes `\r\n` back into a file whose line breaks were all `\r\n` (SWE-agent
+//!   turns them into `\n`, so its patch rewrites every line);
+//! - `undo_edit` works: SWE-agent's editor never saves its history (its `_file_history`
+//!   property hands out a fresh copy each time), so there it always answers `No edit history
+//!   found`; here it restores the previous content, and after `create` removes the file;
+//! - a file that is not UTF-8 is refused (SWE-agent falls back to Latin-1), a directory is
+//!   listed in sorted order (SWE-agent prints `find`'s order), and write errors read `Could not
+//!   access PATH: ...`; an argument of the wrong type gets a message instead of `argparse`'s
+//!   usage error, and an edit that empties the file gets its (empty) snippet where SWE-agent's
+//!   window check stops with an assertion after writing.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -31,13 +57,23 @@ pub struct Editor {
     visible_root: String,
     /// Earlier contents per visible path; `None` records that the file did not exist.
     history: HashMap<String, Vec<Option<String>>>,
+    /// Whether a whole long Python file is shown as a filemap (SWE-agent's `USE_FILEMAP`).
+    filemap: bool,
 }
 
 impl Editor {
     /// An editor over the tree at `root`, which the agent sees as `visible_root`.
     pub fn new(root: impl Into<PathBuf>, visible_root: &str) -> Editor {
         let visible_root = normalize(visible_root).unwrap_or_else(|| "/".to_string());
-        Editor { root: root.into(), visible_root, history: HashMap::new() }
+        Editor { root: root.into(), visible_root, history: HashMap::new(), filemap: true }
+    }
+
+    /// Whether viewing a whole Python file of more than [`MAX_RESPONSE_LEN`] characters shows
+    /// its filemap (function bodies elided) instead of the clipped text. On by default, as in
+    /// SERA's SWE-agent configuration (`USE_FILEMAP: 'true'`).
+    pub fn with_filemap(mut self, on: bool) -> Editor {
+        self.filemap = on;
+        self
     }
 
     /// Runs one call with the tool's JSON arguments and returns what the agent sees (without
@@ -60,8 +96,12 @@ impl Editor {
                 let text = string_arg(args, "file_text")?.ok_or_else(|| {
                     "Parameter `file_text` is required for command: create".to_string()
                 })?;
-                if let Some(parent) = real.parent() {
-                    std::fs::create_dir_all(parent).map_err(|err| io_message(&shown, &err))?;
+                if !real.parent().is_some_and(Path::exists) {
+                    let parent = shown.rsplit_once('/').map_or("/", |(dir, _)| dir);
+                    let parent = if parent.is_empty() { "/" } else { parent };
+                    return Err(format!(
+                        "The parent directory {parent} does not exist. Please create it first."
+                    ));
                 }
                 std::fs::write(&real, &text).map_err(|err| io_message(&shown, &err))?;
                 self.history.entry(shown.clone()).or_default().push(None);
@@ -166,8 +206,19 @@ impl Editor {
                 listing.join("\n")
             ));
         }
-        let content = read_text(shown, real)?;
+        let content = read_text(shown, real)?.text;
         let Some(range) = range else {
+            let long_python = real.extension().is_some_and(|ext| ext == "py")
+                && content.chars().nth(MAX_RESPONSE_LEN).is_some();
+            if long_python
+                && self.filemap
+                && let Some(map) = filemap(&content)
+            {
+                return Ok(format!(
+                    "{FILEMAP_NOTE}\n{}\n{FILEMAP_IMPORTANT}",
+                    maybe_truncate(&expand_tabs(&map))
+                ));
+            }
             return Ok(make_output(&content, shown, 1));
         };
         // Models often send the list as a string ("[10, 20]"); read it as JSON then.
@@ -215,7 +266,7 @@ impl Editor {
         old: &str,
         new: &str,
     ) -> Result<String, String> {
-        let content = read_text(shown, real)?;
+        let FileText { raw, text: content, crlf } = read_text(shown, real)?;
         let occurrences = content.matches(old).count();
         if occurrences == 0 {
             return Err(format!(
@@ -234,24 +285,37 @@ impl Editor {
                 lines.join(", ")
             ));
         }
+        if new == old {
+            return Err(format!(
+                "No replacement was performed, old_str `{old}` is the same as new_str `{new}`."
+            ));
+        }
         let at = content.find(old).expect("counted exactly one occurrence above");
         let updated = format!("{}{}{}", &content[..at], new, &content[at + old.len()..]);
-        std::fs::write(real, &updated).map_err(|err| io_message(shown, &err))?;
-        self.history.entry(shown.to_string()).or_default().push(Some(content.clone()));
+        write_text(shown, real, &updated, crlf)?;
+        self.history.entry(shown.to_string()).or_default().push(Some(raw));
 
+        // SWE-agent's window, 1-based and inclusive: from four lines above the 0-based index of
+        // the first replaced line (so five lines of context above it), to four lines past
+        // that index plus the new text's line breaks, but no further than the last line as
+        // Python's `splitlines` counts them.
         let replacement_line = content[..at].matches('\n').count();
-        let start = replacement_line.saturating_sub(SNIPPET_LINES);
-        let end = replacement_line + SNIPPET_LINES + new.matches('\n').count();
+        let first = replacement_line.saturating_sub(SNIPPET_LINES).max(1);
+        let last = (replacement_line + SNIPPET_LINES + new.matches('\n').count())
+            .min(python_splitlines(&updated).len());
         let lines: Vec<&str> = updated.split('\n').collect();
-        let snippet = lines[start.min(lines.len())..(end + 1).min(lines.len())].join("\n");
+        // Where SWE-agent's window check fails (an edit that empties the file), it stops with an
+        // assertion after writing; the slice is clamped here instead.
+        let low = (first - 1).min(lines.len());
+        let snippet = lines[low..last.min(lines.len()).max(low)].join("\n");
         Ok(format!(
             "The file {shown} has been edited. {}Review the changes and make sure they are as expected. Edit the file again if necessary.",
-            make_output(&snippet, &format!("a snippet of {shown}"), start + 1)
+            make_output(&snippet, &format!("a snippet of {shown}"), first)
         ))
     }
 
     fn insert(&mut self, shown: &str, real: &Path, line: i64, new: &str) -> Result<String, String> {
-        let content = read_text(shown, real)?;
+        let FileText { raw, text: content, crlf } = read_text(shown, real)?;
         let lines: Vec<&str> = content.split('\n').collect();
         let count = lines.len() as i64;
         if line < 0 || line > count {
@@ -268,8 +332,8 @@ impl Editor {
         let mut snippet: Vec<&str> = lines[at.saturating_sub(SNIPPET_LINES)..at].to_vec();
         snippet.extend_from_slice(&new_lines);
         snippet.extend_from_slice(&lines[at..(at + SNIPPET_LINES).min(lines.len())]);
-        std::fs::write(real, updated.join("\n")).map_err(|err| io_message(shown, &err))?;
-        self.history.entry(shown.to_string()).or_default().push(Some(content.clone()));
+        write_text(shown, real, &updated.join("\n"), crlf)?;
+        self.history.entry(shown.to_string()).or_default().push(Some(raw));
         let first = (at + 1).saturating_sub(SNIPPET_LINES).max(1);
         Ok(format!(
             "The file {shown} has been edited. {}Review the changes and make sure they are as expected (correct indentation, no duplicate lines, etc). Edit the file again if necessary.",
@@ -285,15 +349,88 @@ impl Editor {
                 std::fs::remove_file(real).map_err(|err| io_message(shown, &err))?;
                 Ok(format!("Last edit to {shown} undone successfully. The file no longer exists."))
             }
-            Some(Some(text)) => {
-                std::fs::write(real, &text).map_err(|err| io_message(shown, &err))?;
+            Some(Some(raw)) => {
+                std::fs::write(real, &raw).map_err(|err| io_message(shown, &err))?;
                 Ok(format!(
                     "Last edit to {shown} undone successfully. {}",
-                    make_output(&text, shown, 1)
+                    make_output(&universal_newlines(&raw), shown, 1)
                 ))
             }
         }
     }
+}
+
+/// Printed above a filemap.
+const FILEMAP_NOTE: &str = "<NOTE>This file is too large to display entirely. Showing abbreviated version. Please use `str_replace_editor view` with the `view_range` parameter to show selected lines next.</NOTE>";
+
+/// Printed below a filemap (SWE-agent's text, `str_replace editor` and all).
+const FILEMAP_IMPORTANT: &str = "<IMPORTANT><NOTE>The above file has been abbreviated. Please use `str_replace editor view` with `view_range` to look at relevant files in detail.</NOTE></IMPORTANT>";
+
+/// A function body of at least this many rows past its first is elided in a filemap.
+const FILEMAP_MIN_ELIDED_ROWS: usize = 5;
+
+/// SWE-agent's `Filemap.show_filemap`: the file's lines, numbered 6 wide and a space, with the
+/// body of every function that spans [`FILEMAP_MIN_ELIDED_ROWS`] rows or more replaced by one
+/// `... eliding lines A-B ...` line at its first row. Nested bodies give their own elision
+/// line inside the outer one, as SWE-agent's do. Lines are Python's `splitlines`, rows are
+/// tree-sitter's (`\n` only), as in SWE-agent. `None` when the file cannot be parsed, where
+/// SWE-agent falls back to the clipped text too.
+fn filemap(content: &str) -> Option<String> {
+    let bodies = sera_code::python_function_body_rows(content).ok()?;
+    let elided: Vec<(usize, usize)> =
+        bodies.into_iter().filter(|(start, end)| end - start >= FILEMAP_MIN_ELIDED_ROWS).collect();
+    let hidden: std::collections::HashSet<usize> =
+        elided.iter().flat_map(|&(start, end)| start..=end).collect();
+    let mut entries: Vec<(usize, String)> = elided
+        .iter()
+        .map(|&(start, end)| (start, format!("... eliding lines {}-{} ...", start + 1, end + 1)))
+        .collect();
+    entries.extend(
+        python_splitlines(content)
+            .into_iter()
+            .enumerate()
+            .filter(|(row, _)| !hidden.contains(row))
+            .map(|(row, line)| (row, line.to_string())),
+    );
+    entries.sort();
+    let lines: Vec<String> =
+        entries.iter().map(|(row, text)| format!("{:6} {text}", row + 1)).collect();
+    Some(lines.join("\n"))
+}
+
+/// Python's `str.splitlines()`: breaks at `\n`, `\r`, `\r\n`, `\x0b`, `\x0c`, `\x1c`-`\x1e`,
+/// `\x85`, U+2028 and U+2029, and gives no empty last line for a trailing break.
+fn python_splitlines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, ch)) = chars.next() {
+        let breaks = matches!(
+            ch,
+            '\n' | '\r'
+                | '\x0b'
+                | '\x0c'
+                | '\x1c'
+                | '\x1d'
+                | '\x1e'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
+        );
+        if !breaks {
+            continue;
+        }
+        lines.push(&text[start..at]);
+        start = at + ch.len_utf8();
+        if ch == '\r' && chars.peek().is_some_and(|&(_, next)| next == '\n') {
+            chars.next();
+            start += 1;
+        }
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
 }
 
 /// SWE-agent's `_make_output`: clip, expand tabs, number each line 6 wide, then a tab.
@@ -381,10 +518,42 @@ fn normalize(path: &str) -> Option<String> {
     Some(format!("/{}", parts.join("/")))
 }
 
-fn read_text(shown: &str, real: &Path) -> Result<String, String> {
+/// A file as the editor works on it.
+struct FileText {
+    /// The bytes on disk, for the undo history.
+    raw: String,
+    /// The text with Python's universal newlines (`\r\n` and a lone `\r` read as `\n`), as
+    /// SWE-agent's `Path.read_text` gives it: what is shown, searched and edited.
+    text: String,
+    /// Every line break on disk is `\r\n`: an edit writes them back that way.
+    crlf: bool,
+}
+
+fn read_text(shown: &str, real: &Path) -> Result<FileText, String> {
     let bytes = std::fs::read(real).map_err(|err| io_message(shown, &err))?;
-    String::from_utf8(bytes)
-        .map_err(|_| format!("The file {shown} is not UTF-8 text and cannot be shown or edited."))
+    let raw = String::from_utf8(bytes).map_err(|_| {
+        format!("The file {shown} is not UTF-8 text and cannot be shown or edited.")
+    })?;
+    let crlfs = raw.matches("\r\n").count();
+    let crlf =
+        crlfs > 0 && crlfs == raw.matches('\n').count() && crlfs == raw.matches('\r').count();
+    let text = universal_newlines(&raw);
+    Ok(FileText { raw, text, crlf })
+}
+
+/// Python's universal newlines on reading: `\r\n` and `\r` become `\n`.
+fn universal_newlines(raw: &str) -> String {
+    if raw.contains('\r') { raw.replace("\r\n", "\n").replace('\r', "\n") } else { raw.to_string() }
+}
+
+/// Writes an edited text, with `\r\n` line breaks where the file had only those.
+fn write_text(shown: &str, real: &Path, text: &str, crlf: bool) -> Result<(), String> {
+    let result = if crlf {
+        std::fs::write(real, text.replace('\n', "\r\n"))
+    } else {
+        std::fs::write(real, text)
+    };
+    result.map_err(|err| io_message(shown, &err))
 }
 
 fn io_message(shown: &str, err: &std::io::Error) -> String {
@@ -413,4 +582,35 @@ fn int_value(value: &Value) -> Option<i64> {
 
 fn show_json(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitlines_breaks_where_python_does() {
+        // Python 3.11: 'a\rb\r\nc\x1dd\u2028e\n\nf\x85'.splitlines() and friends.
+        assert_eq!(
+            python_splitlines("a\rb\r\nc\x1dd\u{2028}e\n\nf\u{85}"),
+            ["a", "b", "c", "d", "e", "", "f"]
+        );
+        assert_eq!(python_splitlines("x\x0by\x0c"), ["x", "y"]);
+        assert!(python_splitlines("").is_empty());
+        assert_eq!(python_splitlines("\n"), [""]);
+    }
+
+    #[test]
+    fn universal_newlines_read_crlf_and_lone_cr_as_lf() {
+        assert_eq!(universal_newlines("a\r\nb\rc\n"), "a\nb\nc\n");
+    }
+
+    #[test]
+    fn filemap_elides_long_bodies_and_keeps_short_ones() {
+        let text = "def long(a):\n    a += 1\n    a += 1\n    a += 1\n    a += 1\n    a += 1\n    return a\n\ndef short():\n    return 1\n";
+        assert_eq!(
+            filemap(text).unwrap(),
+            "     1 def long(a):\n     2 ... eliding lines 2-7 ...\n     8 \n     9 def short():\n    10     return 1"
+        );
+    }
 }

@@ -47,7 +47,7 @@ use std::time::Duration;
 use sera_core::{Instance, Message, Role, RolloutKind, Trajectory, stable_id};
 use serde_json::json;
 
-pub use agent::{LoopConfig, LoopOutcome, run_loop};
+pub use agent::{FormatError, LoopConfig, LoopOutcome, check_reply, run_loop};
 pub use env::{Environment, Shell, ShellOutput, ToolResult};
 pub use openai::{OpenAiConfig, OpenAiTeacher};
 pub use oracle::Oracle;

@@ -302,11 +302,19 @@ fn edits(
         let text: String =
             file.hunks.iter().flat_map(|h| h.lines.iter()).map(|l| l.text.as_str()).collect();
         let thought = format!("I'll add the missing file `{}`.", file.path());
-        return vec![step(
+        let create = step(
             thought,
             "str_replace_editor",
             json!({"command": "create", "path": target, "file_text": text}),
-        )];
+        );
+        // `create` refuses a missing parent directory, as SWE-agent's editor does.
+        return match file.path().rsplit_once('/') {
+            Some((dir, _)) => vec![
+                bash(format!("The folder `{dir}` may not exist yet."), format!("mkdir -p {dir}")),
+                create,
+            ],
+            None => vec![create],
+        };
     }
     if file.new_path.is_none() {
         let thought = format!("`{}` should not exist; removing it.", file.path());
@@ -556,6 +564,27 @@ mod tests {
             hunk_text(hunk, usize::MAX),
             ("a\nb\nc\ne\nf".to_string(), "a\nb\nc\nd\ne\nf".to_string())
         );
+    }
+
+    #[test]
+    fn a_new_file_in_a_folder_is_created_after_making_the_folder() {
+        let path = |p: &str| format!("/testbed/{p}");
+        let mut rng = SplitMix64::new(1);
+        let nested = sera_core::FilePatch::created("pkg/new/m.py", "x = 1\n");
+        let steps = edits(&nested, &path, "m", &mut rng);
+        let calls: Vec<String> = steps
+            .iter()
+            .map(|s| format!("{} {}", s.tool, Value::Object(s.arguments.clone())))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                r#"bash {"command":"mkdir -p pkg/new"}"#,
+                r#"str_replace_editor {"command":"create","path":"/testbed/pkg/new/m.py","file_text":"x = 1\n"}"#
+            ]
+        );
+        let top = sera_core::FilePatch::created("m.py", "x = 1\n");
+        assert_eq!(edits(&top, &path, "m", &mut rng).len(), 1);
     }
 
     #[test]

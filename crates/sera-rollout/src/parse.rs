@@ -42,10 +42,10 @@ pub fn completion(body: &str) -> Result<Reply, TeacherError> {
     }
     let (mut content, mut tool_calls, mut malformed) = hermes_calls(&rest);
     if let Some(native) = message.get("tool_calls").and_then(Value::as_array) {
-        for (index, call) in native.iter().enumerate() {
+        for call in native {
             match native_call(call) {
                 Ok(call) => tool_calls.push(call),
-                Err(why) => malformed.push(format!("tool call {}: {why}", index + 1)),
+                Err(why) => malformed.push(why),
             }
         }
     }
@@ -92,9 +92,18 @@ pub fn hermes_calls(text: &str) -> (String, Vec<ToolCall>, Vec<String>) {
     (rest.trim().to_string(), calls, malformed)
 }
 
+/// SWE-agent's exception message for native arguments that are not JSON (`invalid_json`).
+pub const INVALID_JSON: &str = "Tool call arguments are not valid JSON.";
+
 /// One entry of OpenAI's `tool_calls`.
 fn native_call(call: &Value) -> Result<ToolCall, String> {
-    let function = call.get("function").ok_or("it has no `function`")?;
+    let function = call.get("function").ok_or("the tool call has no `function`")?;
+    if let Some(Value::String(text)) = function.get("arguments")
+        && !text.trim().is_empty()
+        && serde_json::from_str::<Value>(text).is_err()
+    {
+        return Err(INVALID_JSON.to_string());
+    }
     let mut parsed = call_from_object(function)?;
     parsed.id = call.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
     Ok(parsed)
@@ -210,7 +219,9 @@ mod tests {
             "<tool_call>{\"name\": \"bash\", \"arguments\": {\"command\": \"ls\"</tool_call>";
         check(&body(serde_json::json!({"content": text})), "", None, &[], 1);
         let message = serde_json::json!({"content": "", "tool_calls": [{"id": "y", "function": {"name": "bash", "arguments": "{not json"}}]});
-        check(&body(message), "", None, &[], 1);
+        check(&body(message.clone()), "", None, &[], 1);
+        // Native arguments that are not JSON get SWE-agent's own message.
+        assert_eq!(completion(&body(message)).unwrap().malformed, [INVALID_JSON]);
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The fixed texts of the environment: system prompt, task message, tool schemas, observation
 //! framing and the messages for empty output, clipped output, format errors and review.
 //!
-//! They follow SWE-agent's defaults closely because trained models are sensitive to the exact
-//! formats (reference: algorithms.md section 4). Every text here is deterministic.
+//! They follow SWE-agent as SERA configures it (`sera/configs/sweagent/e2e.yaml` of SERA, the
+//! `FunctionCallingParser` of its SWE-agent fork) because trained models are sensitive to the
+//! exact formats (reference: algorithms.md section 4). The format-error texts are SWE-agent's
+//! Jinja template rendered for each error code, whitespace control included. Every text here
+//! is deterministic.
 
 use serde_json::{Value, json};
 
@@ -10,8 +13,9 @@ use serde_json::{Value, json};
 pub const SYSTEM_PROMPT: &str =
     "You are a helpful assistant that can interact with a computer to solve tasks.";
 
-/// Shown instead of an empty tool output.
-pub const EMPTY_OUTPUT: &str = "Your command ran successfully and did not produce any output.";
+/// Shown instead of an output that is empty or only whitespace: SERA's
+/// `next_step_no_output_template`, which has no `OBSERVATION:` prefix.
+pub const EMPTY_OUTPUT: &str = "Your last command ran successfully and did not produce any output.";
 
 /// Prefix of every tool observation.
 pub const OBSERVATION_PREFIX: &str = "OBSERVATION:\n";
@@ -19,13 +23,35 @@ pub const OBSERVATION_PREFIX: &str = "OBSERVATION:\n";
 /// Bash output longer than this many characters is clipped.
 pub const MAX_BASH_OUTPUT: usize = 100_000;
 
-/// Sent back when a reply carries no (parsable) tool call.
+/// Sent back when a reply carries no tool call: SWE-agent's format error, code `missing`.
 pub const FORMAT_ERROR: &str = "Your last output did not use any tool calls!\n\
 Please make sure your output includes exactly _ONE_ function call!\n\
 You must invoke the function directly using the function call format.\n\
 You cannot invoke commands with ```, you have to use the function call format.\n\
 If you think you have already resolved the issue, please submit your changes by running the `submit` command.\n\
+If you think you cannot solve the problem, please run `exit_forfeit` (if available) or `submit`.\n\
 Else, please continue with a new tool call!";
+
+/// Sent back when a reply carries more than one tool call: code `multiple`.
+pub const MULTIPLE_TOOL_CALLS: &str = "Your last output included multiple tool calls!\n\
+Please make sure your output includes a thought and exactly _ONE_ function call.";
+
+/// Sent back for a call that names unexpected arguments: code `unexpected_arg`, with
+/// SWE-agent's exception message (`Unexpected argument(s): a, b`).
+pub fn unexpected_arguments_error(message: &str) -> String {
+    format!(
+        "Your action could not be parsed properly: {message}.\n\
+Make sure your function call doesn't include any extra arguments that are not in the allowed arguments, and only use the allowed commands."
+    )
+}
+
+/// Sent back for every other call that cannot be run (the template's `else` branch: an
+/// unknown tool, arguments that are not JSON, missing arguments, an unreadable `<tool_call>`
+/// block). SWE-agent's exception messages end with a period, and the template adds another;
+/// the branch ends with a line break because its `{% endif %}` does not strip it.
+pub fn unparsable_action_error(message: &str) -> String {
+    format!("Your action could not be parsed properly: {message}.\n")
+}
 
 /// The source language of a task, which decides how the task message suggests reproducing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,13 +151,36 @@ command will never complete)."
     )
 }
 
-/// Frames a tool's output as the agent sees it.
+/// Sent back for a command on SWE-agent's blocklist: `ToolFilterConfig.blocklist_error_template`.
+pub fn blocked_error(action: &str) -> String {
+    format!("Operation '{action}' is not supported by this environment.")
+}
+
+/// Sent back for a `bash` command with a syntax error: SWE-agent's `shell_check_error_template`
+/// with what `bash -n` printed as its standard error (its standard output, which `bash -n`
+/// leaves empty, comes first in the template).
+pub fn bash_syntax_error(bash_output: &str) -> String {
+    format!(
+        "Your bash command contained syntax errors and was NOT executed. Please fix the syntax errors and try again. \
+This can be the result of not adhering to the syntax for multi-line commands. Here is the output of `bash -n`:\n\n{bash_output}"
+    )
+}
+
+/// Frames a tool's output as the agent sees it: SERA's `next_step_template`
+/// (`OBSERVATION:\n{{observation}}`), or [`EMPTY_OUTPUT`] alone when `output.strip() == ""`
+/// in Python's sense.
 pub fn observation(output: &str) -> String {
-    if output.trim().is_empty() {
-        format!("{OBSERVATION_PREFIX}{EMPTY_OUTPUT}")
+    if output.chars().all(is_python_whitespace) {
+        EMPTY_OUTPUT.to_string()
     } else {
         format!("{OBSERVATION_PREFIX}{output}")
     }
+}
+
+/// Python's `str.isspace` for one character: Unicode white space and the four information
+/// separators `\x1c`-`\x1f`, which Python strips and Rust's `char::is_whitespace` does not.
+pub fn is_python_whitespace(ch: char) -> bool {
+    ch.is_whitespace() || ('\x1c'..='\x1f').contains(&ch)
 }
 
 /// The three tools in OpenAI function format, in the order they are offered.
@@ -203,4 +252,70 @@ pub fn tool_schemas(workdir: &str) -> Vec<Value> {
             }
         }),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_errors_are_swe_agents_template_rendered_per_error_code() {
+        // jinja2 3.1 rendering FunctionCallingParser.error_message (SERA's SWE-agent fork,
+        // ffbef4bf) with error_code and exception_message as its parser raises them.
+        assert_eq!(
+            FORMAT_ERROR,
+            "Your last output did not use any tool calls!\nPlease make sure your output includes exactly _ONE_ function call!\nYou must invoke the function directly using the function call format.\nYou cannot invoke commands with ```, you have to use the function call format.\nIf you think you have already resolved the issue, please submit your changes by running the `submit` command.\nIf you think you cannot solve the problem, please run `exit_forfeit` (if available) or `submit`.\nElse, please continue with a new tool call!"
+        );
+        assert_eq!(
+            MULTIPLE_TOOL_CALLS,
+            "Your last output included multiple tool calls!\nPlease make sure your output includes a thought and exactly _ONE_ function call."
+        );
+        assert_eq!(
+            unexpected_arguments_error("Unexpected argument(s): foo"),
+            "Your action could not be parsed properly: Unexpected argument(s): foo.\nMake sure your function call doesn't include any extra arguments that are not in the allowed arguments, and only use the allowed commands."
+        );
+        assert_eq!(
+            unparsable_action_error("Command 'foo' not found in list of available commands."),
+            "Your action could not be parsed properly: Command 'foo' not found in list of available commands..\n"
+        );
+        assert_eq!(
+            unparsable_action_error("Required argument(s) missing: command"),
+            "Your action could not be parsed properly: Required argument(s) missing: command.\n"
+        );
+    }
+
+    #[test]
+    fn empty_output_is_seras_no_output_template_without_the_prefix() {
+        assert_eq!(observation("x"), "OBSERVATION:\nx");
+        assert_eq!(observation(" x \n"), "OBSERVATION:\n x \n");
+        for empty in ["", " \n\t", "\u{a0}\u{3000}", "\x1c\x1d\x1e\x1f\x0b\x0c\r", "\u{85}\u{2028}"]
+        {
+            assert_eq!(
+                observation(empty),
+                "Your last command ran successfully and did not produce any output.",
+                "{empty:?}"
+            );
+        }
+        // Not white space to Python either: zero-width space, byte-order mark, NUL.
+        for kept in ["\u{200b}", "\u{feff}", "\0"] {
+            assert_eq!(observation(kept), format!("OBSERVATION:\n{kept}"));
+        }
+    }
+
+    #[test]
+    fn python_whitespace_is_exactly_str_isspace() {
+        // Python 3.11: [c for c in range(0x110000) if chr(c).isspace()].
+        let python: Vec<u32> =
+            [0x9, 0xa, 0xb, 0xc, 0xd, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680]
+                .into_iter()
+                .chain(0x2000..=0x200a)
+                .chain([0x2028, 0x2029, 0x202f, 0x205f, 0x3000])
+                .collect();
+        let ours: Vec<u32> = (0..=0x10ffff)
+            .filter_map(char::from_u32)
+            .filter(|&c| is_python_whitespace(c))
+            .map(u32::from)
+            .collect();
+        assert_eq!(ours, python);
+    }
 }

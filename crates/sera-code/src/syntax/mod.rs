@@ -18,7 +18,7 @@ use tree_sitter::{Node, Parser, Tree};
 
 use crate::lang::{Definition, Outline, ParseFailure};
 
-pub use python::Python;
+pub use python::{Python, python_function_body_rows};
 pub use rust::Rust;
 
 /// What a language tells the walker about one node.

@@ -105,3 +105,35 @@ fn callee_name<'s>(function: Node<'_>, scopes: &Scopes<'s>) -> Option<&'s str> {
         _ => None,
     }
 }
+
+/// The rows (0-based, first and last, both inclusive) of the body of every Python function
+/// definition in `text`, nested ones and methods included, in document order. This is what
+/// SWE-agent's editor elides when it shows a long Python file as a filemap: the tree-sitter
+/// query `(function_definition body: (_) @body)`. Rows are counted in `\n`s, as tree-sitter
+/// counts them; a file with syntax errors gives the bodies error recovery finds.
+pub fn python_function_body_rows(text: &str) -> Result<Vec<(usize, usize)>, ParseFailure> {
+    let tree = super::parse("python", || tree_sitter_python::LANGUAGE.into(), text)?;
+    let kinds = Python.kinds();
+    let mut rows = Vec::new();
+    let mut cursor = tree.walk();
+    // A pre-order walk: first child, else next sibling, else the next sibling of an ancestor.
+    loop {
+        let node = cursor.node();
+        if kinds.of(node) == "function_definition"
+            && let Some(body) = node.child_by_field_name("body")
+        {
+            rows.push((body.start_position().row, body.end_position().row));
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return Ok(rows);
+            }
+        }
+    }
+}

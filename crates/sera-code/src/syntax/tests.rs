@@ -293,3 +293,17 @@ fn kind_table_agrees_with_tree_sitter() {
         assert!(seen > 30 && errors > 0, "{seen} nodes, {errors} errors");
     }
 }
+
+#[test]
+fn python_function_bodies_are_the_rows_swe_agent_elides() {
+    // Rows as SWE-agent's filemap query reports them (checked against tree-sitter-languages'
+    // grammar in sera-rollout's conformance data): a body runs from its first statement to its
+    // last, nested functions are reported too, and a body that starts on the `def` line starts
+    // there. Trailing blank lines and comments after the last statement are not part of it.
+    let text = "def f(a):\n    x = 1\n\n    return x\n\n\nclass A:\n    async def g(self):\n        def h():\n            pass\n        return h\n    # trailing comment\n\ndef one(): return [\n    1,\n]\n";
+    assert_eq!(
+        super::python_function_body_rows(text).unwrap(),
+        [(1, 3), (8, 10), (9, 9), (13, 15)]
+    );
+    assert_eq!(super::python_function_body_rows("x = 1\n").unwrap(), []);
+}
