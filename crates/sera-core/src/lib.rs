@@ -10,6 +10,7 @@
 mod dirs;
 mod ids;
 mod patch;
+pub mod pystr;
 mod records;
 mod rng;
 

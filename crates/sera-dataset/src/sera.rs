@@ -239,17 +239,7 @@ pub fn message_json(message: &ChatMessage, options: &SeraOptions) -> Value {
     }
 }
 
-/// Python's `str.strip()`: removes every character `str.isspace()` accepts from both ends.
-pub fn py_strip(text: &str) -> &str {
-    text.trim_matches(is_python_space)
-}
-
-/// Python's `str.isspace()` for one character: Unicode White_Space (Rust's
-/// `char::is_whitespace`) plus the information separators U+001C..U+001F, which Python counts
-/// as whitespace through their bidirectional class.
-pub fn is_python_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
+pub use sera_core::pystr::{is_space as is_python_space, strip as py_strip};
 
 #[derive(Clone, Copy)]
 enum Syntax {

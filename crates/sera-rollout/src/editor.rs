@@ -37,6 +37,7 @@
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
+use sera_core::pystr;
 use serde_json::{Map, Value};
 
 /// Files longer than this many characters are clipped when shown.
@@ -302,7 +303,7 @@ impl Editor {
         let replacement_line = content[..at].matches('\n').count();
         let first = replacement_line.saturating_sub(SNIPPET_LINES).max(1);
         let last = (replacement_line + SNIPPET_LINES + new.matches('\n').count())
-            .min(python_splitlines(&updated).len());
+            .min(pystr::splitlines(&updated).count());
         let lines: Vec<&str> = updated.split('\n').collect();
         // Where SWE-agent's window check fails (an edit that empties the file), it stops with an
         // assertion after writing; the slice is clamped here instead.
@@ -386,8 +387,7 @@ fn filemap(content: &str) -> Option<String> {
         .map(|&(start, end)| (start, format!("... eliding lines {}-{} ...", start + 1, end + 1)))
         .collect();
     entries.extend(
-        python_splitlines(content)
-            .into_iter()
+        pystr::splitlines(content)
             .enumerate()
             .filter(|(row, _)| !hidden.contains(row))
             .map(|(row, line)| (row, line.to_string())),
@@ -396,41 +396,6 @@ fn filemap(content: &str) -> Option<String> {
     let lines: Vec<String> =
         entries.iter().map(|(row, text)| format!("{:6} {text}", row + 1)).collect();
     Some(lines.join("\n"))
-}
-
-/// Python's `str.splitlines()`: breaks at `\n`, `\r`, `\r\n`, `\x0b`, `\x0c`, `\x1c`-`\x1e`,
-/// `\x85`, U+2028 and U+2029, and gives no empty last line for a trailing break.
-fn python_splitlines(text: &str) -> Vec<&str> {
-    let mut lines = Vec::new();
-    let mut start = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((at, ch)) = chars.next() {
-        let breaks = matches!(
-            ch,
-            '\n' | '\r'
-                | '\x0b'
-                | '\x0c'
-                | '\x1c'
-                | '\x1d'
-                | '\x1e'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if !breaks {
-            continue;
-        }
-        lines.push(&text[start..at]);
-        start = at + ch.len_utf8();
-        if ch == '\r' && chars.peek().is_some_and(|&(_, next)| next == '\n') {
-            chars.next();
-            start += 1;
-        }
-    }
-    if start < text.len() {
-        lines.push(&text[start..]);
-    }
-    lines
 }
 
 /// SWE-agent's `_make_output`: clip, expand tabs, number each line 6 wide, then a tab.
@@ -587,18 +552,6 @@ fn show_json(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn splitlines_breaks_where_python_does() {
-        // Python 3.11: 'a\rb\r\nc\x1dd\u2028e\n\nf\x85'.splitlines() and friends.
-        assert_eq!(
-            python_splitlines("a\rb\r\nc\x1dd\u{2028}e\n\nf\u{85}"),
-            ["a", "b", "c", "d", "e", "", "f"]
-        );
-        assert_eq!(python_splitlines("x\x0by\x0c"), ["x", "y"]);
-        assert!(python_splitlines("").is_empty());
-        assert_eq!(python_splitlines("\n"), [""]);
-    }
 
     #[test]
     fn universal_newlines_read_crlf_and_lone_cr_as_lf() {

@@ -177,11 +177,7 @@ pub fn observation(output: &str) -> String {
     }
 }
 
-/// Python's `str.isspace` for one character: Unicode white space and the four information
-/// separators `\x1c`-`\x1f`, which Python strips and Rust's `char::is_whitespace` does not.
-pub fn is_python_whitespace(ch: char) -> bool {
-    ch.is_whitespace() || ('\x1c'..='\x1f').contains(&ch)
-}
+pub use sera_core::pystr::is_space as is_python_whitespace;
 
 /// The three tools in OpenAI function format, in the order they are offered.
 pub fn tool_schemas(workdir: &str) -> Vec<Value> {
@@ -300,22 +296,5 @@ mod tests {
         for kept in ["\u{200b}", "\u{feff}", "\0"] {
             assert_eq!(observation(kept), format!("OBSERVATION:\n{kept}"));
         }
-    }
-
-    #[test]
-    fn python_whitespace_is_exactly_str_isspace() {
-        // Python 3.11: [c for c in range(0x110000) if chr(c).isspace()].
-        let python: Vec<u32> =
-            [0x9, 0xa, 0xb, 0xc, 0xd, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680]
-                .into_iter()
-                .chain(0x2000..=0x200a)
-                .chain([0x2028, 0x2029, 0x202f, 0x205f, 0x3000])
-                .collect();
-        let ours: Vec<u32> = (0..=0x10ffff)
-            .filter_map(char::from_u32)
-            .filter(|&c| is_python_whitespace(c))
-            .map(u32::from)
-            .collect();
-        assert_eq!(ours, python);
     }
 }

@@ -40,6 +40,7 @@
 use std::collections::HashMap;
 
 use rayon::prelude::*;
+use sera_core::pystr;
 use serde::{Deserialize, Serialize};
 
 /// The changed lines of a diff text, in order, as borrowed slices without their terminator.
@@ -49,7 +50,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(sera_verify::recall::changed_lines(diff), vec!["-old", "+new"]);
 /// ```
 pub fn changed_lines(diff: &str) -> Vec<&str> {
-    python_lines(diff).filter(|line| is_changed_line(line)).collect()
+    pystr::splitlines(diff).filter(|line| is_changed_line(line)).collect()
 }
 
 /// Whether one line (without terminator) of a diff counts as a changed line.
@@ -58,48 +59,7 @@ pub fn is_changed_line(line: &str) -> bool {
         return false;
     };
     let header = ["diff", "---", "+++", "@@"].iter().any(|prefix| line.starts_with(prefix));
-    !header && !rest.chars().all(is_python_space)
-}
-
-/// The lines of `text` as Python's `str.splitlines()` returns them: split at every line
-/// boundary Python knows, `\r\n` counting as one, with no empty line after a final boundary.
-fn python_lines(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = text;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let Some((at, boundary)) = rest.char_indices().find(|&(_, c)| is_line_boundary(c)) else {
-            return Some(std::mem::take(&mut rest));
-        };
-        let line = &rest[..at];
-        let width = if rest[at..].starts_with("\r\n") { 2 } else { boundary.len_utf8() };
-        rest = &rest[at + width..];
-        Some(line)
-    })
-}
-
-/// The characters at which Python's `str.splitlines()` breaks a line.
-fn is_line_boundary(c: char) -> bool {
-    matches!(
-        c,
-        '\n' | '\r'
-            | '\x0b'
-            | '\x0c'
-            | '\x1c'
-            | '\x1d'
-            | '\x1e'
-            | '\u{85}'
-            | '\u{2028}'
-            | '\u{2029}'
-    )
-}
-
-/// Python's `str.isspace()`, which decides what `str.strip()` removes: Unicode White_Space
-/// (Rust's `char::is_whitespace`) and the information separators U+001C..U+001F, which
-/// Python's bidirectional-class rule adds.
-fn is_python_space(c: char) -> bool {
-    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+    !header && !rest.chars().all(pystr::is_space)
 }
 
 /// How one recall computation came out, with the counts behind it.
