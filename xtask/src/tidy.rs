@@ -1,5 +1,6 @@
 //! Mechanical checks of the architecture and style rules in docs/ARCHITECTURE.md.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Returns one line per problem found; empty when the tree is tidy.
@@ -18,6 +19,7 @@ pub fn check(root: &Path) -> anyhow::Result<Vec<String>> {
             ));
         }
     }
+    problems.extend(dependency_edges(root)?);
     for file in source_files(root)? {
         let text = std::fs::read_to_string(&file)?;
         let relative = file.strip_prefix(root).unwrap_or(&file);
@@ -48,6 +50,96 @@ pub fn check(root: &Path) -> anyhow::Result<Vec<String>> {
     Ok(problems)
 }
 
+/// The `### Dependency edges` table of docs/ARCHITECTURE.md against each crate's internal
+/// `[dependencies]`: one problem per crate whose edges differ, naming both sides.
+fn dependency_edges(root: &Path) -> anyhow::Result<Vec<String>> {
+    let doc = root.join("docs/ARCHITECTURE.md");
+    let table = edge_table(&std::fs::read_to_string(&doc)?);
+    let mut problems = Vec::new();
+    if table.is_empty() {
+        problems.push(format!("{}: no `### Dependency edges` table", doc.display()));
+        return Ok(problems);
+    }
+    let mut crates = BTreeSet::new();
+    for krate in std::fs::read_dir(root.join("crates"))? {
+        let dir = krate?.path();
+        let manifest = dir.join("Cargo.toml");
+        let Some(name) = dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+            continue;
+        };
+        if !manifest.exists() {
+            continue;
+        }
+        let actual = internal_dependencies(&std::fs::read_to_string(&manifest)?);
+        let manifest = manifest.strip_prefix(root).unwrap_or(&manifest).to_path_buf();
+        match table.get(&name) {
+            None => problems.push(format!(
+                "{}: `{name}` has no row in the dependency table of docs/ARCHITECTURE.md",
+                manifest.display()
+            )),
+            Some(documented) if *documented != actual => problems.push(format!(
+                "{}: `{name}` depends on {} but docs/ARCHITECTURE.md says {}",
+                manifest.display(),
+                listed(&actual),
+                listed(documented)
+            )),
+            Some(_) => {}
+        }
+        crates.insert(name);
+    }
+    for name in table.keys().filter(|name| !crates.contains(*name)) {
+        problems.push(format!(
+            "docs/ARCHITECTURE.md: the dependency table names `{name}`, which is not a crate"
+        ));
+    }
+    Ok(problems)
+}
+
+/// Rows of the dependency table: crate name to the full names of what it depends on.
+fn edge_table(doc: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let Some(start) = doc.find("### Dependency edges") else { return BTreeMap::new() };
+    let mut table = BTreeMap::new();
+    for line in doc[start..].lines().skip(1).take_while(|line| !line.starts_with('#')) {
+        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        let [krate, deps] = cells[..] else { continue };
+        let Some(krate) = krate.strip_prefix('`').and_then(|k| k.strip_suffix('`')) else {
+            continue;
+        };
+        let deps = deps
+            .split(',')
+            .map(str::trim)
+            .filter(|dep| !dep.is_empty() && *dep != "-")
+            .map(|dep| format!("sera-{dep}"))
+            .collect();
+        table.insert(krate.to_string(), deps);
+    }
+    table
+}
+
+/// The `sera-*` crates a manifest's `[dependencies]` section names.
+fn internal_dependencies(manifest: &str) -> BTreeSet<String> {
+    let mut deps = BTreeSet::new();
+    let mut in_section = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_section = line == "[dependencies]";
+        } else if in_section && line.starts_with("sera-") {
+            let name: String =
+                line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+            deps.insert(name);
+        }
+    }
+    deps
+}
+
+fn listed(deps: &BTreeSet<String>) -> String {
+    if deps.is_empty() {
+        "nothing internal".to_string()
+    } else {
+        deps.iter().map(|d| d.trim_start_matches("sera-")).collect::<Vec<_>>().join(", ")
+    }
+}
+
 fn source_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut stack = vec![root.join("crates"), root.join("xtask"), root.join("plugins")];
@@ -70,6 +162,19 @@ fn source_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_edge_table_and_manifests_are_read_as_written() {
+        let doc = "x\n### Dependency edges\n\n| crate | depends on |\n| --- | --- |\n| `sera-core` | - |\n\
+| `sera-env` | core, sandbox |\n\n## Next\n| `sera-late` | core |\n";
+        let table = super::edge_table(doc);
+        assert_eq!(table.len(), 2);
+        assert!(table["sera-core"].is_empty());
+        assert_eq!(table["sera-env"].iter().collect::<Vec<_>>(), ["sera-core", "sera-sandbox"]);
+        let manifest = "[package]\nname = \"sera-env\"\n[dependencies]\nsera-core.workspace = true\n\
+sera-sandbox = { path = \"../sera-sandbox\" }\nserde = \"1\"\n[dev-dependencies]\nsera-test-support.workspace = true\n";
+        assert_eq!(super::internal_dependencies(manifest), table["sera-env"]);
+    }
+
     #[test]
     fn tree_is_tidy() {
         let problems = super::check(&crate::project_root()).unwrap();
