@@ -20,6 +20,7 @@ pub fn check(root: &Path) -> anyhow::Result<Vec<String>> {
         }
     }
     problems.extend(dependency_edges(root)?);
+    problems.extend(outside_users(root)?);
     for file in source_files(root)? {
         let text = std::fs::read_to_string(&file)?;
         let relative = file.strip_prefix(root).unwrap_or(&file);
@@ -97,7 +98,14 @@ fn dependency_edges(root: &Path) -> anyhow::Result<Vec<String>> {
 
 /// Rows of the dependency table: crate name to the full names of what it depends on.
 fn edge_table(doc: &str) -> BTreeMap<String, BTreeSet<String>> {
-    let Some(start) = doc.find("### Dependency edges") else { return BTreeMap::new() };
+    doc_table(doc, "### Dependency edges")
+}
+
+/// A two-column table of docs/ARCHITECTURE.md under `heading`: the backquoted name of the first
+/// column to the `sera-` crates the second lists (comma-separated short names; a parenthesis
+/// after a name is its reason).
+fn doc_table(doc: &str, heading: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let Some(start) = doc.find(heading) else { return BTreeMap::new() };
     let mut table = BTreeMap::new();
     for line in doc[start..].lines().skip(1).take_while(|line| !line.starts_with('#')) {
         let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
@@ -108,6 +116,7 @@ fn edge_table(doc: &str) -> BTreeMap<String, BTreeSet<String>> {
         let deps = deps
             .split(',')
             .map(str::trim)
+            .map(|dep| dep.split(" (").next().unwrap_or(dep).trim())
             .filter(|dep| !dep.is_empty() && *dep != "-")
             .map(|dep| format!("sera-{dep}"))
             .collect();
@@ -116,17 +125,62 @@ fn edge_table(doc: &str) -> BTreeMap<String, BTreeSet<String>> {
     table
 }
 
+/// The `### Who uses each outside crate` table against the manifests: for each outside crate
+/// listed, the crates whose `[dependencies]` name it must be exactly the ones the table names.
+fn outside_users(root: &Path) -> anyhow::Result<Vec<String>> {
+    let doc = std::fs::read_to_string(root.join("docs/ARCHITECTURE.md"))?;
+    let table = doc_table(&doc, "### Who uses each outside crate");
+    if table.is_empty() {
+        return Ok(vec!["docs/ARCHITECTURE.md: no `### Who uses each outside crate` table".into()]);
+    }
+    let mut users: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for krate in std::fs::read_dir(root.join("crates"))? {
+        let dir = krate?.path();
+        let (Some(name), Ok(manifest)) = (
+            dir.file_name().and_then(|n| n.to_str()).map(str::to_string),
+            std::fs::read_to_string(dir.join("Cargo.toml")),
+        ) else {
+            continue;
+        };
+        let named = section_dependencies(&manifest, |_| true);
+        for outside in table.keys().filter(|outside| named.contains(*outside)) {
+            users.entry(outside).or_default().insert(name.clone());
+        }
+    }
+    let mut problems = Vec::new();
+    for (outside, documented) in &table {
+        let actual = users.remove(outside.as_str()).unwrap_or_default();
+        if &actual != documented {
+            problems.push(format!(
+                "`{outside}` is a dependency of {} but docs/ARCHITECTURE.md says {}",
+                listed(&actual),
+                listed(documented)
+            ));
+        }
+    }
+    Ok(problems)
+}
+
 /// The `sera-*` crates a manifest's `[dependencies]` section names.
 fn internal_dependencies(manifest: &str) -> BTreeSet<String> {
+    section_dependencies(manifest, |name| name.starts_with("sera-"))
+}
+
+/// The crate names of a manifest's `[dependencies]` section that `keep` accepts.
+fn section_dependencies(manifest: &str, keep: impl Fn(&str) -> bool) -> BTreeSet<String> {
     let mut deps = BTreeSet::new();
     let mut in_section = false;
     for line in manifest.lines().map(str::trim) {
         if line.starts_with('[') {
             in_section = line == "[dependencies]";
-        } else if in_section && line.starts_with("sera-") {
-            let name: String =
-                line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
-            deps.insert(name);
+        } else if in_section && !line.is_empty() && !line.starts_with('#') {
+            let name: String = line
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            if !name.is_empty() && keep(&name) {
+                deps.insert(name);
+            }
         }
     }
     deps
