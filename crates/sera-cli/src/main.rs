@@ -224,6 +224,20 @@ enum Command {
     )]
     Train(TrainArgs),
 
+    /// Evaluate an agent on the repository's held-out, test-verified instances.
+    ///
+    /// Runs the agent (a served model, or the oracle as a sanity baseline) on the instances
+    /// `sera export` holds out of training (its validation split: the same hash of the instance
+    /// id and the same --held-out fraction; 1 evaluates them all), once per seed, hard-verifies
+    /// every patch with its FAIL_TO_PASS and PASS_TO_PASS tests, and reports the resolve rate
+    /// overall, per bug class and per operator with 95% Wilson intervals, and why each
+    /// unresolved rollout failed. Writes `held-out.jsonl`, one trajectory file per seed and
+    /// `eval.json` into --out.
+    #[command(after_help = "Examples:\n  \
+        sera eval --instances run/instances.jsonl --repo . --teacher oracle --held-out 1 --out eval-oracle\n  \
+        sera eval --instances run/instances.jsonl --repo . --teacher openai --model my-finetune --seeds 0,1,2 --out eval-ft")]
+    Eval(EvalArgs),
+
     /// Build a pool of demonstration issues from your own tracker, for SVG's issue writer.
     ///
     /// SERA writes each synthetic issue in the style of one real issue drawn from a pool (by
@@ -273,6 +287,77 @@ enum PluginsCommand {
         #[arg(long, value_name = "DIR", default_value = sera_pipeline::plugins::DEFAULT_DIR)]
         dir: std::path::PathBuf,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct EvalArgs {
+    /// Test-verified instances as JSONL, from `sera validate` or a run's `instances.jsonl`.
+    #[arg(long, value_name = "FILE")]
+    instances: std::path::PathBuf,
+    /// The clean repository the instances were made from.
+    #[arg(long, value_name = "DIR")]
+    repo: std::path::PathBuf,
+    /// Where to write held-out.jsonl, the trajectories and eval.json.
+    #[arg(long, value_name = "DIR")]
+    out: std::path::PathBuf,
+    #[command(flatten)]
+    agent: TeacherArgs,
+    /// Seeds, comma-separated: one rollout per instance per seed.
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',', default_value = "0")]
+    seeds: Vec<u64>,
+    /// The share of instances held out of training, as `sera export --val-fraction`; 1
+    /// evaluates every instance.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.05)]
+    held_out: f64,
+    /// Rollouts in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    concurrency: usize,
+    /// Teacher calls per rollout.
+    #[arg(long, value_name = "N", default_value_t = 115)]
+    step_limit: usize,
+    /// Timeout of each bash command, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    command_timeout: u64,
+    /// Isolation of the commands: bubblewrap, or none (no isolation; asks for trust).
+    #[arg(long, value_name = "BACKEND", default_value = "bwrap", value_parser = ["bwrap", "none"])]
+    isolation: String,
+    /// Where clean baselines are cached [default: ~/.cache/sera/baselines].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    env: EnvArgs,
+}
+
+impl EvalArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        use sera_pipeline::rollout::{AgentOptions, Isolation, RolloutOptions};
+        let isolation = if self.isolation == "none" { Isolation::None } else { Isolation::Bwrap };
+        let environment = self.env.prepare(&self.repo, isolation)?;
+        let rollout = RolloutOptions {
+            agent: AgentOptions {
+                teacher: self.agent.choice(),
+                concurrency: self.concurrency.max(1),
+                isolation,
+                step_limit: self.step_limit,
+                command_timeout: std::time::Duration::from_secs(self.command_timeout),
+                environment,
+                ..AgentOptions::default()
+            },
+            repo: Some(self.repo),
+            verify: true,
+            cache_dir: self.cache_dir,
+            progress: true,
+        };
+        let options = sera_pipeline::eval::EvalOptions {
+            rollout,
+            seeds: self.seeds,
+            held_out: self.held_out,
+        };
+        let report = sera_pipeline::eval::run(&self.instances, &self.out, &options)?;
+        eprintln!("{}", report.summary());
+        eprintln!("wrote {}", self.out.join("eval.json").display());
+        Ok(())
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -611,25 +696,12 @@ impl MutateArgs {
     }
 }
 
+/// Who plays the agent, shared by `sera rollout` and `sera eval`.
 #[derive(Debug, clap::Args)]
-struct RolloutArgs {
-    /// Procedural instances as JSONL, from `sera validate`.
-    #[arg(long, value_name = "FILE", required_unless_present = "functions")]
-    instances: Option<std::path::PathBuf>,
-    /// SVG mode instead: functions as JSONL, from `sera index` (needs a model teacher and
-    /// --repo). Start functions are drawn from them with --seed.
-    #[arg(long, value_name = "FILE", conflicts_with = "instances")]
-    functions: Option<std::path::PathBuf>,
+struct TeacherArgs {
     /// Who plays the agent: `oracle` (needs no model) or `openai` (a chat-completions server).
     #[arg(long, value_name = "TEACHER", default_value = "oracle", value_parser = ["oracle", "openai"])]
     teacher: String,
-    /// The clean repository the instances were made from [default: each instance's `repo`,
-    /// relative to the current folder].
-    #[arg(long, value_name = "DIR")]
-    repo: Option<std::path::PathBuf>,
-    /// Where to write the trajectories as JSONL; `-` is standard output.
-    #[arg(long, value_name = "FILE")]
-    out: std::path::PathBuf,
     /// The server's base URL (openai teacher).
     #[arg(long, value_name = "URL", default_value = "http://localhost:8000/v1")]
     base_url: String,
@@ -649,6 +721,44 @@ struct RolloutArgs {
     /// by itself when the server says it has no tool parser (openai teacher).
     #[arg(long)]
     tools_in_text: bool,
+}
+
+impl TeacherArgs {
+    fn choice(&self) -> sera_pipeline::rollout::TeacherChoice {
+        use sera_pipeline::rollout::TeacherChoice;
+        match self.teacher.as_str() {
+            "openai" => {
+                let mut config =
+                    sera_pipeline::rollout::OpenAiConfig::new(&self.base_url, &self.model);
+                config.temperature = self.temperature;
+                config.max_tokens = self.max_tokens;
+                config.api_key_env.clone_from(&self.api_key_env);
+                config.tools_in_text = self.tools_in_text;
+                TeacherChoice::OpenAi(config)
+            }
+            _ => TeacherChoice::Oracle,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct RolloutArgs {
+    /// Procedural instances as JSONL, from `sera validate`.
+    #[arg(long, value_name = "FILE", required_unless_present = "functions")]
+    instances: Option<std::path::PathBuf>,
+    /// SVG mode instead: functions as JSONL, from `sera index` (needs a model teacher and
+    /// --repo). Start functions are drawn from them with --seed.
+    #[arg(long, value_name = "FILE", conflicts_with = "instances")]
+    functions: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    agent: TeacherArgs,
+    /// The clean repository the instances were made from [default: each instance's `repo`,
+    /// relative to the current folder].
+    #[arg(long, value_name = "DIR")]
+    repo: Option<std::path::PathBuf>,
+    /// Where to write the trajectories as JSONL; `-` is standard output.
+    #[arg(long, value_name = "FILE")]
+    out: std::path::PathBuf,
     /// Rollouts in flight at once.
     #[arg(long, value_name = "N", default_value_t = 1)]
     concurrency: usize,
@@ -695,19 +805,8 @@ struct RolloutArgs {
 
 impl RolloutArgs {
     fn run(self) -> sera_pipeline::Result<()> {
-        use sera_pipeline::rollout::{Isolation, RolloutOptions, TeacherChoice};
-        let teacher = match self.teacher.as_str() {
-            "openai" => {
-                let mut config =
-                    sera_pipeline::rollout::OpenAiConfig::new(&self.base_url, &self.model);
-                config.temperature = self.temperature;
-                config.max_tokens = self.max_tokens;
-                config.api_key_env = self.api_key_env;
-                config.tools_in_text = self.tools_in_text;
-                TeacherChoice::OpenAi(config)
-            }
-            _ => TeacherChoice::Oracle,
-        };
+        use sera_pipeline::rollout::{Isolation, RolloutOptions};
+        let teacher = self.agent.choice();
         let isolation = if self.isolation == "none" { Isolation::None } else { Isolation::Bwrap };
         // Without --repo each instance names its own repository; those run without one.
         let environment = match &self.repo {
@@ -1119,6 +1218,7 @@ fn main() -> ExitCode {
         Command::Export(args) => args.run(),
         Command::Train(args) => args.run(),
         Command::Demos(args) => args.run(),
+        Command::Eval(args) => args.run(),
         Command::Sample(args) => sera_pipeline::train::sample(
             &args.checkpoint,
             &args.prompt,

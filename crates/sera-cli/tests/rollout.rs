@@ -303,3 +303,57 @@ fn demos_from_an_export_that_is_not_json_name_the_file_and_line() {
     assert!(stderr.contains(&format!("{}:2: not JSON", export.display())), "{stderr}");
     assert!(!out.exists(), "nothing is written on an error");
 }
+
+#[test]
+fn eval_with_the_oracle_resolves_every_held_out_instance_over_two_seeds() {
+    let repo = rust_demo();
+    let work = tempfile::tempdir().expect("tempdir");
+    let instances = instances(repo.path(), work.path());
+    let out = work.path().join("eval");
+    let output = sera()
+        .args(["eval", "--teacher", "oracle", "--held-out", "1", "--seeds", "0,1", "--instances"])
+        .arg(&instances)
+        .arg("--repo")
+        .arg(repo.path())
+        .arg("--cache-dir")
+        .arg(work.path().join("cache"))
+        .args(["--offline", "--env-cache"])
+        .arg(work.path().join("envs"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("eval oracle: 1 held-out instances of 1 x 2 seeds: resolved 2/2 = 100.0%"),
+        "{stderr}"
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).expect("eval.json"))
+            .expect("JSON");
+    assert_eq!(report["overall"]["resolved"], json!(2));
+    assert_eq!(report["overall"]["rate"], json!(1.0));
+    assert!(report["overall"]["low"].as_f64().expect("low") > 0.3);
+    assert_eq!(report["by_class"]["off-by-one"]["attempted"], json!(2));
+    assert_eq!(report["by_operator"]["hand-written"]["resolved"], json!(2));
+    assert_eq!(report["failures"], json!({}));
+    for seed in [0, 1] {
+        let t = trajectories(&out.join(format!("trajectories-seed-{seed}.jsonl")));
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0]["resolved"], json!(true));
+    }
+    // The default fraction holds out about 5%: a lone instance is in training, said clearly.
+    let output = sera()
+        .args(["eval", "--teacher", "oracle", "--no-env", "--instances"])
+        .arg(&instances)
+        .arg("--repo")
+        .arg(repo.path())
+        .arg("--out")
+        .arg(work.path().join("eval-default"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("none of its 1 instances is held out at fraction 0.05"), "{stderr}");
+}

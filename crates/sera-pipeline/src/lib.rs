@@ -9,6 +9,7 @@
 pub mod config;
 pub mod env;
 mod error;
+pub mod eval;
 pub mod export;
 pub mod index;
 pub mod jsonl;

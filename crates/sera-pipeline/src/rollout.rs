@@ -359,7 +359,7 @@ fn verify_error(err: sera_verify::VerifyError, instance: &Instance) -> Error {
     if err.is_environment() { Error::Environment(message) } else { Error::Data(message) }
 }
 
-fn status_name(status: ExitStatus) -> String {
+pub(crate) fn status_name(status: ExitStatus) -> String {
     serde_json::to_value(status)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
