@@ -238,6 +238,29 @@ enum Command {
         sera eval --instances run/instances.jsonl --repo . --teacher openai --model my-finetune --seeds 0,1,2 --out eval-ft")]
     Eval(EvalArgs),
 
+    /// Score finished SVG rollouts again at other recall thresholds, without new rollouts.
+    ///
+    /// SERA's own eval stage: reads the trajectories one SVG run wrote (its kept file and
+    /// `svg-discarded.jsonl`) and prints, per threshold, how many rollouts 2 its keep rule keeps
+    /// (submitted, a non-empty patch, recall of P1 at least the threshold). `sera export
+    /// --min-recall R` then writes the ones kept at R.
+    #[command(
+        after_help = "Examples:\n  sera rescore svg.jsonl svg-discarded.jsonl --thresholds 0,0.5,0.8,1"
+    )]
+    Rescore {
+        /// Trajectory files of one SVG run.
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Thresholds, comma-separated.
+        #[arg(
+            long,
+            value_name = "R,R,...",
+            value_delimiter = ',',
+            default_value = "0,0.25,0.5,0.75,1"
+        )]
+        thresholds: Vec<f64>,
+    },
+
     /// Build a pool of demonstration issues from your own tracker, for SVG's issue writer.
     ///
     /// SERA writes each synthetic issue in the style of one real issue drawn from a pool (by
@@ -1219,6 +1242,13 @@ fn main() -> ExitCode {
         Command::Train(args) => args.run(),
         Command::Demos(args) => args.run(),
         Command::Eval(args) => args.run(),
+        Command::Rescore { files, thresholds } => sera_pipeline::eval::rescore(&files, &thresholds)
+            .map(|rows| {
+                println!("threshold\tkept T2\tof");
+                for row in rows {
+                    println!("{}\t{}\t{}", row.threshold, row.kept, row.of);
+                }
+            }),
         Command::Sample(args) => sera_pipeline::train::sample(
             &args.checkpoint,
             &args.prompt,

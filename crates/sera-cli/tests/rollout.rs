@@ -46,6 +46,31 @@ fn instances(repo: &Path, work: &Path) -> PathBuf {
     out
 }
 
+/// `sera ARGS --instances I --repo R --out O` with the work folder's baseline cache and an
+/// offline environment.
+fn offline(
+    args: &[&str],
+    instances: &Path,
+    repo: &Path,
+    work: &Path,
+    out: &Path,
+) -> std::process::Output {
+    sera()
+        .args(args)
+        .arg("--instances")
+        .arg(instances)
+        .arg("--repo")
+        .arg(repo)
+        .arg("--cache-dir")
+        .arg(work.join("cache"))
+        .args(["--offline", "--env-cache"])
+        .arg(work.join("envs"))
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("runs")
+}
+
 fn trajectories(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .expect("read")
@@ -66,28 +91,8 @@ fn oracle_rollouts_of_validated_instances_are_resolved_and_recalled() {
     twin["id"] = json!("i-twin");
     std::fs::write(&instances, format!("{}\n{twin}\n", line.trim())).expect("write");
     let out = work.path().join("trajectories.jsonl");
-    let output = sera()
-        .args([
-            "rollout",
-            "--teacher",
-            "oracle",
-            "--seed",
-            "3",
-            "--concurrency",
-            "2",
-            "--instances",
-        ])
-        .arg(&instances)
-        .arg("--repo")
-        .arg(repo.path())
-        .arg("--cache-dir")
-        .arg(work.path().join("cache"))
-        .args(["--offline", "--env-cache"])
-        .arg(work.path().join("envs"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("runs");
+    let args = ["rollout", "--teacher", "oracle", "--seed", "3", "--concurrency", "2"];
+    let output = offline(&args, &instances, repo.path(), work.path(), &out);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(
@@ -288,6 +293,23 @@ fn svg_mode_keeps_an_accepted_t1_and_a_recalled_t2() {
     assert!(
         writer.contains(&format!("<demonstration_issue>\n{}\n</demonstration_issue>", pool[0]))
     );
+
+    // SERA's eval stage: the finished run scored again at other thresholds, no new rollouts.
+    let rescored = sera()
+        .arg("rescore")
+        .arg(&out)
+        .arg(work.path().join("svg-discarded.jsonl"))
+        .args(["--thresholds", "0,1"])
+        .output()
+        .expect("runs");
+    assert!(rescored.status.success(), "{}", String::from_utf8_lossy(&rescored.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&rescored.stdout),
+        "threshold\tkept T2\tof\n0\t1\t1\n1\t1\t1\n"
+    );
+    let bad = sera().arg("rescore").arg(&out).args(["--thresholds", "1.5"]).output().expect("runs");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("threshold 1.5 does not lie in 0..=1"));
 }
 
 #[test]
@@ -310,19 +332,8 @@ fn eval_with_the_oracle_resolves_every_held_out_instance_over_two_seeds() {
     let work = tempfile::tempdir().expect("tempdir");
     let instances = instances(repo.path(), work.path());
     let out = work.path().join("eval");
-    let output = sera()
-        .args(["eval", "--teacher", "oracle", "--held-out", "1", "--seeds", "0,1", "--instances"])
-        .arg(&instances)
-        .arg("--repo")
-        .arg(repo.path())
-        .arg("--cache-dir")
-        .arg(work.path().join("cache"))
-        .args(["--offline", "--env-cache"])
-        .arg(work.path().join("envs"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("runs");
+    let args = ["eval", "--teacher", "oracle", "--held-out", "1", "--seeds", "0,1"];
+    let output = offline(&args, &instances, repo.path(), work.path(), &out);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(

@@ -191,6 +191,45 @@ pub fn run(instances: &Path, out_dir: &Path, options: &EvalOptions) -> Result<Ev
     Ok(report)
 }
 
+/// How many rollouts 2 one SVG run keeps at one threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rescored {
+    pub threshold: f64,
+    pub kept: usize,
+    /// Rollouts 2 read (kept and discarded).
+    pub of: usize,
+}
+
+/// SERA's own eval stage: finished SVG rollouts (the kept file and `svg-discarded.jsonl` of
+/// one run) scored again at each of `thresholds`, without new rollouts. Only rollouts 2 count;
+/// `sera export --min-recall` writes the trajectories kept at one of them.
+pub fn rescore(files: &[PathBuf], thresholds: &[f64]) -> Result<Vec<Rescored>> {
+    if let Some(bad) = thresholds.iter().find(|t| !(0.0..=1.0).contains(*t)) {
+        return Err(Error::Usage(format!("threshold {bad} does not lie in 0..=1")));
+    }
+    let mut seconds = Vec::new();
+    for file in files {
+        let read: jsonl::Records<Trajectory> = jsonl::read(file)?;
+        seconds.extend(
+            read.records.into_iter().filter(|t| t.kind == sera_core::RolloutKind::SvgSecond),
+        );
+    }
+    if seconds.is_empty() {
+        return Err(Error::Data(format!(
+            "no SVG rollout 2 in {}",
+            files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(thresholds
+        .iter()
+        .map(|&threshold| Rescored {
+            threshold,
+            kept: seconds.iter().filter(|t| rollout::keeps_second(t, threshold)).count(),
+            of: seconds.len(),
+        })
+        .collect())
+}
+
 /// Resolved and attempted counts as they accumulate.
 #[derive(Default)]
 struct Tallies {

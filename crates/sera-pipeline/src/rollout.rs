@@ -511,6 +511,14 @@ pub fn build_demos(sources: &[PathBuf], out: &Path, options: &DemoOptions) -> Re
     Ok(pool)
 }
 
+/// SERA's keep rule for a rollout 2 (T2) at a soft-verification threshold: it submitted a
+/// non-empty patch whose recall of P1 is at least `threshold`.
+pub fn keeps_second(t2: &Trajectory, threshold: f64) -> bool {
+    t2.exit_status == ExitStatus::Submitted
+        && t2.patch.as_ref().is_some_and(|patch| !patch.is_empty())
+        && t2.recall.is_some_and(|r| r >= threshold)
+}
+
 /// SVG mode: start functions from an index (`sera index` output) in, kept T1 and T2
 /// trajectories out (the others to the discarded file), in start order.
 pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<SvgReport> {
@@ -670,9 +678,7 @@ pub fn run_svg(functions: &Path, out: &Path, options: &SvgOptions) -> Result<Svg
                 recall_sum += recall;
                 recall_count += 1;
             }
-            let keep = t2.exit_status == ExitStatus::Submitted
-                && t2.patch.is_some()
-                && t2.recall.is_some_and(|r| r >= options.threshold);
+            let keep = keeps_second(&t2, options.threshold);
             t2.metadata.insert("keep".into(), serde_json::json!(keep));
             report.kept_second += usize::from(keep);
             write_kept(&mut writer, discarded.as_mut(), &t2, keep)?;
