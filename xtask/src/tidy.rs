@@ -18,6 +18,13 @@ pub fn check(root: &Path) -> anyhow::Result<Vec<String>> {
                 crate_root.display()
             ));
         }
+        let doc: Vec<&str> = text.lines().take_while(|line| line.starts_with("//!")).collect();
+        if !doc.iter().any(|line| line.starts_with("//! Must not know: ")) {
+            problems.push(format!(
+                "{}: the crate doc must say what the crate must not know (a `//! Must not know: ...` line)",
+                crate_root.display()
+            ));
+        }
     }
     problems.extend(dependency_edges(root)?);
     problems.extend(outside_users(root)?);

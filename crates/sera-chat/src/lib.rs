@@ -1,6 +1,9 @@
 //! The one chat format of sera-rs. What a model is trained on has to be, byte for byte, what a
 //! teacher was shown and what the exported datasets hold, so the rendering lives here alone:
 //!
+//! Must not know: languages, tests, processes or HTTP: it turns messages into text and back,
+//! nothing more.
+//!
 //! - [`chatml`]: the `<|im_start|>ROLE\nCONTENT<|im_end|>\n` framing, as [`Turn`]s with the
 //!   loss flag, and the pieces a tokenizer encodes one at a time;
 //! - [`hermes`]: Qwen3's tool use in text: schemas inside `<tools>` in the system turn,

@@ -1,6 +1,8 @@
 //! The `sera` binary: argument parsing and glue over `sera-pipeline`, and the choice of
 //! allocator for tree-sitter (`memory`).
 //!
+//! Must not know: any stage's logic: argument parsing and glue over `sera-pipeline` only.
+//!
 //! Exit codes (the CLI contract in docs/ARCHITECTURE.md): 0 success, 1 usage error, 2 bad input
 //! data, 3 environment problem. Every error names the file, record or line at fault.
 

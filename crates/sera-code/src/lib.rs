@@ -3,6 +3,8 @@
 //! methods with stable qualified names, spans and test markers, builds a call graph by name
 //! resolution, and samples start functions with a seed.
 //!
+//! Must not know: mutation, tests, processes or models: it reads source and describes it.
+//!
 //! This crate deliberately is not a compiler front end: it resolves no imports, types or macros,
 //! so its call graph keeps only edges whose callee name is unique in the repository (see
 //! [`graph`](crate#call-graph)), and it never runs the code or its build. It does no mutation

@@ -2,6 +2,9 @@
 //! flow between stages ([`Entity`], [`Mutant`], [`Instance`], [`TestReport`], [`Trajectory`],
 //! [`Verdict`]).
 //!
+//! Must not know: any other crate of the workspace, the file system beyond `Patch::apply_to_dir`,
+//! processes, languages, test runners or models.
+//!
 //! This crate deliberately does no I/O beyond [`Patch::apply_to_dir`], spawns nothing and knows
 //! no language, test runner or model. Every stage crate depends on it and talks to its siblings
 //! only through these records; JSON schemas in `schemas/` are generated from them by

@@ -5,6 +5,9 @@
 //! split, the dataset card and statistics; and import of trajectories recorded by SWE-agent,
 //! mini-swe-agent and SERA's released datasets.
 //!
+//! Must not know: how trajectories were made (rollouts, sandboxes, teachers) or how they are
+//! trained on.
+//!
 //! It depends on `sera-core` records only: it knows nothing about how trajectories were made
 //! (rollout, sandbox, teachers) and does no training (that is `sera-train`, which consumes the
 //! files written here). Bad records never stop a run: each is counted, reported with its file

@@ -2,6 +2,9 @@
 //! declares it needs to build and test, once per (repository, dependency files, settings), and
 //! describe the result so that every later sandbox uses it read-only.
 //!
+//! Must not know: tests (which to run, how to read them) or how to spawn a process (`sera-sandbox`
+//! does).
+//!
 //! It is the only step of sera-rs whose commands may reach the network, and what it runs is the
 //! repository's own install procedure on the clean code, in a bubblewrap sandbox that may
 //! write only its scratch copy and the environment folder (and `CARGO_HOME` for `cargo fetch`).

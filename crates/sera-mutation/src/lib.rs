@@ -1,6 +1,8 @@
 //! The mutation engine of sera-rs: operators on tree-sitter syntax that inject small, realistic
 //! bugs into Rust and Python functions, each tagged with the bug classes of `sera-taxonomy`.
 //!
+//! Must not know: tests, processes, rollouts or models: it only proposes byte-range edits.
+//!
 //! Every mutant is one byte-range splice (`text[start..end] -> replacement`), so its patch
 //! touches only what changed and the file's formatting survives. The operators are the union of
 //! SWE-smith's procedural modifiers (removed loops, conditionals and assignments, inverted

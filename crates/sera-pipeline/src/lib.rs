@@ -3,6 +3,9 @@
 //! this crate; the whole-pipeline runner (`sera run`, resumable run directories) builds on the
 //! same stage functions.
 //!
+//! Must not know: how any one stage does its work: it orders stages, reads and writes their files
+//! and maps errors to exit codes.
+//!
 //! Errors carry the exit code class of the CLI contract: usage (1), bad input data (2) and
 //! environment problems (3), each with a message naming the file, record or line at fault.
 

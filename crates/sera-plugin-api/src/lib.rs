@@ -1,5 +1,7 @@
 //! The plugin interface of sera-rs: the one crate that the host and every plugin share.
 //!
+//! Must not know: the host's Rust types: only FFI-safe abi_stable types cross it.
+//!
 //! It holds FFI-safe types only (built on `abi_stable`): the root module [`SeraPlugin`] that a
 //! plugin library exports, the [`BugClassPlugin`] and [`VerifierPlugin`] traits, their plain
 //! data ([`ClassEntry`], [`Edit`], [`VerdictOut`]) and [`PluginError`]. It deliberately knows

@@ -1,5 +1,7 @@
 //! Loads sera-rs plugins and adapts them to the rest of the toolkit.
 //!
+//! Must not know: how to run tests or walk repositories: the pipeline does, and calls in.
+//!
 //! A plugin is a dynamic library built against `sera-plugin-api` (the interface crate; this
 //! crate is the host side of it). [`load_file`] and [`load_dir`] open libraries, check the
 //! abi_stable interface version and the root module's layout, then the interface version

@@ -1,5 +1,7 @@
 //! The conformance suite for sera-rs plugins: one set of checks that every plugin passes.
 //!
+//! Must not know: a run: it is test support, and the pipeline never uses it.
+//!
 //! A plugin author runs [`check_plugin`] on their built library (see [`built_library`] for
 //! finding it in a test); it loads the library through `sera-plugin-host` exactly as sera
 //! does (version and layout checks included), registers its bug classes next to the

@@ -6,6 +6,9 @@
 //! rollout 1 from a bug-class prompt on the clean repository with its self-check, the synthetic
 //! issue written in the style of a demonstration, and rollout 2 on a fresh copy.
 //!
+//! Must not know: how a trajectory is graded (`sera-verify`'s business) or how processes are
+//! spawned (only through `sera-sandbox`).
+//!
 //! It deliberately does not verify anything: a [`Trajectory`] leaves here with its patch and
 //! target patch, and `sera-pipeline` grades it with `sera-verify` (hard: the instance's tests;
 //! soft: line recall). Processes are spawned only by `sera-sandbox`, through [`SandboxShell`];

@@ -1,6 +1,8 @@
 //! Scratch copies of a repository, and commands run in them under isolation, with timeouts,
 //! resource limits and capped output. This is the only crate of sera-rs that spawns processes.
 //!
+//! Must not know: tests, languages, models or what the commands it runs mean.
+//!
 //! A [`Sandbox`] holds the isolation backend and the limits; [`Sandbox::scratch`] copies a
 //! repository once into a private directory that is then reused across many candidates: apply
 //! a [`Patch`](sera_core::Patch), run commands with [`Scratch::run`], and reset only the files

@@ -2,6 +2,8 @@
 //! 50 each name one area such as boundary conditions or null safety), their vague prompt
 //! templates, and a [`Registry`] that starts with the built-ins and that plugins extend.
 //!
+//! Must not know: code, languages or processes: bug classes are text and templates.
+//!
 //! A class is text and provenance only. This crate deliberately knows nothing about source code,
 //! languages, processes or models: `sera-mutation` tags its operators with class slugs,
 //! `sera-rollout` renders a class's prompt for a start function, and `sera-plugin-host` adds

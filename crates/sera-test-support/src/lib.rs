@@ -1,5 +1,7 @@
 //! Test support for sera-rs: temporary copies of the fixture repositories under `tests/data/`.
 //!
+//! Must not know: anything a release build needs: it is test code, used only as a dev-dependency.
+//!
 //! A dev-dependency of the workspace's tests and of xtask, never a dependency of a shipped crate.
 //! Fixtures are copied before use so that tests may build, mutate and patch them freely, and a
 //! Rust fixture's manifest is renamed from `Cargo_test.toml` (the name that keeps cargo from

@@ -1,6 +1,9 @@
 //! `sera-train`: a small-model supervised fine-tuning trainer on `dfdx`, for tests and research
 //! on one machine, and a writer of axolotl configs for training real models at scale.
 //!
+//! Must not know: how the data was made or exported (`sera-dataset`): it reads chat records and
+//! trains.
+//!
 //! It reads the `hermes` and `openai` exports of `sera-dataset` (parsing their JSON itself, so
 //! it depends on `sera-core` only), renders them as ChatML with a byte-level tokenizer (or any
 //! Hugging Face `tokenizer.json` with the ChatML tokens, `train.tokenizer`), masks the loss to

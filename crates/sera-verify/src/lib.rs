@@ -2,6 +2,8 @@
 //! PASS_TO_PASS, run through `sera-sandbox`) and soft verification (line-level recall of a
 //! target patch in a candidate patch, SERA's SVG criterion), plus patch dedup.
 //!
+//! Must not know: models, teachers or export formats: it judges patches by tests and recall.
+//!
 //! The soft half ([`recall`], [`dedup`]) is pure text processing: it runs no process and needs
 //! no sandbox, so downstream crates can use the recall metric on its own.
 //!
