@@ -148,18 +148,19 @@ impl DemoPool {
 
 /// The records of one source with the line each starts on.
 fn records(name: &str, text: &str) -> Result<Vec<(usize, Value)>, DemoError> {
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
     let mut out = Vec::new();
+    // The line of `counted`, advanced as the stream moves on, so each byte is counted once.
+    let (mut line, mut counted) = (1, 0);
     loop {
         let start = stream.byte_offset();
         let start = start + text[start..].len() - text[start..].trim_start().len();
+        line += text[counted..start].matches('\n').count();
+        counted = start;
         match stream.next() {
             None => break,
-            Some(Ok(Value::Array(items))) => {
-                out.extend(items.into_iter().map(|item| (line_of(start), item)));
-            }
-            Some(Ok(value)) => out.push((line_of(start), value)),
+            Some(Ok(Value::Array(items))) => out.extend(items.into_iter().map(|item| (line, item))),
+            Some(Ok(value)) => out.push((line, value)),
             Some(Err(err)) => {
                 return Err(DemoError::Record {
                     source_name: name.to_string(),

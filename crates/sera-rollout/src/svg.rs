@@ -348,10 +348,7 @@ fn analyst_call(
     let messages =
         [Message::text(Role::System, ANALYST_SYSTEM_PROMPT), Message::text(Role::User, text)];
     let reply = teacher.reply(&task, &messages)?;
-    Ok(match &reply.reasoning {
-        Some(reasoning) => format!("{}{}", sera_chat::think::block(reasoning), reply.content),
-        None => reply.content,
-    })
+    Ok(raw_text(reply.reasoning.as_deref(), &reply.content))
 }
 
 /// The system prompt of the judge and the issue writer.
@@ -407,6 +404,15 @@ Write the issue inside <output> tags."
     )
 }
 
+/// A model's answer as a server without a reasoning parser returns it: the reasoning as a
+/// `<think>` block, then the visible text.
+fn raw_text(reasoning: Option<&str>, content: &str) -> String {
+    match reasoning {
+        Some(reasoning) => format!("{}{content}", sera_chat::think::block(reasoning)),
+        None => content.to_string(),
+    }
+}
+
 /// One step of a trajectory as SWE-agent records it and SERA hands it to the judge.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 struct Step {
@@ -435,10 +441,7 @@ fn steps(messages: &[Message]) -> Vec<Step> {
             index += 1;
         }
         let actions: Vec<String> = message.tool_calls.iter().map(swe_agent_action).collect();
-        let response = match &message.reasoning {
-            Some(reasoning) => format!("{}{}", sera_chat::think::block(reasoning), message.content),
-            None => message.content.clone(),
-        };
+        let response = raw_text(message.reasoning.as_deref(), &message.content);
         steps.push(Step {
             action: actions.join("\n"),
             observation: observations.join("\n"),
