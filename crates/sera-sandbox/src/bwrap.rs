@@ -88,24 +88,39 @@ pub(crate) fn top_level(path: &Path) -> Option<&std::ffi::OsStr> {
 /// `--ro-bind` (or `--symlink` for links such as a merged-usr `/bin`) for each entry of the
 /// host's `/`, except those every box replaces and those in `skip`.
 fn host_root_entries(skip: &[&std::ffi::OsStr]) -> Vec<String> {
-    let mut entries: Vec<std::fs::DirEntry> =
-        std::fs::read_dir("/").map(|dir| dir.flatten().collect()).unwrap_or_default();
-    entries.sort_by_key(std::fs::DirEntry::file_name);
     let mut argv = Vec::new();
-    for entry in entries {
-        let name = entry.file_name();
-        if OWN_ENTRIES.iter().any(|own| name == *own) || skip.contains(&name.as_os_str()) {
+    for (name, link) in host_root() {
+        if OWN_ENTRIES.iter().any(|own| name == own) || skip.contains(&name.as_os_str()) {
             continue;
         }
-        let path = entry.path().display().to_string();
-        match std::fs::read_link(entry.path()) {
-            Ok(target) => {
+        let path = format!("/{}", name.to_string_lossy());
+        match link {
+            Some(target) => {
                 argv.extend(["--symlink".to_string(), target.display().to_string(), path]);
             }
-            Err(_) => argv.extend(["--ro-bind".to_string(), path.clone(), path]),
+            None => argv.extend(["--ro-bind".to_string(), path.clone(), path]),
         }
     }
     argv
+}
+
+/// The entries of the host's `/` in name order, each with its link target if it is a symbolic
+/// link. Read once per process: an agent's every command is wrapped, and `/` does not change
+/// under a running sera.
+fn host_root() -> &'static [(std::ffi::OsString, Option<std::path::PathBuf>)] {
+    static ROOT: std::sync::OnceLock<Vec<(std::ffi::OsString, Option<std::path::PathBuf>)>> =
+        std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let mut entries: Vec<_> = std::fs::read_dir("/")
+            .map(|dir| {
+                dir.flatten()
+                    .map(|entry| (entry.file_name(), std::fs::read_link(entry.path()).ok()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        entries.sort();
+        entries
+    })
 }
 
 /// Runs `true` under the same options as every command, finding `bwrap` on `path_var`.
