@@ -205,6 +205,27 @@ enum Command {
     )]
     Export(ExportArgs),
 
+    /// Write test-verified instances as SWE-bench or SWE-smith tasks, for the field's runners.
+    ///
+    /// Each instance's bug is committed on top of its clean commit, on a branch named after the
+    /// task's instance id (`owner__name.<commit8>.<operator>__<hash>`), in the repository itself:
+    /// the working tree, the index and the checked-out branch are left alone, and the commit's
+    /// author and dates are fixed, so a rerun makes the same commits. Rows have exactly the
+    /// dataset's fields. `swe-bench`: `base_commit` is the bug commit, `patch` the fix,
+    /// `test_patch` empty (the tests are in the repository), FAIL_TO_PASS and PASS_TO_PASS as
+    /// JSON-encoded strings; `swebench.harness.utils.load_swebench_dataset` reads the file.
+    /// `swe-smith`: `patch` is the bug, FAIL_TO_PASS and PASS_TO_PASS plain lists, and
+    /// `image_name` names the image you build; SWE-agent's `--instances.type swesmith` reads it.
+    /// Test names are written as the harness's log parser reads them (`parse_log_pytest`,
+    /// `parse_log_cargo`: cargo's without their binary); tests it cannot see are dropped from
+    /// PASS_TO_PASS, and an instance whose failing test it cannot see is skipped. Push the
+    /// branches (`git push origin 'refs/heads/*'`) where the harness clones from. Output ending
+    /// in `.json` is one JSON list, as SWE-smith writes; otherwise JSON Lines.
+    #[command(after_help = "Examples:\n  \
+        sera export-instances --instances run/instances.jsonl --repo . --format swe-bench --repo-name acme/ledger --out tasks.jsonl\n  \
+        sera export-instances --instances i.jsonl --repo ../pkg --format swe-smith --held-out 0.1 --out held-out.json")]
+    ExportInstances(ExportInstancesArgs),
+
     /// Train a small decoder on an exported dataset, or write an axolotl config for real models.
     ///
     /// Reads `hermes` or `openai` records (--data), renders them as ChatML with a byte-level
@@ -381,6 +402,59 @@ impl EvalArgs {
         let report = sera_pipeline::eval::run(&self.instances, &self.out, &options)?;
         eprintln!("{}", report.summary());
         eprintln!("wrote {}", self.out.join("eval.json").display());
+        Ok(())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct ExportInstancesArgs {
+    /// Instances from `sera validate` (or a run's instances.jsonl).
+    #[arg(long, value_name = "FILE")]
+    instances: std::path::PathBuf,
+    /// The git repository they were made from; the bug commits and branches go into it.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    repo: std::path::PathBuf,
+    /// `swe-bench` or `swe-smith`.
+    #[arg(long, value_name = "FORMAT")]
+    format: sera_pipeline::instances::TaskFormat,
+    /// Where to write the tasks: `.jsonl`, or `.json` for one list.
+    #[arg(long, value_name = "FILE")]
+    out: std::path::PathBuf,
+    /// The `repo` field, `owner/name` [default: the instances' repository name].
+    #[arg(long, value_name = "OWNER/NAME")]
+    repo_name: Option<String>,
+    /// SWE-smith's `image_name` [default: sera.x86_64.OWNER_1776_NAME.COMMIT8].
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
+    /// SWE-bench's `version` [default: the clean commit's first 8 hex digits].
+    #[arg(long = "task-version", value_name = "VERSION")]
+    task_version: Option<String>,
+    /// Only the instances `sera export` holds out of training at this fraction (its
+    /// validation split), for evaluating with the field's runners.
+    #[arg(long, value_name = "FRACTION")]
+    held_out: Option<f64>,
+    /// Move branches of the same name that point at another commit.
+    #[arg(long)]
+    force: bool,
+    /// Isolation of the git commands: bubblewrap, or none.
+    #[arg(long, value_name = "BACKEND", default_value = "bwrap")]
+    isolation: sera_pipeline::validate::Isolation,
+}
+
+impl ExportInstancesArgs {
+    fn run(self) -> sera_pipeline::Result<()> {
+        let options = sera_pipeline::instances::TaskOptions {
+            format: self.format,
+            repo: self.repo,
+            repo_name: self.repo_name,
+            image: self.image,
+            version: self.task_version,
+            held_out: self.held_out,
+            force: self.force,
+            isolation: self.isolation,
+        };
+        let report = sera_pipeline::instances::export(&self.instances, &self.out, &options)?;
+        eprintln!("{}", report.summary(&self.out));
         Ok(())
     }
 }
@@ -1241,6 +1315,7 @@ fn main() -> ExitCode {
         Command::Verify { command: VerifyCommand::Recall(args) } => args.run(),
         Command::Import(args) => args.run(),
         Command::Export(args) => args.run(),
+        Command::ExportInstances(args) => args.run(),
         Command::Train(args) => args.run(),
         Command::Demos(args) => args.run(),
         Command::Eval(args) => args.run(),

@@ -3,7 +3,8 @@
 //! them, see [`sera`]), SERA's filters and length handling (patch size, observation
 //! length, ChatML token length, ordered truncation), dedup, a deterministic train/validation
 //! split, the dataset card and statistics; and import of trajectories recorded by SWE-agent,
-//! mini-swe-agent and SERA's released datasets.
+//! mini-swe-agent and SERA's released datasets; and task instances as SWE-bench and SWE-smith
+//! rows ([`instances`]).
 //!
 //! Must not know: how trajectories were made (rollouts, sandboxes, teachers) or how they are
 //! trained on.
@@ -19,6 +20,7 @@ mod error;
 pub mod export;
 pub mod format;
 pub mod import;
+pub mod instances;
 pub mod sera;
 pub mod tokenizer;
 
@@ -26,5 +28,6 @@ pub use error::{DatasetError, Problem};
 pub use export::{ExportConfig, ExportStats, Output, Split, export};
 pub use format::Format;
 pub use import::Source;
+pub use instances::TaskFormat;
 pub use sera::{Compat, Reformat, SeraOptions};
 pub use tokenizer::Tokenizer;

@@ -25,6 +25,9 @@ pub enum EnvError {
     /// A file the stage reads (a manifest) is malformed.
     #[error("{}: {message}", file.display())]
     Manifest { file: PathBuf, message: String },
+    /// A git command failed (making a bug commit).
+    #[error("`{command}` failed: {message}")]
+    Git { command: String, message: String },
     /// A file or folder could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -56,7 +59,7 @@ impl EnvError {
     pub fn is_environment(&self) -> bool {
         match self {
             EnvError::Sandbox(err) => err.is_environment(),
-            EnvError::Manifest { .. } => false,
+            EnvError::Manifest { .. } | EnvError::Git { .. } => false,
             EnvError::Io { source, .. } => source.kind() != std::io::ErrorKind::NotFound,
             EnvError::Step(_) | EnvError::Toolchain { .. } => true,
         }

@@ -30,6 +30,7 @@
 //! them is `sera-verify`'s business, and it spawns nothing itself (`sera-sandbox` does).
 
 mod error;
+pub mod git;
 mod python;
 mod rust;
 

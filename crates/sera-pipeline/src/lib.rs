@@ -15,6 +15,7 @@ mod error;
 pub mod eval;
 pub mod export;
 pub mod index;
+pub mod instances;
 pub mod jsonl;
 pub mod merge;
 pub mod mutate;

@@ -269,7 +269,14 @@ impl Sandbox {
 
     /// Copies `repo` into a fresh scratch directory (without the excluded top-level entries).
     pub fn scratch(&self, repo: &Path) -> Result<Scratch, SandboxError> {
-        Scratch::create(self.clone(), repo)
+        Scratch::create(self.clone(), Some(repo))
+    }
+
+    /// A scratch with an empty folder where the copy would be: a place to run commands that
+    /// work on paths they are given (in [`SandboxConfig::writable`] folders) rather than on a
+    /// copy.
+    pub fn empty_scratch(&self) -> Result<Scratch, SandboxError> {
+        Scratch::create(self.clone(), None)
     }
 }
 

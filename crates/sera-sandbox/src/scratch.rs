@@ -47,8 +47,10 @@ const PROTECTED: [&str; 20] = [
 ];
 
 impl Scratch {
-    pub(crate) fn create(sandbox: Sandbox, source: &Path) -> Result<Scratch, SandboxError> {
-        let source = source.canonicalize().map_err(SandboxError::io(source))?;
+    /// A scratch whose copy is `source`'s files, or an empty folder (which is then its own
+    /// source) for commands that need a place to run and nothing to copy.
+    pub(crate) fn create(sandbox: Sandbox, source: Option<&Path>) -> Result<Scratch, SandboxError> {
+        let source = source.map(|s| s.canonicalize().map_err(SandboxError::io(s))).transpose()?;
         let config = sandbox.config();
         let mut builder = tempfile::Builder::new();
         builder.prefix("sera-scratch-");
@@ -62,7 +64,16 @@ impl Scratch {
         .map_err(SandboxError::io(&std::env::temp_dir()))?;
         let root = dir.path().to_path_buf();
         let repo = root.join("repo");
-        copy_tree(&source, &repo, &config.exclude)?;
+        let source = match source {
+            Some(source) => {
+                copy_tree(&source, &repo, &config.exclude)?;
+                source
+            }
+            None => {
+                std::fs::create_dir_all(&repo).map_err(SandboxError::io(&repo))?;
+                repo.clone()
+            }
+        };
         let overlay = match &config.overlay {
             Some(overlay) => {
                 let overlay = overlay.canonicalize().map_err(SandboxError::io(overlay))?;

@@ -60,6 +60,44 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Runs `git ARGS` in `dir` with a fixed identity and fixed dates (so commits are the same on
+/// every machine) and no user or system configuration; its stdout, trimmed. Panics with git's
+/// output when it fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    #[allow(clippy::disallowed_methods)] // Test setup: makes fixture repositories.
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "fixture")
+        .env("GIT_AUTHOR_EMAIL", "fixture@example.com")
+        .env("GIT_AUTHOR_DATE", "@1714564800 +0000")
+        .env("GIT_COMMITTER_NAME", "fixture")
+        .env("GIT_COMMITTER_EMAIL", "fixture@example.com")
+        .env("GIT_COMMITTER_DATE", "@1714564800 +0000")
+        .output()
+        .unwrap_or_else(|err| panic!("git {}: {err}", args.join(" ")));
+    assert!(
+        output.status.success(),
+        "git {} in {} failed: {}{}",
+        args.join(" "),
+        dir.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// Makes `dir` a git repository with everything in it committed once on `main`; the commit's
+/// hash.
+pub fn git_init_commit(dir: &Path) -> String {
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "fixture"]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

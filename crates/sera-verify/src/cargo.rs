@@ -106,6 +106,18 @@ impl TestRunner for Cargo {
     /// The stage again, restricted by libtest to the missing tests, one thread: every test
     /// binary of the stage starts, and those without a missing test run nothing. Doc tests are
     /// left out: rustdoc runs each in its own process and reports a crash as a failure.
+    fn harness_parser(&self) -> Option<&'static str> {
+        Some("parse_log_cargo")
+    }
+
+    /// `parse_log_cargo` reads `test NAME ... ok|FAILED` lines with `NAME` one word: the key
+    /// without its binary (so same-named tests of two binaries share one key there), and
+    /// nothing for doc tests (`src/lib.rs - f (line 3)` has spaces).
+    fn harness_key(&self, key: &str) -> Option<String> {
+        let (_binary, name) = key.split_once("::")?;
+        (!name.is_empty() && !name.contains(char::is_whitespace)).then(|| name.to_string())
+    }
+
     fn isolate(&self, stage: &[String], tests: &[String], _settled: &[String]) -> Vec<Rerun> {
         let tests: Vec<String> = tests
             .iter()
@@ -680,6 +692,17 @@ mod tests {
                 "ledger-doc::src/lib.rs - g"
             ]
         );
+    }
+
+    #[test]
+    fn harness_keys_drop_the_binary_and_doc_tests() {
+        let key = |k: &str| Cargo.harness_key(k);
+        assert_eq!(key("ledger::tests::deposit_adds"), Some("tests::deposit_adds".into()));
+        assert_eq!(key("integration::transfer_moves"), Some("transfer_moves".into()));
+        assert_eq!(key("alpha/integration::helpers_agree"), Some("helpers_agree".into()));
+        assert_eq!(key("ledger:src/main.rs::tests::cli"), Some("tests::cli".into()));
+        assert_eq!(key("ledger-doc::src/lib.rs - Account::deposit"), None);
+        assert_eq!(key("no-binary"), None);
     }
 
     #[test]

@@ -56,6 +56,17 @@ impl TestRunner for Pytest {
         parse(log)
     }
 
+    fn harness_parser(&self) -> Option<&'static str> {
+        Some("parse_log_pytest")
+    }
+
+    /// `parse_log_pytest` reads the `-rA` summary (`PASSED tests/t.py::test_a`) split on
+    /// whitespace, so a node id is its key unless it holds whitespace (a parameter id with a
+    /// space), which the split cuts.
+    fn harness_key(&self, key: &str) -> Option<String> {
+        (!key.is_empty() && !key.contains(char::is_whitespace)).then(|| key.to_string())
+    }
+
     fn crashed(&self, log: &str) -> bool {
         let mut started = false;
         let mut ended = false;
@@ -333,6 +344,17 @@ mod tests {
 
     fn check_progress(line: &str, expected: Option<(&str, TestStatus)>) {
         assert_eq!(progress_line(line), expected.map(|(i, s)| (i.to_string(), s)), "{line}");
+    }
+
+    #[test]
+    fn harness_keys_are_node_ids_without_whitespace() {
+        let key = |k: &str| Pytest.harness_key(k);
+        assert_eq!(key("tests/t.py::TestA::test_b"), Some("tests/t.py::TestA::test_b".into()));
+        assert_eq!(
+            key("tests/t.py::test_p[1000-10-900]"),
+            Some("tests/t.py::test_p[1000-10-900]".into())
+        );
+        assert_eq!(key("tests/t.py::test_p[a b]"), None);
     }
 
     #[test]

@@ -96,6 +96,20 @@ pub trait TestRunner: Send + Sync {
         Vec::new()
     }
 
+    /// The log parser of SWE-bench's harness that reads this runner's output: its name in
+    /// `swebench.harness.log_parsers.PARSER_REGISTRY`. `None` (the default) when there is none.
+    fn harness_parser(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The key that [`harness_parser`](Self::harness_parser) gives the test keyed `key` here,
+    /// or `None` where that parser cannot see the test at all (the harness then counts it as
+    /// failed). The default sees nothing.
+    fn harness_key(&self, key: &str) -> Option<String> {
+        let _ = key;
+        None
+    }
+
     /// Reads the output of one [`isolate`](Self::isolate) command.
     fn read_rerun(&self, log: &str, rerun: &Rerun) -> RerunLog {
         let _ = rerun;
