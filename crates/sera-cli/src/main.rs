@@ -303,6 +303,29 @@ enum Command {
         sera demos swe-bench-verified.jsonl --repo django --out demos.json")]
     Demos(DemosArgs),
 
+    /// Write a checkpoint of `sera train` as a Hugging Face model folder.
+    ///
+    /// `--format hf` writes a `Qwen3ForCausalLM` folder that transformers opens with
+    /// `AutoModelForCausalLM.from_pretrained` and `AutoTokenizer.from_pretrained`: config.json,
+    /// model.safetensors (float32, transformers' tensor names), generation_config.json
+    /// (<|im_end|> ends generation), tokenizer.json (the run's, or the byte tokenizer as a
+    /// byte-level BPE) and tokenizer_config.json with the ChatML chat template. `sera train
+    /// --init` reads such a folder back.
+    #[command(
+        after_help = "Examples:\n  sera export-model --checkpoint runs/demo/train --format hf --out hf-model"
+    )]
+    ExportModel {
+        /// A checkpoint directory, or a run directory (its newest checkpoint).
+        #[arg(long, value_name = "DIR")]
+        checkpoint: std::path::PathBuf,
+        /// The format: `hf` (Hugging Face transformers).
+        #[arg(long, value_name = "FORMAT", default_value = "hf", value_parser = ["hf"])]
+        format: String,
+        /// The folder to write.
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
+
     /// Generate a reply from a checkpoint of `sera train`.
     ///
     /// Wraps --prompt as a user turn in ChatML and continues the assistant's turn until
@@ -439,6 +462,14 @@ struct ExportInstancesArgs {
     /// Isolation of the git commands: bubblewrap, or none.
     #[arg(long, value_name = "BACKEND", default_value = "bwrap")]
     isolation: sera_pipeline::validate::Isolation,
+}
+
+fn sera_train_options(args: &SampleArgs) -> sera_pipeline::train::SampleOptions {
+    sera_pipeline::train::SampleOptions {
+        max_tokens: args.max_tokens,
+        temperature: args.temperature,
+        seed: args.seed,
+    }
 }
 
 impl ExportInstancesArgs {
@@ -1194,6 +1225,12 @@ struct TrainArgs {
     /// checkpoint keeps a copy, which `sera sample` decodes with.
     #[arg(long, value_name = "FILE")]
     tokenizer: Option<std::path::PathBuf>,
+    /// Start from a pretrained Hugging Face Qwen3 folder (config.json, model.safetensors or
+    /// shards, tokenizer.json; e.g. one `sera export-model` wrote) instead of random weights:
+    /// its sizes and tokenizer replace the config's; --config still sets the recipe and the
+    /// context.
+    #[arg(long, value_name = "DIR")]
+    init: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -1233,6 +1270,7 @@ impl TrainArgs {
             seed: self.seed,
             log_every: self.log_every,
             tokenizer: self.tokenizer,
+            init: self.init,
         };
         let summary = sera_pipeline::train::train(&options, &mut |line| eprintln!("{line}"))?;
         eprintln!("{summary}");
@@ -1257,6 +1295,11 @@ struct SampleArgs {
     /// Seed of sampling.
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
+    /// Also write the prompt's token ids, the model's logits at each prompt position and the
+    /// generated ids to this JSON file (to compare with transformers on `sera export-model`'s
+    /// folder).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -1326,14 +1369,26 @@ fn main() -> ExitCode {
                     println!("{}\t{}\t{}", row.threshold, row.kept, row.of);
                 }
             }),
-        Command::Sample(args) => sera_pipeline::train::sample(
-            &args.checkpoint,
-            &args.prompt,
-            args.max_tokens,
-            args.temperature,
-            args.seed,
-        )
+        Command::Sample(args) => match &args.trace {
+            None => sera_pipeline::train::sample(
+                &args.checkpoint,
+                &args.prompt,
+                args.max_tokens,
+                args.temperature,
+                args.seed,
+            ),
+            Some(trace) => sera_pipeline::train::sample_with_trace(
+                &args.checkpoint,
+                &args.prompt,
+                &sera_train_options(&args),
+                trace,
+            ),
+        }
         .map(|text| println!("{text}")),
+        Command::ExportModel { checkpoint, out, format: _ } => {
+            sera_pipeline::train::export_model(&checkpoint, &out)
+                .map(|()| eprintln!("wrote {}", out.display()))
+        }
         Command::Plugins { command: PluginsCommand::List { dir } } => {
             sera_pipeline::plugins::list(&dir, &mut std::io::stdout().lock())
         }

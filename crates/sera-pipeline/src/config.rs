@@ -310,11 +310,16 @@ pub struct TrainSection {
     /// file; it must define `<|im_start|>`, `<|im_end|>` and a pad token. The model's vocabulary
     /// follows it, and checkpoints keep a copy for `sera sample`.
     pub tokenizer: Option<PathBuf>,
+    /// A Hugging Face Qwen3 folder to fine-tune from instead of random weights, relative to
+    /// the config file (`sera train --init`); its sizes and tokenizer replace `model`'s and
+    /// `tokenizer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
 }
 
 impl Default for TrainSection {
     fn default() -> Self {
-        TrainSection { enabled: true, model: "tiny".into(), steps: 40, tokenizer: None }
+        TrainSection { enabled: true, model: "tiny".into(), steps: 40, tokenizer: None, init: None }
     }
 }
 
@@ -355,6 +360,9 @@ impl PipelineConfig {
         resolve(&mut self.repo.path);
         if let Some(tokenizer) = &mut self.export.tokenizer {
             resolve(tokenizer);
+        }
+        if let Some(init) = &mut self.train.init {
+            resolve(init);
         }
         if let Some(tokenizer) = &mut self.train.tokenizer {
             resolve(tokenizer);

@@ -304,6 +304,7 @@ pub fn run(
                 seed: Some(config.run.seed),
                 log_every: 10,
                 tokenizer: config.train.tokenizer.clone(),
+                init: config.train.init.clone(),
             };
             let log = &mut run.log;
             let summary = train::train(&options, &mut |line| log(&format!("train: {line}")))?;

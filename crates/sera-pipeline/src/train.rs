@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+pub use sera_train::SampleOptions;
+
 use crate::{Error, Result};
 
 /// What `sera train` was asked for.
@@ -22,6 +24,8 @@ pub struct TrainOptions {
     /// A Hugging Face `tokenizer.json` to train with instead of bytes; replaces the
     /// configuration's `train.tokenizer`.
     pub tokenizer: Option<PathBuf>,
+    /// A Hugging Face Qwen3 folder to start from; replaces the configuration's `train.init`.
+    pub init: Option<PathBuf>,
 }
 
 /// Trains (or resumes training) and returns a summary for the terminal; progress lines go to
@@ -36,6 +40,9 @@ pub fn train(opts: &TrainOptions, log: &mut dyn FnMut(&str)) -> Result<String> {
     }
     if let Some(tokenizer) = &opts.tokenizer {
         config.train.tokenizer = Some(tokenizer.clone());
+    }
+    if let Some(init) = &opts.init {
+        config.train.init = Some(init.clone());
     }
     let request =
         sera_train::TrainRequest { data: opts.data.clone(), out: opts.out.clone(), config };
@@ -99,6 +106,26 @@ pub fn sample(
     }
     let opts = sera_train::SampleOptions { max_tokens, temperature, seed };
     sera_train::sample(checkpoint, prompt, &opts).map_err(map_err)
+}
+
+/// [`sample`], also writing the prompt's ids, its logits at every position and the generated
+/// ids to `trace_out` as JSON.
+pub fn sample_with_trace(
+    checkpoint: &Path,
+    prompt: &str,
+    opts: &sera_train::SampleOptions,
+    trace_out: &Path,
+) -> Result<String> {
+    let trace = sera_train::trace(checkpoint, prompt, opts).map_err(map_err)?;
+    let json = serde_json::to_string(&trace)
+        .map_err(|err| Error::Environment(format!("{}: {err}", trace_out.display())))?;
+    std::fs::write(trace_out, json + "\n").map_err(|e| Error::io(trace_out, e))?;
+    Ok(trace.text)
+}
+
+/// Writes the checkpoint (or a run directory's newest) as a Hugging Face Qwen3 folder.
+pub fn export_model(checkpoint: &Path, out: &Path) -> Result<()> {
+    sera_train::hf::export(checkpoint, out).map_err(map_err)
 }
 
 fn map_err(err: sera_train::Error) -> Error {

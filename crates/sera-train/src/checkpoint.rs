@@ -27,7 +27,7 @@ use crate::tokenizer::{HfTokenizer, Tokenizer};
 pub type Tensors = Vec<(String, Vec<usize>, Vec<f32>)>;
 
 /// Tensors of one file by name: shape and row-major values.
-type TensorMap = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+pub(crate) type TensorMap = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
 /// Everything a checkpoint holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,7 +170,13 @@ pub fn load_tokenizer(dir: &Path, config: &Config) -> Result<Tokenizer> {
 /// The name of a checkpoint's copy of the run's `tokenizer.json`.
 const TOKENIZER: &str = "tokenizer.json";
 
-fn write_tensors(path: &Path, tensors: &Tensors) -> Result<()> {
+/// The weights of a checkpoint directory, by name.
+pub fn load_weights(dir: &Path) -> Result<Tensors> {
+    let map = read_tensors(&dir.join("model.safetensors"))?;
+    Ok(map.into_iter().map(|(name, (dims, values))| (name, dims, values)).collect())
+}
+
+pub(crate) fn write_tensors(path: &Path, tensors: &Tensors) -> Result<()> {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|(_, _, values)| values.iter().flat_map(|v| v.to_le_bytes()).collect())

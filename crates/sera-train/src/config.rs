@@ -79,6 +79,11 @@ pub struct TrainConfig {
     /// ChatML tokens and a pad token. Checkpoints keep a copy, which `sample` decodes with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<PathBuf>,
+    /// A Hugging Face Qwen3 folder (`config.json`, `model.safetensors`, `tokenizer.json`) to
+    /// start from instead of a random initialisation: its sizes replace `[model]`'s (all but
+    /// `context`) and its tokenizer replaces `tokenizer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
 }
 
 /// A whole configuration: the model and how to train it.
@@ -130,6 +135,7 @@ impl Default for TrainConfig {
             eval_every: 50,
             checkpoint_every: 100,
             tokenizer: None,
+            init: None,
         }
     }
 }

@@ -29,6 +29,23 @@ impl Default for SampleOptions {
 /// The assistant's reply to `prompt` (one user turn) from the checkpoint at `path` (a checkpoint
 /// directory or a run directory, whose newest checkpoint is used).
 pub fn sample(path: &Path, prompt: &str, opts: &SampleOptions) -> Result<String> {
+    Ok(trace(path, prompt, opts)?.text)
+}
+
+/// Everything one [`sample`] computed: the prompt's ids, the model's logits at each of its
+/// positions, and the generated ids and text. For comparing with another implementation of the
+/// same model (Hugging Face `transformers` on an exported checkpoint).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Trace {
+    pub prompt: Vec<u32>,
+    /// `prompt.len()` rows of `vocab_size` logits.
+    pub logits: Vec<Vec<f32>>,
+    pub generated: Vec<u32>,
+    pub text: String,
+}
+
+/// [`sample`], with the prompt's logits and the generated ids.
+pub fn trace(path: &Path, prompt: &str, opts: &SampleOptions) -> Result<Trace> {
     let dir = checkpoint::resolve(path)?;
     let cfg = checkpoint::load_config(&dir)?;
     let mut model: Model<f32, Dev> =
@@ -43,10 +60,12 @@ pub fn sample(path: &Path, prompt: &str, opts: &SampleOptions) -> Result<String>
     let specials = tokenizer.specials();
     let turn = Turn::new("user", prompt, false);
     let mut tokens = data::prompt_tokens(&tokenizer, &[turn])?;
+    let prompt_ids = tokens.clone();
+    let mut prompt_logits = Vec::new();
     let mut generated = Vec::new();
     let mut rng = SplitMix64::derive(opts.seed, "sera-train/sample");
     let vocab = cfg.model.vocab_size;
-    for _ in 0..opts.max_tokens {
+    for round in 0..opts.max_tokens.max(1) {
         let window = &tokens[tokens.len().saturating_sub(cfg.model.context)..];
         let n = window.len();
         let batch = Batch {
@@ -59,6 +78,12 @@ pub fn sample(path: &Path, prompt: &str, opts: &SampleOptions) -> Result<String>
             position: (0..n as u32).collect(),
         };
         let logits = model.logits(&model.upload(&batch, 0.0));
+        if round == 0 {
+            prompt_logits = logits.chunks(vocab).map(<[f32]>::to_vec).collect();
+        }
+        if round == opts.max_tokens {
+            break;
+        }
         let last = &logits[(n - 1) * vocab..n * vocab];
         let next = pick(last, opts.temperature, &mut rng, specials);
         if next == specials.im_end {
@@ -67,7 +92,8 @@ pub fn sample(path: &Path, prompt: &str, opts: &SampleOptions) -> Result<String>
         tokens.push(next);
         generated.push(next);
     }
-    tokenizer.decode(&generated)
+    let text = tokenizer.decode(&generated)?;
+    Ok(Trace { prompt: prompt_ids, logits: prompt_logits, generated, text })
 }
 
 /// Greedy (lowest id among ties) at temperature 0, else a draw from softmax(logits / t).

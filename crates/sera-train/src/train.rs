@@ -176,6 +176,29 @@ impl Trainer {
         self.step = ckpt.step;
     }
 
+    /// Replaces the initial weights with `weights` (named and shaped as [`Self::param_shapes`]),
+    /// before the first step: a fine-tuning run from a pretrained model.
+    pub fn start_from(&mut self, weights: &Tensors) -> Result<()> {
+        let shapes = self.param_shapes();
+        if shapes.len() != weights.len() {
+            return Err(Error::Usage(format!(
+                "the initial weights have {} tensors, the model {}",
+                weights.len(),
+                shapes.len()
+            )));
+        }
+        for ((name, dims), (given, given_dims, _)) in shapes.iter().zip(weights) {
+            if name != given || dims != given_dims {
+                return Err(Error::Usage(format!(
+                    "initial weight {given} {given_dims:?} where the model has {name} {dims:?}"
+                )));
+            }
+        }
+        let values: Vec<Vec<f32>> = weights.iter().map(|(_, _, v)| v.clone()).collect();
+        self.set_values(&values);
+        Ok(())
+    }
+
     /// Parameter names and shapes, in checkpoint order.
     pub fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
         self.model.params().iter().map(|(n, p)| (n.clone(), p.dims())).collect()
@@ -205,8 +228,17 @@ impl Trainer {
 pub fn train(req: &TrainRequest, progress: &mut dyn FnMut(&StepMetrics)) -> Result<TrainSummary> {
     let mut cfg = req.config.clone();
     cfg.validate()?;
+    let mut pretrained = None;
+    if let Some(dir) = cfg.train.init.clone() {
+        // A pretrained model brings its sizes and its tokenizer.
+        let loaded = crate::hf::load(&dir, cfg.model.context)?;
+        cfg.model = loaded.model.clone();
+        cfg.train.tokenizer = Some(dir.join("tokenizer.json"));
+        cfg.validate()?;
+        pretrained = Some(loaded);
+    }
     let tokenizer = Tokenizer::load(cfg.train.tokenizer.as_deref())?;
-    if tokenizer.json().is_some() {
+    if tokenizer.json().is_some() && pretrained.is_none() {
         // The model's vocabulary follows a tokenizer file's.
         cfg.model.vocab_size = tokenizer.vocab_size();
     }
@@ -214,6 +246,9 @@ pub fn train(req: &TrainRequest, progress: &mut dyn FnMut(&StepMetrics)) -> Resu
     let conversations = data::read_conversations(&req.data)?;
     let splits = data::split(&tokenizer, &conversations, cfg.model.context, cfg.train.val_percent)?;
     let mut trainer = Trainer::new(cfg, &tokenizer, &splits)?;
+    if let Some(loaded) = &pretrained {
+        trainer.start_from(&loaded.weights)?;
+    }
     std::fs::create_dir_all(&req.out).map_err(|e| Error::io(&req.out, e))?;
 
     let metrics_path = req.out.join("metrics.jsonl");

@@ -296,3 +296,72 @@ fn axolotl_config_reproduces_the_sera_recipe() {
     });
     insta::assert_snapshot!(yaml);
 }
+
+/// `micro` trained `steps` steps on the fixture into `out`, exported as a Hugging Face folder
+/// into `hf`.
+fn exported(steps: usize, out: &Path, hf: &Path) {
+    let request = TrainRequest {
+        data: fixture("bugfix.hermes.jsonl"),
+        out: out.into(),
+        config: micro(steps),
+    };
+    train(&request, &mut |_| {}).expect("training runs");
+    sera_train::hf::export(out, hf).expect("exports");
+}
+
+#[test]
+fn hf_export_reads_back_as_the_same_model() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (run, hf) = (dir.path().join("run"), dir.path().join("hf"));
+    exported(2, &run, &hf);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(hf.join("config.json")).unwrap()).unwrap();
+    let model = micro(2).model;
+    assert_eq!(config["architectures"][0], "Qwen3ForCausalLM");
+    assert_eq!(config["hidden_size"], model.width);
+    assert_eq!(config["num_key_value_heads"], model.key_value_heads());
+    assert_eq!(config["eos_token_id"], ByteTokenizer::IM_END);
+    let tokenizer = Tokenizer::load(Some(&hf.join("tokenizer.json"))).expect("tokenizer loads");
+    assert_eq!(
+        tokenizer.encode("héllo <|im_end|>").unwrap(),
+        ByteTokenizer.encode("héllo <|im_end|>")
+    );
+    assert_eq!(tokenizer.specials(), Tokenizer::Bytes.specials());
+
+    // Starting from the folder with no steps gives back the exported weights and the same
+    // replies.
+    let pretrained = sera_train::hf::load(&hf, model.context).expect("reads back");
+    let mut expected = model.clone();
+    expected.kv_heads = Some(model.key_value_heads());
+    assert_eq!(pretrained.model, expected);
+    let mut config = micro(0);
+    config.train.init = Some(hf.clone());
+    let again = dir.path().join("again");
+    let request = TrainRequest { data: fixture("bugfix.hermes.jsonl"), out: again.clone(), config };
+    train(&request, &mut |_| {}).expect("a zero-step run from --init");
+    let opts = SampleOptions { max_tokens: 16, ..SampleOptions::default() };
+    assert_eq!(
+        sample(&again, "fix the failing test", &opts).unwrap(),
+        sample(&run, "fix the failing test", &opts).unwrap()
+    );
+}
+
+#[test]
+fn hf_folders_sera_cannot_represent_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (run, hf) = (dir.path().join("run"), dir.path().join("hf"));
+    exported(1, &run, &hf);
+    let original = std::fs::read_to_string(hf.join("config.json")).unwrap();
+    for (key, value, reason) in [
+        ("tie_word_embeddings", serde_json::json!(false), "tie_word_embeddings is false"),
+        ("head_dim", serde_json::json!(128), "head_dim 128"),
+        ("model_type", serde_json::json!("llama"), "only Qwen3"),
+        ("attention_bias", serde_json::json!(true), "no biases"),
+    ] {
+        let mut config: serde_json::Value = serde_json::from_str(&original).unwrap();
+        config[key] = value;
+        std::fs::write(hf.join("config.json"), config.to_string()).unwrap();
+        let err = sera_train::hf::load(&hf, 64).expect_err(key).to_string();
+        assert!(err.contains(reason) && err.contains("config.json"), "{key}: {err}");
+    }
+}
