@@ -62,8 +62,9 @@ impl Rate {
             resolved,
             attempted,
             rate: p,
-            low: (centre - half).max(0.0),
-            high: (centre + half).min(1.0),
+            // Exactly 0 and 1 at the ends, where rounding would leave 1e-17 or 0.99999...
+            low: if resolved == 0 { 0.0 } else { (centre - half).max(0.0) },
+            high: if resolved == attempted { 1.0 } else { (centre + half).min(1.0) },
         }
     }
 
@@ -281,6 +282,9 @@ mod tests {
         assert!((all.low - 0.565_518).abs() < 1e-6 && all.high == 1.0, "{all:?}");
         let none = Rate::of(0, 20);
         assert!(none.low == 0.0 && (none.high - 0.161_125).abs() < 1e-6, "{none:?}");
+        for n in 1..40 {
+            assert_eq!((Rate::of(0, n).low, Rate::of(n, n).high), (0.0, 1.0), "n = {n}");
+        }
         assert_eq!(Rate::of(0, 0).attempted, 0);
     }
 }
