@@ -140,21 +140,8 @@ fn swe_smith_rows_carry_the_bug_patch_and_lists() {
     assert!(text.starts_with("[\n    {\n        \"instance_id\": "), "{text}");
     let rows = rows(&out);
     let row = &rows[0];
-    let keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(
-        keys,
-        [
-            "instance_id",
-            "patch",
-            "FAIL_TO_PASS",
-            "PASS_TO_PASS",
-            "created_at",
-            "image_name",
-            "repo",
-            "base_commit",
-            "problem_statement"
-        ]
-    );
+    // The fields and their order are checked in sera-dataset's own tests; here, their values.
+    assert_eq!(row.as_object().unwrap().len(), 9);
     assert_eq!(row["patch"], bug_patch(OLD, NEW).as_str());
     assert_eq!(
         row["FAIL_TO_PASS"],
