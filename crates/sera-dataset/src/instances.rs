@@ -70,6 +70,11 @@ pub struct Task<'a> {
     pub pass_to_pass: Vec<String>,
 }
 
+/// The first 8 hex digits of a commit, as SWE-smith names repositories at a commit.
+pub fn short_commit(commit: &str) -> &str {
+    commit.get(..8).unwrap_or(commit)
+}
+
 /// A SWE-smith-style instance id, which is also a valid git branch and Docker tag:
 /// `owner__name.<commit8>.<operator>__<hash>` (`ledger.3f2a9c1d.flip-comparison__86dac011cd0291a4`
 /// for a repository named without an owner).
@@ -79,7 +84,7 @@ pub fn task_id(repo: &str, clean_commit: &str, instance: &Instance) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' })
         .collect();
-    let short = clean_commit.get(..8).unwrap_or(clean_commit);
+    let short = short_commit(clean_commit);
     let hash = instance.id.strip_prefix("i-").unwrap_or(&instance.id);
     format!("{slug}.{short}.{}__{hash}", instance.operator)
 }
@@ -87,7 +92,7 @@ pub fn task_id(repo: &str, clean_commit: &str, instance: &Instance) -> String {
 /// The SWE-smith-style image name for a repository at a commit, `sera.x86_64.owner_1776_name.<commit8>`
 /// (Docker forbids `__`; SWE-bench and SWE-smith write it `_1776_`), lowercased.
 pub fn image_name(repo: &str, clean_commit: &str) -> String {
-    let short = clean_commit.get(..8).unwrap_or(clean_commit);
+    let short = short_commit(clean_commit);
     format!("sera.x86_64.{}.{short}", repo.replace('/', "__").replace("__", "_1776_"))
         .to_lowercase()
 }

@@ -116,14 +116,16 @@ impl BugCommits {
         git(&self.scratch, &place, &["check-ref-format", &reference], &[])
             .map_err(|failure| failure.context(format!("`{branch}` cannot name a git branch")))?;
         let parent = self.resolve(parent)?;
-        let date = self.git(&["show", "-s", "--format=%ct", &parent], &[])?.trim().to_string();
-        let created_at = self
-            .git(
-                &["show", "-s", "--format=%cd", "--date=format-local:%Y-%m-%dT%H:%M:%SZ", &parent],
-                &[("TZ", "UTC")],
-            )?
-            .trim()
-            .to_string();
+        // The committer date as seconds (the bug commit's dates) and in UTC (`created_at`).
+        let dates = self.git(
+            &["show", "-s", "--format=%ct %cd", "--date=format-local:%Y-%m-%dT%H:%M:%SZ", &parent],
+            &[("TZ", "UTC")],
+        )?;
+        let (date, created_at) = dates.trim().split_once(' ').ok_or_else(|| EnvError::Git {
+            command: format!("git show -s {parent}"),
+            message: format!("unexpected output {dates:?}"),
+        })?;
+        let (date, created_at) = (date.to_string(), created_at.to_string());
         let root = self.scratch.path();
         let index = root.join("bug-index");
         let patch_file = root.join("bug.diff");

@@ -3,7 +3,7 @@
 //! names mapped into the key space of the harness's log parser (`sera-verify`'s runners) and
 //! its row written by `sera-dataset`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use sera_core::Instance;
@@ -147,31 +147,28 @@ fn task_row(
     // Counted into the report only once the row is made.
     let (mut unseen, mut merged) = (0, 0);
 
-    let mut fail_to_pass = Vec::new();
+    // Sets: the names come out sorted, each once.
+    let mut fail_to_pass = BTreeSet::new();
     for key in &instance.fail_to_pass {
         let name = runner.harness_key(key).ok_or_else(|| {
             format!("FAIL_TO_PASS test `{key}` is invisible to the harness's `{parser}`")
         })?;
-        if !fail_to_pass.contains(&name) {
-            fail_to_pass.push(name);
-        } else {
+        if !fail_to_pass.insert(name) {
             merged += 1;
         }
     }
-    let mut pass_to_pass: Vec<String> = Vec::new();
+    let mut pass_to_pass = BTreeSet::new();
     for key in &instance.pass_to_pass {
-        match runner.harness_key(key) {
-            None => unseen += 1,
-            // A name a failing test shares is the failing test's: listing it as passing too
-            // would ask the harness for two outcomes of one line.
-            Some(name) if fail_to_pass.contains(&name) || pass_to_pass.contains(&name) => {
-                merged += 1
-            }
-            Some(name) => pass_to_pass.push(name),
+        let Some(name) = runner.harness_key(key) else {
+            unseen += 1;
+            continue;
+        };
+        // A name a failing test shares is the failing test's: listing it as passing too would
+        // ask the harness for two outcomes of one line.
+        if fail_to_pass.contains(&name) || !pass_to_pass.insert(name) {
+            merged += 1;
         }
     }
-    fail_to_pass.sort();
-    pass_to_pass.sort();
 
     let repo = options.repo_name.clone().unwrap_or_else(|| instance.repo.clone());
     let instance_id = instances::task_id(&repo, clean, instance);
@@ -193,15 +190,15 @@ fn task_row(
         version: options
             .version
             .clone()
-            .unwrap_or_else(|| commit.parent.get(..8).unwrap_or(&commit.parent).to_string()),
+            .unwrap_or_else(|| instances::short_commit(&commit.parent).to_string()),
         image_name: options
             .image
             .clone()
             .unwrap_or_else(|| instances::image_name(&repo, &commit.parent)),
         clean_commit: commit.parent,
         instance_id,
-        fail_to_pass,
-        pass_to_pass,
+        fail_to_pass: fail_to_pass.into_iter().collect(),
+        pass_to_pass: pass_to_pass.into_iter().collect(),
     };
     Ok(instances::row(options.format, &task))
 }

@@ -32,16 +32,7 @@ use serde_json::{Value, json};
 use crate::checkpoint::{self, TensorMap, Tensors};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
-use crate::tokenizer::{ByteTokenizer, Tokenizer};
-
-/// A Hugging Face folder read for `--init`: the model's sizes, its weights under sera-train's
-/// names and layout, and its `tokenizer.json`.
-#[derive(Debug, Clone)]
-pub struct Pretrained {
-    pub model: ModelConfig,
-    pub weights: Tensors,
-    pub tokenizer_json: String,
-}
+use crate::tokenizer::ByteTokenizer;
 
 /// sera-train's name of each tensor of a block, transformers' name, and whether it is a linear
 /// layer (stored transposed).
@@ -222,9 +213,9 @@ fn write_json(path: &Path, value: &Value) -> Result<()> {
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
-/// Reads the Hugging Face folder `dir` for `--init`; `context` (the run's) sizes the model's
-/// window.
-pub fn load(dir: &Path, context: usize) -> Result<Pretrained> {
+/// The model sizes of the Hugging Face folder `dir` (its `config.json`), for `--init`; `context`
+/// (the run's) sizes the model's window. Refuses what sera-train cannot represent.
+pub fn load_config(dir: &Path, context: usize) -> Result<ModelConfig> {
     let config_path = dir.join("config.json");
     let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
     let c: Value =
@@ -263,7 +254,7 @@ pub fn load(dir: &Path, context: usize) -> Result<Pretrained> {
         .as_f64()
         .or_else(|| c["rope_theta"].as_f64())
         .ok_or_else(|| bad("no rope_theta".into()))?;
-    let model = ModelConfig {
+    Ok(ModelConfig {
         vocab_size: int("vocab_size")?,
         width,
         layers: int("num_hidden_layers")?,
@@ -274,24 +265,27 @@ pub fn load(dir: &Path, context: usize) -> Result<Pretrained> {
         rope_theta,
         norm_eps: c["rms_norm_eps"].as_f64().ok_or_else(|| bad("no rms_norm_eps".into()))?,
         init_std: c["initializer_range"].as_f64().unwrap_or(0.02),
-    };
+    })
+}
+
+/// The weights of the Hugging Face folder `dir` under sera-train's `names` (a model's
+/// parameter names, in its order) and layout.
+pub fn load_weights(dir: &Path, names: &[String]) -> Result<Tensors> {
     let tensors = read_folder(dir)?;
     let mut weights: Tensors = Vec::new();
-    let mut names = vec!["embed".to_string()];
-    for layer in 0..model.layers {
-        names.extend(BLOCK.iter().map(|(ours, _, _)| format!("layers.{layer}.{ours}")));
-    }
-    names.push("final_norm".into());
     for name in names {
-        let (hf, linear) = hf_name(&name).expect("every sera-train name has one");
+        let (hf, linear) = hf_name(name).ok_or_else(|| {
+            Error::checkpoint(dir, format!("{name} has no Hugging Face counterpart"))
+        })?;
         let (dims, values) =
             tensors.get(&hf).ok_or_else(|| Error::checkpoint(dir, format!("no tensor {hf}")))?;
         let (dims, values) =
             if linear { transpose(dims, values) } else { (dims.clone(), values.clone()) };
-        weights.push((name, dims, values));
+        weights.push((name.clone(), dims, values));
     }
-    if let Some((dims, values)) = tensors.get("lm_head.weight") {
-        let embed = &weights[0];
+    if let (Some((dims, values)), Some(embed)) =
+        (tensors.get("lm_head.weight"), weights.iter().find(|w| w.0 == "embed"))
+    {
         if *dims != embed.1 || *values != embed.2 {
             return Err(Error::checkpoint(
                 dir,
@@ -299,18 +293,7 @@ pub fn load(dir: &Path, context: usize) -> Result<Pretrained> {
             ));
         }
     }
-    let tokenizer_path = dir.join("tokenizer.json");
-    let tokenizer_json =
-        std::fs::read_to_string(&tokenizer_path).map_err(|e| Error::io(&tokenizer_path, e))?;
-    let tokenizer = Tokenizer::from_json_text(&tokenizer_path, tokenizer_json.clone())?;
-    if tokenizer.vocab_size() > model.vocab_size {
-        return Err(bad(format!(
-            "vocab_size {} is smaller than its tokenizer's {}",
-            model.vocab_size,
-            tokenizer.vocab_size()
-        )));
-    }
-    Ok(Pretrained { model, weights, tokenizer_json })
+    Ok(weights)
 }
 
 /// Every tensor of the folder's `model.safetensors`, or of the shards its

@@ -62,11 +62,6 @@ impl Tokenizer {
         }
     }
 
-    /// The tokenizer of the `tokenizer.json` text `json`, read from `path` (named in errors).
-    pub fn from_json_text(path: &Path, json: String) -> Result<Tokenizer> {
-        Ok(Tokenizer::HuggingFace(Box::new(HfTokenizer::from_json(path, json)?)))
-    }
-
     /// The ids of `text`; special tokens in `text` are encoded as plain text.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         match self {

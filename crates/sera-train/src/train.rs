@@ -228,17 +228,15 @@ impl Trainer {
 pub fn train(req: &TrainRequest, progress: &mut dyn FnMut(&StepMetrics)) -> Result<TrainSummary> {
     let mut cfg = req.config.clone();
     cfg.validate()?;
-    let mut pretrained = None;
     if let Some(dir) = cfg.train.init.clone() {
-        // A pretrained model brings its sizes and its tokenizer.
-        let loaded = crate::hf::load(&dir, cfg.model.context)?;
-        cfg.model = loaded.model.clone();
+        // A pretrained model brings its sizes and its tokenizer (Trainer::new checks that they
+        // agree); its weights are read below, unless a checkpoint is resumed instead.
+        cfg.model = crate::hf::load_config(&dir, cfg.model.context)?;
         cfg.train.tokenizer = Some(dir.join("tokenizer.json"));
         cfg.validate()?;
-        pretrained = Some(loaded);
     }
     let tokenizer = Tokenizer::load(cfg.train.tokenizer.as_deref())?;
-    if tokenizer.json().is_some() && pretrained.is_none() {
+    if tokenizer.json().is_some() && cfg.train.init.is_none() {
         // The model's vocabulary follows a tokenizer file's.
         cfg.model.vocab_size = tokenizer.vocab_size();
     }
@@ -246,9 +244,6 @@ pub fn train(req: &TrainRequest, progress: &mut dyn FnMut(&StepMetrics)) -> Resu
     let conversations = data::read_conversations(&req.data)?;
     let splits = data::split(&tokenizer, &conversations, cfg.model.context, cfg.train.val_percent)?;
     let mut trainer = Trainer::new(cfg, &tokenizer, &splits)?;
-    if let Some(loaded) = &pretrained {
-        trainer.start_from(&loaded.weights)?;
-    }
     std::fs::create_dir_all(&req.out).map_err(|e| Error::io(&req.out, e))?;
 
     let metrics_path = req.out.join("metrics.jsonl");
@@ -274,6 +269,9 @@ pub fn train(req: &TrainRequest, progress: &mut dyn FnMut(&StepMetrics)) -> Resu
         trainer.restore(&ckpt);
         resumed_from = Some(ckpt.step);
         history = read_metrics(&metrics_path, ckpt.step)?;
+    } else if let Some(dir) = &cfg.train.init {
+        let names: Vec<String> = trainer.param_shapes().into_iter().map(|(n, _)| n).collect();
+        trainer.start_from(&crate::hf::load_weights(dir, &names)?)?;
     }
     rewrite_metrics(&metrics_path, &history)?;
     let mut metrics_file = std::fs::OpenOptions::new()
