@@ -117,6 +117,18 @@ def test_sera_eval_with_a_served_model_classifies_every_failure(server, repo, tm
             assert trajectory["teacher"] == f"openai:{server['model']}"
     assert requests_answered(server["log"]) > before
 
+    # Side by side with the oracle as the baseline: paired by instance, worse on every one.
+    sera("eval", "--instances", repo["tmp"] / "instances.jsonl", "--repo", repo["path"],
+         "--teacher", "oracle", "--held-out", 1, "--seeds", "0,1",
+         "--env-cache", repo["tmp"] / "envs", "--cache-dir", repo["tmp"] / "cache", "--offline",
+         "--out", tmp_path / "oracle")
+    sera("eval", "compare", tmp_path / "oracle", tmp_path / "eval", "--out", tmp_path / "compare")
+    comparison = json.loads((tmp_path / "compare" / "eval.json").read_text())
+    assert [a["agent"] for a in comparison["agents"]] == ["oracle", f"openai:{server['model']}"]
+    paired = comparison["paired"][0]
+    assert (paired["instances"], paired["worse"], paired["difference"]) == (instances, instances, -1.0)
+    assert "Against oracle" in (tmp_path / "compare" / "report.html").read_text()
+
 
 def test_an_svg_run_with_a_served_teacher_records_each_failed_attempt_and_finishes(server, repo, tmp_path):
     before = requests_answered(server["log"])

@@ -254,11 +254,20 @@ enum Command {
     /// id and the same --held-out fraction; 1 evaluates them all), once per seed, hard-verifies
     /// every patch with its FAIL_TO_PASS and PASS_TO_PASS tests, and reports the resolve rate
     /// overall, per bug class and per operator with 95% Wilson intervals, and why each
-    /// unresolved rollout failed. Writes `held-out.jsonl`, one trajectory file per seed and
-    /// `eval.json` into --out.
-    #[command(after_help = "Examples:\n  \
+    /// unresolved rollout failed. Writes `held-out.jsonl`, one trajectory file per seed,
+    /// `eval.json` and `report.html` into --out.
+    ///
+    /// `sera eval compare` then sets several such evaluations side by side (base against
+    /// fine-tuned), each paired by instance with the first.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        after_help = "Examples:\n  \
         sera eval --instances run/instances.jsonl --repo . --teacher oracle --held-out 1 --out eval-oracle\n  \
-        sera eval --instances run/instances.jsonl --repo . --teacher openai --model my-finetune --seeds 0,1,2 --out eval-ft")]
+        sera eval --instances run/instances.jsonl --repo . --teacher openai --model base --seeds 0,1,2 --out eval-base\n  \
+        sera eval --instances run/instances.jsonl --repo . --teacher openai --model my-finetune --seeds 0,1,2 --out eval-ft\n  \
+        sera eval compare eval-base eval-ft --out eval-compare"
+    )]
     Eval(EvalArgs),
 
     /// Score finished SVG rollouts again at other recall thresholds, without new rollouts.
@@ -360,15 +369,17 @@ enum PluginsCommand {
 
 #[derive(Debug, clap::Args)]
 struct EvalArgs {
+    #[command(subcommand)]
+    command: Option<EvalCommand>,
     /// Test-verified instances as JSONL, from `sera validate` or a run's `instances.jsonl`.
-    #[arg(long, value_name = "FILE")]
-    instances: std::path::PathBuf,
+    #[arg(long, value_name = "FILE", required = true)]
+    instances: Option<std::path::PathBuf>,
     /// The clean repository the instances were made from.
-    #[arg(long, value_name = "DIR")]
-    repo: std::path::PathBuf,
-    /// Where to write held-out.jsonl, the trajectories and eval.json.
-    #[arg(long, value_name = "DIR")]
-    out: std::path::PathBuf,
+    #[arg(long, value_name = "DIR", required = true)]
+    repo: Option<std::path::PathBuf>,
+    /// Where to write held-out.jsonl, the trajectories, eval.json and report.html.
+    #[arg(long, value_name = "DIR", required = true)]
+    out: Option<std::path::PathBuf>,
     #[command(flatten)]
     agent: TeacherArgs,
     /// Seeds, comma-separated: one rollout per instance per seed.
@@ -397,11 +408,46 @@ struct EvalArgs {
     env: EnvArgs,
 }
 
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// Set evaluations of the same instances side by side, the first as the baseline.
+    ///
+    /// Reads the `eval.json` of each folder (written by `sera eval`, labelled with the
+    /// folder's name) and writes `eval.json` and `report.html` into --out: every agent's resolve
+    /// rate overall, per bug class and per operator, and each agent after the first set against
+    /// the first, paired by instance (the difference of resolve rates with its 95% bootstrap
+    /// interval over instances, the instances it resolves more and less often, and the
+    /// two-sided sign test). The evaluations must cover the same held-out instances; their
+    /// seeds may differ.
+    #[command(after_help = "Examples:\n  sera eval compare eval-base eval-ft --out eval-compare")]
+    Compare {
+        /// Folders written by `sera eval`; the first is the baseline.
+        #[arg(value_name = "DIR", required = true)]
+        dirs: Vec<std::path::PathBuf>,
+        /// Where to write eval.json and report.html.
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
+}
+
 impl EvalArgs {
     fn run(self) -> sera_pipeline::Result<()> {
         use sera_pipeline::rollout::{AgentOptions, Isolation, RolloutOptions};
+        if let Some(EvalCommand::Compare { dirs, out }) = self.command {
+            let comparison = sera_pipeline::eval::compare_dirs(&dirs, &out)?;
+            eprintln!("{}", comparison.summary());
+            eprintln!(
+                "wrote {} and {}",
+                out.join("eval.json").display(),
+                out.join("report.html").display()
+            );
+            return Ok(());
+        }
+        let (Some(instances), Some(repo), Some(out)) = (self.instances, self.repo, self.out) else {
+            unreachable!("clap requires --instances, --repo and --out without a subcommand")
+        };
         let isolation = if self.isolation == "none" { Isolation::None } else { Isolation::Bwrap };
-        let environment = self.env.prepare(&self.repo, isolation)?;
+        let environment = self.env.prepare(&repo, isolation)?;
         let rollout = RolloutOptions {
             agent: AgentOptions {
                 teacher: self.agent.choice(),
@@ -412,7 +458,7 @@ impl EvalArgs {
                 environment,
                 ..AgentOptions::default()
             },
-            repo: Some(self.repo),
+            repo: Some(repo),
             verify: true,
             cache_dir: self.cache_dir,
             progress: true,
@@ -422,9 +468,13 @@ impl EvalArgs {
             seeds: self.seeds,
             held_out: self.held_out,
         };
-        let report = sera_pipeline::eval::run(&self.instances, &self.out, &options)?;
+        let report = sera_pipeline::eval::run(&instances, &out, &options)?;
         eprintln!("{}", report.summary());
-        eprintln!("wrote {}", self.out.join("eval.json").display());
+        eprintln!(
+            "wrote {} and {}",
+            out.join("eval.json").display(),
+            out.join("report.html").display()
+        );
         Ok(())
     }
 }

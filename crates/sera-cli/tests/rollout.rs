@@ -327,7 +327,7 @@ fn demos_from_an_export_that_is_not_json_name_the_file_and_line() {
 }
 
 #[test]
-fn eval_with_the_oracle_resolves_every_held_out_instance_over_two_seeds() {
+fn eval_with_the_oracle_resolves_every_held_out_instance_and_compares_with_a_weaker_agent() {
     let repo = rust_demo();
     let work = tempfile::tempdir().expect("tempdir");
     let instances = instances(repo.path(), work.path());
@@ -354,6 +354,66 @@ fn eval_with_the_oracle_resolves_every_held_out_instance_over_two_seeds() {
         assert_eq!(t.len(), 1);
         assert_eq!(t[0]["resolved"], json!(true));
     }
+    assert!(
+        std::fs::read_to_string(out.join("report.html"))
+            .expect("report.html")
+            .contains("2/2 = 100.0%")
+    );
+
+    // A weaker agent (the oracle held to one step) against the oracle, side by side.
+    let weak = work.path().join("eval-weak");
+    let args =
+        ["eval", "--teacher", "oracle", "--held-out", "1", "--seeds", "0,1", "--step-limit", "1"];
+    let output = offline(&args, &instances, repo.path(), work.path(), &weak);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let compared = work.path().join("compared");
+    let compare = |into: &Path| {
+        sera()
+            .args(["eval", "compare"])
+            .arg(&out)
+            .arg(&weak)
+            .arg("--out")
+            .arg(into)
+            .output()
+            .expect("runs")
+    };
+    let output = compare(&compared);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("eval-weak - eval: -100.0 points"), "{stderr}");
+    let comparison: Value = serde_json::from_str(
+        &std::fs::read_to_string(compared.join("eval.json")).expect("eval.json"),
+    )
+    .expect("JSON");
+    assert_eq!(comparison["baseline"], "eval");
+    assert_eq!(comparison["agents"][1]["failures"], json!({"step_limit": 2}));
+    assert_eq!(comparison["paired"][0]["instances"], json!(1), "paired by instance, not rollout");
+    let page = std::fs::read_to_string(compared.join("report.html")).expect("report.html");
+    assert!(page.contains("href=\"../eval-weak/trajectories-seed-1.jsonl\""), "{page}");
+    // The same evaluations compare to the same bytes.
+    let again = work.path().join("compared-again");
+    assert!(compare(&again).status.success());
+    for file in ["eval.json", "report.html"] {
+        assert_eq!(
+            std::fs::read(compared.join(file)).unwrap(),
+            std::fs::read(again.join(file)).unwrap()
+        );
+    }
+    // Evaluations of different instances are not set side by side.
+    let mut other: Value =
+        serde_json::from_str(&std::fs::read_to_string(weak.join("eval.json")).unwrap()).unwrap();
+    for outcome in other["outcomes"].as_array_mut().unwrap() {
+        outcome["instance_id"] = json!("elsewhere");
+    }
+    std::fs::write(weak.join("eval.json"), other.to_string()).unwrap();
+    let output = compare(&work.path().join("refused"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("evaluated different instances (elsewhere is in one only)"),
+        "{stderr}"
+    );
+
     // The default fraction holds out about 5%: a lone instance is in training, said clearly.
     let output = sera()
         .args(["eval", "--teacher", "oracle", "--no-env", "--instances"])

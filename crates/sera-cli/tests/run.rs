@@ -234,10 +234,121 @@ fn bad_configs_fail_before_any_work_with_their_exit_code() {
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("cannot be reached"), "{stderr}");
 
+    let unreachable_agent = format!(
+        "{base}[eval]\nagents = [{{ name = \"ft\", teacher = \"openai\", \
+         base_url = \"http://127.0.0.1:1/v1\", model = \"m\" }}]\n"
+    );
+    let (code, stderr) = run_with(tmp.path(), &unreachable_agent);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("[eval] agent \"ft\"") && stderr.contains("cannot be reached"),
+        "{stderr}"
+    );
+
     assert!(
         !tmp.path().join("runs").exists(),
         "no run directory is made for a run that cannot start"
     );
+}
+
+#[test]
+fn the_eval_stage_sets_agents_side_by_side_and_resumes_per_agent() {
+    // The oracle resolves everything; the same oracle held to one step cannot.
+    const EVAL: &str = r#"
+[run]
+name = "eval"
+seed = 7
+
+[repo]
+path = "repo"
+
+[mutate]
+limit = 3
+per_function = 1
+
+[train]
+enabled = false
+
+[env]
+offline = true
+
+[eval]
+held_out = 1.0
+agents = [{ name = "oracle" }, { name = "one-step", step_limit = 1 }]
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = project(tmp.path(), "eval");
+    std::fs::write(dir.join("pipeline.toml"), EVAL).unwrap();
+    let sera_run = || {
+        Command::cargo_bin("sera")
+            .unwrap()
+            .current_dir(&dir)
+            .args(["run", "--quiet"])
+            .timeout(Duration::from_secs(900))
+            .assert()
+            .success()
+    };
+    sera_run();
+    let run = dir.join("runs/eval");
+    let instances = read_jsonl(&run.join("instances.jsonl")).len();
+    assert!(instances > 0);
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    let counts = &manifest["stages"]["eval"]["counts"];
+    assert_eq!(manifest["stages"]["eval"]["status"], "done", "{manifest}");
+    assert_eq!(counts["held_out"], json!(instances), "{manifest}");
+    assert_eq!(counts["resolved_oracle"], json!(instances), "{manifest}");
+    assert_eq!(counts["resolved_one-step"], json!(0), "{manifest}");
+
+    let comparison: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval/eval.json")).unwrap())
+            .unwrap();
+    assert_eq!(comparison["baseline"], "oracle");
+    let labels: Vec<&str> = comparison["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["oracle", "one-step"]);
+    let paired = &comparison["paired"][0];
+    assert_eq!(paired["difference"], json!(-1.0), "{paired}");
+    assert_eq!(paired["worse"], json!(instances), "{paired}");
+    let one_step = &comparison["agents"][1];
+    let failures: u64 =
+        one_step["failures"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(failures, instances as u64, "every failure is classified: {one_step}");
+    for agent in ["oracle", "one-step"] {
+        assert!(run.join(format!("eval/{agent}/trajectories-seed-0.jsonl")).exists());
+    }
+    let report = std::fs::read_to_string(run.join("report.html")).unwrap();
+    for part in [
+        "<h2>Evaluation</h2>",
+        "one-step",
+        "Against oracle",
+        "eval/one-step/trajectories-seed-0.jsonl",
+    ] {
+        assert!(report.contains(part), "report.html lacks {part:?}");
+    }
+
+    // A stage cut short: the finished agent is read back, the other evaluated again.
+    let oracle_trajectories = run.join("eval/oracle/trajectories-seed-0.jsonl");
+    let before = std::fs::metadata(&oracle_trajectories).unwrap().modified().unwrap();
+    std::fs::remove_dir_all(run.join("eval/one-step")).unwrap();
+    let mut manifest = manifest;
+    let stages = manifest["stages"].as_object_mut().unwrap();
+    stages.remove("eval");
+    stages.remove("report");
+    std::fs::write(run.join("manifest.json"), manifest.to_string()).unwrap();
+    let old_comparison = std::fs::read_to_string(run.join("eval/eval.json")).unwrap();
+    sera_run();
+    assert_eq!(std::fs::metadata(&oracle_trajectories).unwrap().modified().unwrap(), before);
+    assert!(run.join("eval/one-step/eval.json").exists());
+    let new: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval/eval.json")).unwrap())
+            .unwrap();
+    let old: Value = serde_json::from_str(&old_comparison).unwrap();
+    assert_eq!(new["paired"], old["paired"], "the same outcomes, the same comparison");
 }
 
 #[test]

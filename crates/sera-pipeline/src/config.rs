@@ -35,6 +35,81 @@ pub struct PipelineConfig {
     pub svg: SvgSection,
     #[serde(default)]
     pub plugins: PluginsSection,
+    /// Left out of `run.toml` when unset, so that runs without it resolve as before.
+    #[serde(default, skip_serializing_if = "EvalSection::is_unset")]
+    pub eval: EvalSection,
+}
+
+/// `[eval]`: agents evaluated at the end of a procedural run on its held-out instances, the
+/// ones `[export]` keeps out of training (`sera eval` for each agent, then `sera eval compare`).
+/// Without agents the stage does not run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalSection {
+    /// The agents, in order; the first is the baseline the others are set against, e.g.
+    /// `agents = [{ name = "base", teacher = "openai", base_url = "http://localhost:8000/v1",
+    /// model = "Qwen/Qwen3-8B" }, { name = "tuned", teacher = "openai", ... }]`.
+    pub agents: Vec<EvalAgent>,
+    /// One rollout per held-out instance per seed.
+    pub seeds: Vec<u64>,
+    /// The share of instances held out; `[export] val_fraction` when absent, so that the
+    /// evaluated instances are exactly the ones the exported training split leaves out. 1
+    /// evaluates every instance (trained on too).
+    pub held_out: Option<f64>,
+}
+
+impl Default for EvalSection {
+    fn default() -> Self {
+        EvalSection { agents: Vec::new(), seeds: vec![0], held_out: None }
+    }
+}
+
+impl EvalSection {
+    fn is_unset(&self) -> bool {
+        *self == EvalSection::default()
+    }
+}
+
+/// One agent of `[eval]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvalAgent {
+    /// Its name in the report and its folder, `eval/<name>/`: letters, digits, `-`, `_`, `.`.
+    pub name: String,
+    /// `oracle` (a sanity baseline that should resolve everything) or `openai`.
+    #[serde(default)]
+    pub teacher: TeacherKind,
+    /// For `openai`: the server, e.g. `http://localhost:8000/v1`.
+    pub base_url: Option<String>,
+    /// For `openai`: the model name the server knows.
+    pub model: Option<String>,
+    /// The step cap of one rollout; `[rollout] step_limit` when absent.
+    pub step_limit: Option<usize>,
+    /// Rollouts in flight at once; `[rollout] concurrency` when absent.
+    pub concurrency: Option<usize>,
+}
+
+/// Who plays the agent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TeacherKind {
+    /// Acts out each instance's gold fix; needs no model.
+    #[default]
+    Oracle,
+    /// An OpenAI-compatible chat-completions server.
+    Openai,
+}
+
+impl std::str::FromStr for TeacherKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text {
+            "oracle" => Ok(TeacherKind::Oracle),
+            "openai" => Ok(TeacherKind::Openai),
+            other => Err(format!("teacher {other:?} is not one of `oracle`, `openai`")),
+        }
+    }
 }
 
 /// `[env]`: the environment stage, which fetches and installs what the repository declares
@@ -443,10 +518,63 @@ impl PipelineConfig {
                 self.verify.recall_threshold
             ));
         }
+        self.check_eval().or_else(bad)?;
         if !(0.0..1.0).contains(&self.export.val_fraction) {
             return bad(format!(
                 "[export] val_fraction {} must be at least 0 and below 1",
                 self.export.val_fraction
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl PipelineConfig {
+    /// The share of instances `[eval]` evaluates.
+    pub fn eval_held_out(&self) -> f64 {
+        self.eval.held_out.unwrap_or(self.export.val_fraction)
+    }
+
+    fn check_eval(&self) -> std::result::Result<(), String> {
+        if self.eval.agents.is_empty() {
+            return Ok(());
+        }
+        if self.run.mode == Mode::Svg {
+            return Err("[eval] needs test-verified instances, which only mode `procedural` \
+                        makes; evaluate an SVG-trained agent with `sera eval` on instances \
+                        from a procedural run"
+                .into());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for agent in &self.eval.agents {
+            let name = &agent.name;
+            if name.is_empty()
+                || name.starts_with('.')
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(format!(
+                    "[eval] agent name {name:?}: use letters, digits, `-`, `_` and `.`"
+                ));
+            }
+            if !names.insert(name) {
+                return Err(format!("[eval] two agents are named {name:?}"));
+            }
+            if agent.teacher == TeacherKind::Openai
+                && (agent.base_url.is_none() || agent.model.is_none())
+            {
+                return Err(format!(
+                    "[eval] agent {name:?}: teacher `openai` needs `base_url` and `model`"
+                ));
+            }
+        }
+        if self.eval.seeds.is_empty() {
+            return Err("[eval] seeds: give at least one seed".into());
+        }
+        let held_out = self.eval_held_out();
+        if !(held_out > 0.0 && held_out <= 1.0) {
+            return Err(format!(
+                "[eval] evaluates the held-out share {held_out}, which must lie in (0, 1]: \
+                 set [export] val_fraction above 0 or [eval] held_out"
             ));
         }
         Ok(())
@@ -497,6 +625,34 @@ mod tests {
         check_error(
             "[run]\nname = \"x\"\nmode = \"svg\"\n[repo]\npath = \"r\"\n",
             &["the oracle cannot do SVG rollout 1"],
+        );
+    }
+
+    #[test]
+    fn eval_agents_are_checked_and_an_unset_section_is_not_written() {
+        let base = "[run]\nname = \"demo\"\n[repo]\npath = \"r\"\n";
+        let config = PipelineConfig::parse(base, "x").unwrap();
+        assert!(!toml::to_string(&config).unwrap().contains("[eval]"));
+        let agents = |list: &str| format!("{base}[eval]\nagents = [{list}]\n");
+        let config = PipelineConfig::parse(
+            &agents("{ name = \"oracle\" }, { name = \"ft\", teacher = \"openai\", base_url = \"u\", model = \"m\" }"),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(config.eval.agents[1].teacher, TeacherKind::Openai);
+        assert_eq!(config.eval_held_out(), 0.1, "the export's validation share");
+        assert!(toml::to_string(&config).unwrap().contains("[[eval.agents]]"));
+        check_error(&agents("{ name = \"a/b\" }"), &["agent name \"a/b\""]);
+        check_error(&agents("{ name = \"a\" }, { name = \"a\" }"), &["two agents are named"]);
+        check_error(&agents("{ name = \"a\", teacher = \"openai\" }"), &["needs `base_url`"]);
+        check_error(&agents("{ name = \"a\", teacher = \"gpt\" }"), &["unknown variant `gpt`"]);
+        check_error(
+            &format!("{base}[export]\nval_fraction = 0.0\n[eval]\nagents = [{{ name = \"a\" }}]\n"),
+            &["held-out share 0"],
+        );
+        check_error(
+            "[run]\nname = \"x\"\nmode = \"svg\"\n[repo]\npath = \"r\"\n[rollout]\nteacher = \"openai\"\nbase_url = \"u\"\nmodel = \"m\"\n[eval]\nagents = [{ name = \"a\" }]\n",
+            &["only mode `procedural`"],
         );
     }
 }

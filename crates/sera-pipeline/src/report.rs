@@ -123,6 +123,17 @@ pub fn write(dir: &Path) -> Result<usize> {
         );
     }
 
+    let comparison = dir.join("eval/eval.json");
+    if comparison.exists() {
+        let bytes = std::fs::read(&comparison).map_err(|err| Error::io(&comparison, err))?;
+        let comparison: crate::eval::Comparison = serde_json::from_slice(&bytes)
+            .map_err(|err| Error::Data(format!("{}: {err}", comparison.display())))?;
+        let links: Vec<String> =
+            comparison.agents.iter().map(|a| format!("eval/{}/", a.label)).collect();
+        html.push_str("<h2>Evaluation</h2>\n");
+        html.push_str(&crate::eval::compare::section(&comparison, &links));
+    }
+
     if let Some(instance) = instances.first() {
         let _ = write!(
             html,
@@ -149,6 +160,8 @@ pub fn write(dir: &Path) -> Result<usize> {
         "verified.jsonl",
         "dataset/README.md",
         "dataset/stats.json",
+        "eval/eval.json",
+        "eval/report.html",
         "logs/run.log",
     ] {
         if dir.join(file).exists() {
@@ -160,7 +173,7 @@ pub fn write(dir: &Path) -> Result<usize> {
     Ok(charts.len())
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;\
+pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;\
     padding:0 1em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;\
     padding:.2em .6em;text-align:left}pre{background:#f6f6f6;padding:.6em;overflow-x:auto}\
     figure{margin:1.5em 0}";
@@ -331,7 +344,7 @@ fn rejection_table(html: &mut String, rejected: &[serde_json::Value]) {
     );
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -20,7 +20,9 @@ use crate::config::{Mode, PipelineConfig};
 use crate::rundir::{
     AppendLog, Manifest, StageEntry, StageStatus, in_shard, record_key, write_atomic,
 };
-use crate::{Error, Result, env, export, index, jsonl, mutate, report, rollout, train, validate};
+use crate::{
+    Error, Result, env, eval, export, index, jsonl, mutate, report, rollout, train, validate,
+};
 
 /// Which part of the work this process does: `index` of `count` disjoint shards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +60,8 @@ pub struct RunOptions {
 
 /// The stages in order, as named in the manifest.
 pub const STAGES: &[&str] = &[
-    "index", "env", "mutate", "validate", "rollout", "svg", "verify", "export", "train", "report",
+    "index", "env", "mutate", "validate", "rollout", "svg", "verify", "export", "train", "eval",
+    "report",
 ];
 
 /// What a finished run says about itself.
@@ -101,6 +104,13 @@ pub fn run(
         sera_rollout::OpenAiTeacher::new(openai)
             .check_reachable()
             .map_err(|err| Error::Environment(format!("[rollout] {err}")))?;
+    }
+    for agent in &config.eval.agents {
+        if let rollout::TeacherChoice::OpenAi(openai) = eval_teacher(agent) {
+            sera_rollout::OpenAiTeacher::new(openai).check_reachable().map_err(|err| {
+                Error::Environment(format!("[eval] agent {:?}: {err}", agent.name))
+            })?;
+        }
     }
 
     // Plugins load before any work, so that a broken library is reported at once.
@@ -312,6 +322,11 @@ pub fn run(
             Ok(vec![("steps".into(), config.train.steps as u64)])
         })?;
     }
+    if !config.eval.agents.is_empty() {
+        run.stage("eval", |run| {
+            eval_stage(run, config, isolation, &environment, options.progress)
+        })?;
+    }
     run.stage("report", |run| {
         let charts = report::write(&run.dir)?;
         Ok(vec![("charts".into(), charts as u64)])
@@ -380,6 +395,96 @@ fn env_stage(
         Some(environment) => Ok(environment),
         // Done in an earlier run of this directory: read back from the cache, nothing runs.
         None => Ok(env::prepare(&config.repo.path, &env_config, &mut |_| {})?.environment),
+    }
+}
+
+/// The eval stage: each `[eval]` agent evaluated on the run's held-out instances into
+/// `eval/<name>/`, then all of them side by side in `eval/eval.json` and `eval/report.html`.
+/// An agent whose `eval.json` is there already (from a run of this stage that was cut short) is
+/// read back, not run again: `run.toml` guarantees the same configuration.
+fn eval_stage(
+    run: &mut Run<'_>,
+    config: &PipelineConfig,
+    isolation: sera_sandbox::Isolation,
+    environment: &env::Environment,
+    progress: bool,
+) -> Result<Vec<(String, u64)>> {
+    let instances = run.path("instances.jsonl");
+    let held_out = config.eval_held_out();
+    let all: Vec<Instance> = jsonl::read(&instances)?.records;
+    let held = all.iter().filter(|i| eval::is_held_out(&i.id, held_out)).count();
+    if all.is_empty() {
+        return Err(Error::Data(
+            "[eval]: the run kept no test-verified instances to evaluate on (see the validate \
+             stage's funnel in logs/run.log); raise [mutate] limit"
+                .into(),
+        ));
+    }
+    if held == 0 {
+        return Err(Error::Data(format!(
+            "[eval]: none of the run's {} instances is held out at fraction {held_out}; raise \
+             [export] val_fraction, or set [eval] held_out = 1 to evaluate every instance \
+             (they are then trained on too)",
+            all.len()
+        )));
+    }
+    let mut reports = Vec::new();
+    for agent in &config.eval.agents {
+        let out = run.path(&format!("eval/{}", agent.name));
+        let done = out.join("eval.json");
+        let report = match std::fs::read(&done) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|err| Error::Data(format!("{}: {err}", done.display())))?,
+            Err(_) => {
+                let options = eval::EvalOptions {
+                    rollout: rollout::RolloutOptions {
+                        agent: rollout::AgentOptions {
+                            teacher: eval_teacher(agent),
+                            concurrency: agent
+                                .concurrency
+                                .unwrap_or(config.rollout.concurrency)
+                                .max(1),
+                            isolation,
+                            step_limit: agent.step_limit.unwrap_or(config.rollout.step_limit),
+                            environment: Some(environment.clone()),
+                            ..rollout::AgentOptions::default()
+                        },
+                        repo: Some(config.repo.path.clone()),
+                        verify: true,
+                        cache_dir: Some(run.path("cache")),
+                        progress,
+                    },
+                    seeds: config.eval.seeds.clone(),
+                    held_out,
+                };
+                eval::run(&instances, &out, &options)?
+            }
+        };
+        (run.log)(&report.summary().replace('\n', "\n  "));
+        reports.push((agent.name.clone(), report));
+    }
+    let comparison = eval::compare(reports)?;
+    if !comparison.paired.is_empty() {
+        (run.log)(&format!("eval: {}", comparison.summary().replace('\n', "\n  ")));
+    }
+    eval::compare::write_json(&comparison, &run.path("eval/eval.json"))?;
+    let links: Vec<String> = config.eval.agents.iter().map(|a| format!("{}/", a.name)).collect();
+    eval::compare::write_page_linked(&comparison, &run.path("eval"), &links)?;
+    let mut counts = vec![("held_out".to_string(), held as u64)];
+    for agent in &comparison.agents {
+        counts.push((format!("resolved_{}", agent.label), agent.report.overall.resolved as u64));
+    }
+    counts.push(("rollouts_each".into(), comparison.agents[0].report.overall.attempted as u64));
+    Ok(counts)
+}
+
+/// The teacher of one `[eval]` agent (checked when the config was read).
+fn eval_teacher(agent: &crate::config::EvalAgent) -> rollout::TeacherChoice {
+    match (agent.teacher, &agent.base_url, &agent.model) {
+        (crate::config::TeacherKind::Openai, Some(url), Some(model)) => {
+            rollout::TeacherChoice::OpenAi(rollout::OpenAiConfig::new(url, model))
+        }
+        _ => rollout::TeacherChoice::Oracle,
     }
 }
 
@@ -503,6 +608,7 @@ pub fn summary(outcome: &RunOutcome) -> String {
         ("trajectories", "trajectories.jsonl"),
         ("dataset", "dataset/README.md"),
         ("training", "train/metrics.jsonl"),
+        ("evaluation", "eval/report.html"),
         ("report", "report.html"),
         ("log", "logs/run.log"),
     ] {

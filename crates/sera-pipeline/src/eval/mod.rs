@@ -8,16 +8,24 @@
 //! The held-out instances are the ones `sera export` puts in its validation split: the same
 //! stable hash of the instance id and the same fraction, so a model trained on that export's
 //! train split has never seen them.
+//!
+//! Every rollout's outcome is kept in `eval.json`, so that [`compare`] can set several agents'
+//! evaluations of the same instances side by side (base against fine-tuned), paired by
+//! instance.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sera_core::{ExitStatus, Instance, Trajectory};
 use sera_dataset::Split;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::rollout::{self, RolloutOptions};
 use crate::{Error, Result, jsonl};
+
+pub mod compare;
+
+pub use compare::{Comparison, Paired, compare, compare_dirs};
 
 /// Options of `sera eval`. Plain data; start from `EvalOptions::default()`.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +46,7 @@ impl Default for EvalOptions {
 }
 
 /// Resolved out of attempted, with its 95% Wilson score interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Rate {
     pub resolved: usize,
     pub attempted: usize,
@@ -68,7 +76,7 @@ impl Rate {
         }
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         format!(
             "{}/{} = {:.1}% (95% CI {:.1}-{:.1}%)",
             self.resolved,
@@ -81,7 +89,7 @@ impl Rate {
 }
 
 /// What `sera eval` measured; written as `eval.json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
     /// The agent's name as trajectories record it (`oracle`, `openai:MODEL`).
     pub agent: String,
@@ -97,6 +105,20 @@ pub struct EvalReport {
     pub failures: BTreeMap<String, usize>,
     /// The trajectory files, one per seed, relative to the output folder.
     pub trajectories: Vec<String>,
+    /// Every rollout's outcome, by instance id and then seed.
+    #[serde(default)]
+    pub outcomes: Vec<Outcome>,
+}
+
+/// How one rollout of one held-out instance ended.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Outcome {
+    pub instance_id: String,
+    pub seed: u64,
+    pub resolved: bool,
+    /// Why it is not resolved: its exit status, or `submitted_unresolved`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 impl EvalReport {
@@ -122,8 +144,14 @@ impl EvalReport {
     }
 }
 
+/// Whether the instance `id` is held out of training at `fraction`: in `sera export`'s
+/// validation split, or always at 1.
+pub fn is_held_out(id: &str, fraction: f64) -> bool {
+    fraction >= 1.0 || Split::of(id, fraction) == Split::Val
+}
+
 /// Runs the evaluation of the instances in `instances`, writing the held-out instances, one
-/// trajectory file per seed and `eval.json` into `out_dir`.
+/// trajectory file per seed, `eval.json` and `report.html` into `out_dir`.
 pub fn run(instances: &Path, out_dir: &Path, options: &EvalOptions) -> Result<EvalReport> {
     if !(0.0..=1.0).contains(&options.held_out) || options.held_out == 0.0 {
         return Err(Error::Usage("the held-out fraction lies in (0, 1]".into()));
@@ -135,9 +163,7 @@ pub fn run(instances: &Path, out_dir: &Path, options: &EvalOptions) -> Result<Ev
     let held: Vec<&Instance> = read
         .records
         .iter()
-        .filter(|instance| {
-            options.held_out >= 1.0 || Split::of(&instance.id, options.held_out) == Split::Val
-        })
+        .filter(|instance| is_held_out(&instance.id, options.held_out))
         .collect();
     if held.is_empty() {
         return Err(Error::Data(format!(
@@ -158,6 +184,7 @@ pub fn run(instances: &Path, out_dir: &Path, options: &EvalOptions) -> Result<Ev
 
     let by_id: BTreeMap<&str, &Instance> = held.iter().map(|i| (i.id.as_str(), *i)).collect();
     let mut tallies = Tallies::default();
+    let mut outcomes = Vec::new();
     let mut files = Vec::new();
     let mut agent = String::new();
     for seed in &options.seeds {
@@ -171,7 +198,13 @@ pub fn run(instances: &Path, out_dir: &Path, options: &EvalOptions) -> Result<Ev
         for trajectory in &trajectories.records {
             agent.clone_from(&trajectory.teacher);
             let instance = by_id.get(trajectory.instance_id.as_str()).copied();
-            tallies.add(trajectory, instance);
+            let failure = tallies.add(trajectory, instance);
+            outcomes.push(Outcome {
+                instance_id: trajectory.instance_id.clone(),
+                seed: *seed,
+                resolved: failure.is_none(),
+                failure,
+            });
         }
         files.push(name);
     }
@@ -186,9 +219,15 @@ pub fn run(instances: &Path, out_dir: &Path, options: &EvalOptions) -> Result<Ev
         by_operator: rates(&tallies.by_operator),
         failures: tallies.failures,
         trajectories: files,
+        outcomes: {
+            outcomes.sort();
+            outcomes
+        },
     };
     let text = serde_json::to_string_pretty(&report).expect("the report always serializes") + "\n";
     crate::rundir::write_atomic(&out_dir.join("eval.json"), text.as_bytes())?;
+    let label = out_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    compare::write_page(&compare(vec![(label, report.clone())])?, out_dir, "")?;
     Ok(report)
 }
 
@@ -241,7 +280,8 @@ struct Tallies {
 }
 
 impl Tallies {
-    fn add(&mut self, trajectory: &Trajectory, instance: Option<&Instance>) {
+    /// Counts one rollout; returns why it is not resolved, or `None` when it is.
+    fn add(&mut self, trajectory: &Trajectory, instance: Option<&Instance>) -> Option<String> {
         let resolved = trajectory.resolved == Some(true);
         let count = |slot: &mut (usize, usize)| {
             slot.0 += usize::from(resolved);
@@ -254,13 +294,15 @@ impl Tallies {
             }
             count(self.by_operator.entry(instance.operator.clone()).or_default());
         }
-        if !resolved {
-            let why = match trajectory.exit_status {
-                ExitStatus::Submitted => "submitted_unresolved".to_string(),
-                other => rollout::status_name(other),
-            };
-            *self.failures.entry(why).or_default() += 1;
+        if resolved {
+            return None;
         }
+        let why = match trajectory.exit_status {
+            ExitStatus::Submitted => "submitted_unresolved".to_string(),
+            other => rollout::status_name(other),
+        };
+        *self.failures.entry(why.clone()).or_default() += 1;
+        Some(why)
     }
 }
 
