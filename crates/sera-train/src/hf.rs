@@ -265,6 +265,9 @@ pub fn load_config(dir: &Path, context: usize) -> Result<ModelConfig> {
         rope_theta,
         norm_eps: c["rms_norm_eps"].as_f64().ok_or_else(|| bad("no rms_norm_eps".into()))?,
         init_std: c["initializer_range"].as_f64().unwrap_or(0.02),
+        // The refusals above leave only folders with these defaults.
+        head_dim: None,
+        tie_embeddings: true,
     })
 }
 
