@@ -93,8 +93,9 @@ pub struct TrainConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<PathBuf>,
     /// A Hugging Face Qwen3 folder (`config.json`, `model.safetensors`, `tokenizer.json`) to
-    /// start from instead of a random initialisation: its sizes replace `[model]`'s (all but
-    /// `context`) and its tokenizer replaces `tokenizer`.
+    /// start from instead of a random initialisation: its sizes (the head size and whether the
+    /// embeddings are tied among them) replace `[model]`'s (all but `context`) and its tokenizer
+    /// replaces `tokenizer`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
 }

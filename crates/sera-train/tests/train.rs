@@ -8,6 +8,8 @@
 //!   (tied, and untied with a head size of its own); grouped-query attention, a separate head
 //!   size and an untied `lm_head` are recorded in the checkpoint; a `tokenizer.json` run keeps a
 //!   copy that `sample` decodes with.
+//! - `hf_*`: an exported folder reads back as the same model (tied, and untied with a head size
+//!   of its own); what sera-train cannot represent is refused with the reason.
 //! - `axolotl_*`: the exported config, as an insta snapshot.
 //!
 //! Gradient checks against finite differences and the masked-gradient test live next to the
@@ -389,30 +391,46 @@ fn axolotl_config_reproduces_the_sera_recipe() {
     insta::assert_snapshot!(yaml);
 }
 
-/// `micro` trained `steps` steps on the fixture into `out`, exported as a Hugging Face folder
-/// into `hf`.
-fn exported(steps: usize, out: &Path, hf: &Path) {
-    let request = TrainRequest {
-        data: fixture("bugfix.hermes.jsonl"),
-        out: out.into(),
-        config: micro(steps),
-    };
+/// `config` trained on the fixture into `out`, exported as a Hugging Face folder into `hf`.
+fn exported(config: Config, out: &Path, hf: &Path) {
+    let request = TrainRequest { data: fixture("bugfix.hermes.jsonl"), out: out.into(), config };
     train(&request, &mut |_| {}).expect("training runs");
     sera_train::hf::export(out, hf).expect("exports");
 }
 
 #[test]
 fn hf_export_reads_back_as_the_same_model() {
+    export_reads_back_as_the_same_model(micro(2));
+}
+
+#[test]
+fn hf_export_of_an_untied_model_with_its_own_head_size_reads_back_as_the_same_model() {
+    export_reads_back_as_the_same_model(untied(2));
+}
+
+/// `trained` (a few steps) exported: the folder's config and tensors are transformers' Qwen3,
+/// and a zero-step `--init` run from it samples what the trained run samples.
+fn export_reads_back_as_the_same_model(trained: Config) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (run, hf) = (dir.path().join("run"), dir.path().join("hf"));
-    exported(2, &run, &hf);
+    exported(trained.clone(), &run, &hf);
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(hf.join("config.json")).unwrap()).unwrap();
-    let model = micro(2).model;
+    let model = trained.model;
     assert_eq!(config["architectures"][0], "Qwen3ForCausalLM");
     assert_eq!(config["hidden_size"], model.width);
     assert_eq!(config["num_key_value_heads"], model.key_value_heads());
+    assert_eq!(config["head_dim"], model.head_dim());
+    assert_eq!(config["tie_word_embeddings"], model.tie_embeddings);
     assert_eq!(config["eos_token_id"], ByteTokenizer::IM_END);
+    // transformers' layout: `(out, in)`, and `lm_head.weight` only when untied.
+    let (attention, vocab) = (model.attention_width(), model.vocab_size);
+    let shapes = tensor_shapes(&hf.join("model.safetensors"));
+    let q_proj =
+        ("model.layers.0.self_attn.q_proj.weight".to_string(), vec![attention, model.width]);
+    assert!(shapes.contains(&q_proj), "{shapes:?}");
+    let lm_head = ("lm_head.weight".to_string(), vec![vocab, model.width]);
+    assert_eq!(shapes.contains(&lm_head), !model.tie_embeddings, "{shapes:?}");
     let tokenizer = Tokenizer::load(Some(&hf.join("tokenizer.json"))).expect("tokenizer loads");
     assert_eq!(
         tokenizer.encode("héllo <|im_end|>").unwrap(),
@@ -425,6 +443,7 @@ fn hf_export_reads_back_as_the_same_model() {
     let pretrained = sera_train::hf::load_config(&hf, model.context).expect("reads back");
     let mut expected = model.clone();
     expected.kv_heads = Some(model.key_value_heads());
+    expected.head_dim = Some(model.head_dim());
     assert_eq!(pretrained, expected);
     let mut config = micro(0);
     config.train.init = Some(hf.clone());
@@ -442,13 +461,12 @@ fn hf_export_reads_back_as_the_same_model() {
 fn hf_folders_sera_cannot_represent_are_refused_with_the_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (run, hf) = (dir.path().join("run"), dir.path().join("hf"));
-    exported(1, &run, &hf);
+    exported(micro(1), &run, &hf);
     let original = std::fs::read_to_string(hf.join("config.json")).unwrap();
     for (key, value, reason) in [
-        ("tie_word_embeddings", serde_json::json!(false), "tie_word_embeddings is false"),
-        ("head_dim", serde_json::json!(128), "head_dim 128"),
         ("model_type", serde_json::json!("llama"), "only Qwen3"),
         ("attention_bias", serde_json::json!(true), "no biases"),
+        ("use_sliding_window", serde_json::json!(true), "no sliding windows"),
     ] {
         let mut config: serde_json::Value = serde_json::from_str(&original).unwrap();
         config[key] = value;
@@ -456,4 +474,19 @@ fn hf_folders_sera_cannot_represent_are_refused_with_the_reason() {
         let err = sera_train::hf::load_config(&hf, 64).expect_err(key).to_string();
         assert!(err.contains(reason) && err.contains("config.json"), "{key}: {err}");
     }
+
+    // Untied, but without lm_head.weight: transformers would start the output projection from
+    // random values, which is no pretrained model.
+    let mut config: serde_json::Value = serde_json::from_str(&original).unwrap();
+    config["tie_word_embeddings"] = serde_json::json!(false);
+    std::fs::write(hf.join("config.json"), config.to_string()).unwrap();
+    let mut init = micro(0);
+    init.train.init = Some(hf.clone());
+    let request = TrainRequest {
+        data: fixture("bugfix.hermes.jsonl"),
+        out: dir.path().join("from-untied"),
+        config: init,
+    };
+    let err = train(&request, &mut |_| {}).expect_err("no lm_head.weight").to_string();
+    assert!(err.contains("no tensor lm_head.weight, and tie_word_embeddings is false"), "{err}");
 }
