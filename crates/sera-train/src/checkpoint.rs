@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! OUT/checkpoints/step-000040/
-//!   model.safetensors       one f32 tensor per parameter, named as in the model ("layers.0.wq")
+//!   model.safetensors       one f32 tensor per parameter, named as in the model ("layers.0.wq";
+//!                           "lm_head" only when the embeddings are untied)
 //!   optimizer.safetensors   "m.NAME" and "v.NAME" for every parameter
 //!   config.toml             the model and training configuration
 //!   tokenizer.json          a copy of `train.tokenizer`, when the run has one

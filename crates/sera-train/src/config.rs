@@ -22,7 +22,8 @@ pub struct ModelConfig {
     pub width: usize,
     /// Number of decoder blocks.
     pub layers: usize,
-    /// Number of attention heads; must divide `width`, and `width / heads` must be even (RoPE).
+    /// Number of attention heads. Without `head_dim` it must divide `width`, and `width / heads`
+    /// must be even (RoPE).
     pub heads: usize,
     /// Number of key/value heads (grouped-query attention): each serves `heads / kv_heads`
     /// query heads, so it must divide `heads`. Left out, it equals `heads` (multi-head
@@ -39,6 +40,18 @@ pub struct ModelConfig {
     pub norm_eps: f64,
     /// Standard deviation of the normal initialisation of weight matrices.
     pub init_std: f64,
+    /// Size of one attention head; it must be even (RoPE). Left out, it is `width / heads`, which
+    /// is also what checkpoints written before the key existed mean. Set, the attention works at
+    /// `heads * head_dim` features whatever the width, as in Qwen3-0.6B (width 1024, 16 heads
+    /// of 128).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head_dim: Option<usize>,
+    /// Whether the output projection is the embedding table (true, as in small Qwen3 models and
+    /// every checkpoint written before the key existed) or a parameter of its own, `lm_head`
+    /// (false, as in Qwen3-8B and larger). Written only when false, so tied configurations
+    /// serialise as they always have.
+    #[serde(skip_serializing_if = "is_true")]
+    pub tie_embeddings: bool,
 }
 
 /// The optimisation recipe.
@@ -80,8 +93,9 @@ pub struct TrainConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<PathBuf>,
     /// A Hugging Face Qwen3 folder (`config.json`, `model.safetensors`, `tokenizer.json`) to
-    /// start from instead of a random initialisation: its sizes replace `[model]`'s (all but
-    /// `context`) and its tokenizer replaces `tokenizer`.
+    /// start from instead of a random initialisation: its sizes (the head size and whether the
+    /// embeddings are tied among them) replace `[model]`'s (all but `context`) and its tokenizer
+    /// replaces `tokenizer`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
 }
@@ -111,6 +125,8 @@ impl Default for ModelConfig {
             rope_theta: 10_000.0,
             norm_eps: 1e-6,
             init_std: 0.02,
+            head_dim: None,
+            tie_embeddings: true,
         }
     }
 }
@@ -146,9 +162,20 @@ impl ModelConfig {
         self.kv_heads.unwrap_or(self.heads)
     }
 
-    /// The size of one attention head.
+    /// The size of one attention head: `head_dim`, or `width / heads` when it is left out.
     pub fn head_dim(&self) -> usize {
-        self.width / self.heads
+        self.head_dim.unwrap_or(self.width / self.heads)
+    }
+
+    /// The width of the queries and of the attention's output, `heads * head_dim`: what `wq`
+    /// projects to and `wo` projects from. It equals `width` unless `head_dim` says otherwise.
+    pub fn attention_width(&self) -> usize {
+        self.heads * self.head_dim()
+    }
+
+    /// The width of the keys and of the values, `kv_heads * head_dim`.
+    pub fn key_value_width(&self) -> usize {
+        self.key_value_heads() * self.head_dim()
     }
 }
 
@@ -241,11 +268,21 @@ impl Config {
                 ));
             }
         }
-        if m.width % m.heads != 0 || (m.width / m.heads) % 2 != 0 {
-            return fail(format!(
-                "model.heads = {} must divide model.width = {} into an even head size (RoPE)",
-                m.heads, m.width
-            ));
+        match m.head_dim {
+            Some(head_dim) if head_dim == 0 || head_dim % 2 != 0 => {
+                return fail(format!(
+                    "model.head_dim = {head_dim} must be a positive even number (RoPE)"
+                ));
+            }
+            Some(_) => {}
+            None if m.width % m.heads != 0 || (m.width / m.heads) % 2 != 0 => {
+                return fail(format!(
+                    "model.heads = {} must divide model.width = {} into an even head size \
+                     (RoPE), or model.head_dim must give the head size",
+                    m.heads, m.width
+                ));
+            }
+            None => {}
         }
         for (key, value) in [
             ("model.rope_theta", m.rope_theta),
@@ -279,4 +316,9 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a Config of numbers and booleans always serialises")
     }
+}
+
+/// `skip_serializing_if` for flags whose default is true.
+fn is_true(value: &bool) -> bool {
+    *value
 }

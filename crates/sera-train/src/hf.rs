@@ -4,8 +4,10 @@
 //!
 //! ```text
 //! OUT/
-//!   config.json              Qwen3Config: sizes, rms_norm_eps, rope_theta, tied embeddings
-//!   model.safetensors        float32 tensors under transformers' names
+//!   config.json              Qwen3Config: sizes (head_dim too), rms_norm_eps, rope_theta, and
+//!                            tie_word_embeddings
+//!   model.safetensors        float32 tensors under transformers' names (lm_head.weight only
+//!                            when the embeddings are untied)
 //!   generation_config.json   <|im_end|> ends generation; greedy by default
 //!   tokenizer.json           the run's tokenizer (a byte-level BPE for the byte tokenizer)
 //!   tokenizer_config.json    the ChatML chat template and the special tokens
@@ -13,15 +15,18 @@
 //!
 //! The architectures are the same function: pre-norm blocks with RMSNorm (`weight * x / rms`),
 //! per-head RMSNorm on queries and keys before rotary embeddings that rotate the two halves of
-//! each head (`rotate_half`), grouped-query attention without biases, SwiGLU (`silu(gate) * up`)
-//! and the output projection tied to the embeddings. Only the layout differs: transformers
-//! stores a linear layer as `(out, in)`, sera-train as `(in, out)`.
+//! each head (`rotate_half`), grouped-query attention without biases at `heads * head_dim`
+//! features (which need not be `hidden_size`, as in Qwen3-0.6B and -4B), SwiGLU
+//! (`silu(gate) * up`), and an output projection that is the embeddings (`tie_word_embeddings`,
+//! Qwen3-4B and smaller) or a `lm_head` of its own (Qwen3-8B and larger). Only the layout
+//! differs: transformers stores a linear layer as `(out, in)`, sera-train as `(in, out)`; the
+//! untied `lm_head` is one of them.
 //!
 //! Reading accepts float32, bfloat16 and float16 tensors, in one file or sharded with
 //! `model.safetensors.index.json`, as published Qwen3 checkpoints are. Not supported (refused
-//! with the reason): a `head_dim` other than `hidden_size / num_attention_heads` (Qwen3-0.6B and
-//! -4B have one), an untied `lm_head` (Qwen3-8B and larger), biases and sliding-window
-//! attention.
+//! with the reason): other model types than `qwen3`, biases and sliding-window attention; a
+//! tied folder whose `lm_head.weight` differs from its embeddings, and an untied one without
+//! `lm_head.weight` (transformers would start that from random values).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,6 +60,7 @@ fn hf_name(name: &str) -> Option<(String, bool)> {
     match name {
         "embed" => return Some(("model.embed_tokens.weight".into(), false)),
         "final_norm" => return Some(("model.norm.weight".into(), false)),
+        "lm_head" => return Some(("lm_head.weight".into(), true)),
         _ => {}
     }
     let rest = name.strip_prefix("layers.")?;
@@ -114,7 +120,7 @@ pub fn export(path: &Path, out: &Path) -> Result<()> {
         // transformers 4 reads `rope_theta`, transformers 5 `rope_parameters`.
         "rope_theta": m.rope_theta,
         "rope_parameters": {"rope_type": "default", "rope_theta": m.rope_theta},
-        "tie_word_embeddings": true,
+        "tie_word_embeddings": m.tie_embeddings,
         "attention_bias": false,
         "attention_dropout": 0.0,
         "use_sliding_window": false,
@@ -231,20 +237,10 @@ pub fn load_config(dir: &Path, context: usize) -> Result<ModelConfig> {
         )));
     }
     let (width, heads) = (int("hidden_size")?, int("num_attention_heads")?);
+    // Both left out mean what Qwen3Config means by them: `hidden_size // num_attention_heads`,
+    // and untied embeddings.
     let head_dim = c["head_dim"].as_u64().map_or(width / heads.max(1), |v| v as usize);
-    if head_dim * heads != width {
-        return Err(bad(format!(
-            "head_dim {head_dim} x {heads} heads is not hidden_size {width}; sera-train's \
-             attention projects to the hidden size (Qwen3-1.7B fits, Qwen3-0.6B and -4B do not)"
-        )));
-    }
-    if c["tie_word_embeddings"].as_bool() == Some(false) {
-        return Err(bad(
-            "tie_word_embeddings is false; sera-train ties the output projection to the \
-             embeddings (Qwen3-4B and smaller do, Qwen3-8B and larger do not)"
-                .into(),
-        ));
-    }
+    let tie_embeddings = c["tie_word_embeddings"].as_bool().unwrap_or(false);
     for (key, why) in [("attention_bias", "biases"), ("use_sliding_window", "sliding windows")] {
         if c[key].as_bool() == Some(true) {
             return Err(bad(format!("{key} is true; sera-train has no {why}")));
@@ -265,11 +261,14 @@ pub fn load_config(dir: &Path, context: usize) -> Result<ModelConfig> {
         rope_theta,
         norm_eps: c["rms_norm_eps"].as_f64().ok_or_else(|| bad("no rms_norm_eps".into()))?,
         init_std: c["initializer_range"].as_f64().unwrap_or(0.02),
+        head_dim: Some(head_dim),
+        tie_embeddings,
     })
 }
 
 /// The weights of the Hugging Face folder `dir` under sera-train's `names` (a model's
-/// parameter names, in its order) and layout.
+/// parameter names, in its order) and layout. An untied model's names include `lm_head`; a tied
+/// model's do not, and a `lm_head.weight` the folder holds anyway must equal the embeddings.
 pub fn load_weights(dir: &Path, names: &[String]) -> Result<Tensors> {
     let tensors = read_folder(dir)?;
     let mut weights: Tensors = Vec::new();
@@ -277,19 +276,22 @@ pub fn load_weights(dir: &Path, names: &[String]) -> Result<Tensors> {
         let (hf, linear) = hf_name(name).ok_or_else(|| {
             Error::checkpoint(dir, format!("{name} has no Hugging Face counterpart"))
         })?;
-        let (dims, values) =
-            tensors.get(&hf).ok_or_else(|| Error::checkpoint(dir, format!("no tensor {hf}")))?;
+        let (dims, values) = tensors.get(&hf).ok_or_else(|| {
+            let why = if name == "lm_head" { ", and tie_word_embeddings is false" } else { "" };
+            Error::checkpoint(dir, format!("no tensor {hf}{why}"))
+        })?;
         let (dims, values) =
             if linear { transpose(dims, values) } else { (dims.clone(), values.clone()) };
         weights.push((name.clone(), dims, values));
     }
-    if let (Some((dims, values)), Some(embed)) =
-        (tensors.get("lm_head.weight"), weights.iter().find(|w| w.0 == "embed"))
+    let tied = !names.iter().any(|n| n == "lm_head");
+    if let (true, Some((dims, values)), Some(embed)) =
+        (tied, tensors.get("lm_head.weight"), weights.iter().find(|w| w.0 == "embed"))
     {
         if *dims != embed.1 || *values != embed.2 {
             return Err(Error::checkpoint(
                 dir,
-                "lm_head.weight differs from the embeddings; sera-train ties them",
+                "lm_head.weight differs from the embeddings, but tie_word_embeddings is true",
             ));
         }
     }
@@ -381,6 +383,7 @@ mod tests {
             hf_name("layers.0.mlp_norm"),
             Some(("model.layers.0.post_attention_layernorm.weight".into(), false))
         );
+        assert_eq!(hf_name("lm_head"), Some(("lm_head.weight".into(), true)));
         assert_eq!(hf_name("layers.0.bogus"), None);
         let (dims, values) = transpose(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         assert_eq!((dims, values), (vec![3, 2], vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]));

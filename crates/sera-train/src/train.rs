@@ -248,6 +248,7 @@ pub fn train(req: &TrainRequest, progress: &mut dyn FnMut(&StepMetrics)) -> Resu
 
     let metrics_path = req.out.join("metrics.jsonl");
     let mut history: Vec<StepMetrics> = Vec::new();
+    let mut kept_lines = String::new();
     let mut resumed_from = None;
     if let Some(dir) = checkpoint::latest(&req.out)? {
         let saved = checkpoint::load_config(&dir)?;
@@ -268,12 +269,12 @@ pub fn train(req: &TrainRequest, progress: &mut dyn FnMut(&StepMetrics)) -> Resu
         }
         trainer.restore(&ckpt);
         resumed_from = Some(ckpt.step);
-        history = read_metrics(&metrics_path, ckpt.step)?;
+        (history, kept_lines) = read_metrics(&metrics_path, ckpt.step)?;
     } else if let Some(dir) = &cfg.train.init {
         let names: Vec<String> = trainer.param_shapes().into_iter().map(|(n, _)| n).collect();
         trainer.start_from(&crate::hf::load_weights(dir, &names)?)?;
     }
-    rewrite_metrics(&metrics_path, &history)?;
+    std::fs::write(&metrics_path, &kept_lines).map_err(|e| Error::io(&metrics_path, e))?;
     let mut metrics_file = std::fs::OpenOptions::new()
         .append(true)
         .open(&metrics_path)
@@ -321,13 +322,19 @@ fn write_plot(out: &Path, history: &[StepMetrics]) -> Result<()> {
 }
 
 /// The metrics of steps up to `upto` from an existing file (a resumed run drops the steps after
-/// its checkpoint, which it is about to redo).
-fn read_metrics(path: &Path, upto: usize) -> Result<Vec<StepMetrics>> {
+/// its checkpoint, which it is about to redo), and those lines as they were written.
+///
+/// The lines are kept verbatim rather than serialised again: serde_json (without its
+/// `float_roundtrip` feature) can read a float one unit in the last place off, so a resumed
+/// run's `metrics.jsonl` would not be the uninterrupted run's bytes. The parsed values only feed
+/// the plot.
+fn read_metrics(path: &Path, upto: usize) -> Result<(Vec<StepMetrics>, String)> {
+    let mut out = Vec::new();
+    let mut kept = String::new();
     if !path.exists() {
-        return Ok(Vec::new());
+        return Ok((out, kept));
     }
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut out = Vec::new();
     for line in text.lines() {
         let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
             continue; // A torn last line from a crash.
@@ -350,15 +357,29 @@ fn read_metrics(path: &Path, upto: usize) -> Result<Vec<StepMetrics>> {
             positions: get("positions").unwrap_or(0.0) as usize,
             val_loss: get("val_loss"),
         });
+        kept.push_str(line);
+        kept.push('\n');
     }
-    Ok(out)
+    Ok((out, kept))
 }
 
-fn rewrite_metrics(path: &Path, history: &[StepMetrics]) -> Result<()> {
-    let mut text = String::new();
-    for m in history {
-        text.push_str(&serde_json::to_string(m).expect("metrics serialise"));
-        text.push('\n');
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_kept_on_resume_are_the_lines_as_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("metrics.jsonl");
+        // serde_json reads this grad_norm one unit in the last place high (…517).
+        let first = r#"{"step":1,"lr":0.002,"loss":5.605028033256531,"grad_norm":1.2066652896782515,"tokens":475,"positions":896}"#;
+        let second = r#"{"step":2,"lr":0.004,"loss":5.4,"grad_norm":1.0,"tokens":1,"positions":2}"#;
+        std::fs::write(&path, format!("{first}\n{second}\n{{\"step\": 3, \"lr")).expect("write");
+        let (history, kept) = read_metrics(&path, 1).expect("reads");
+        assert_eq!(kept, format!("{first}\n"));
+        assert_eq!(history.len(), 1);
+        let (history, kept) = read_metrics(&path, 5).expect("reads");
+        assert_eq!(kept, format!("{first}\n{second}\n"), "the torn line is dropped");
+        assert_eq!(history.len(), 2);
     }
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }

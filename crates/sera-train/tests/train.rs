@@ -2,10 +2,14 @@
 //!
 //! - `data_*`: both exports parse and render to Hermes-style ChatML; bad input names its line;
 //!   with a `tokenizer.json`, masks still cover exactly the assistant turns.
-//! - `config_*`: errors name the key at fault; `kv_heads` defaults to `heads`.
-//! - `training_*`: the loss falls on the fixture; a resumed run equals an uninterrupted one;
-//!   grouped-query attention is recorded in the checkpoint; a `tokenizer.json` run keeps a copy
-//!   that `sample` decodes with.
+//! - `config_*`: errors name the key at fault; `kv_heads` defaults to `heads`; `head_dim` and
+//!   `tie_embeddings` at their defaults are not written, so older configs read the same.
+//! - `training_*`: the loss falls on the fixture; a resumed run equals an uninterrupted one
+//!   (tied, and untied with a head size of its own); grouped-query attention, a separate head
+//!   size and an untied `lm_head` are recorded in the checkpoint; a `tokenizer.json` run keeps a
+//!   copy that `sample` decodes with.
+//! - `hf_*`: an exported folder reads back as the same model (tied, and untied with a head size
+//!   of its own); what sera-train cannot represent is refused with the reason.
 //! - `axolotl_*`: the exported config, as an insta snapshot.
 //!
 //! Gradient checks against finite differences and the masked-gradient test live next to the
@@ -32,6 +36,25 @@ fn micro(steps: usize) -> Config {
     let mut config = Config::named("micro").expect("micro preset");
     config.train.steps = steps;
     config
+}
+
+/// `micro` with two heads of 24 (attention at 48 features in a width of 32) and an output
+/// projection of its own: the shape of Qwen3-0.6B's attention and Qwen3-8B's output.
+fn untied(steps: usize) -> Config {
+    let mut config = micro(steps);
+    config.model.head_dim = Some(24);
+    config.model.tie_embeddings = false;
+    config
+}
+
+/// Name and shape of every tensor of a safetensors file, in name order.
+fn tensor_shapes(path: &Path) -> Vec<(String, Vec<usize>)> {
+    let bytes = std::fs::read(path).expect("tensors");
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
+    let mut out: Vec<(String, Vec<usize>)> =
+        tensors.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec())).collect();
+    out.sort();
+    out
 }
 
 #[test]
@@ -138,6 +161,36 @@ fn config_without_kv_heads_means_one_per_query_head() {
 }
 
 #[test]
+fn config_without_head_dim_or_tie_embeddings_means_width_over_heads_and_tied() {
+    let config = Config::from_toml("[model]\nwidth = 64\nheads = 4\n").expect("valid");
+    assert_eq!((config.model.head_dim, config.model.head_dim()), (None, 16));
+    assert_eq!(config.model.attention_width(), 64);
+    assert!(config.model.tie_embeddings);
+    let toml = config.to_toml();
+    assert!(!toml.contains("head_dim") && !toml.contains("tie_embeddings"), "{toml}");
+
+    let text =
+        "[model]\nwidth = 64\nheads = 6\nkv_heads = 2\nhead_dim = 8\ntie_embeddings = false\n";
+    let config = Config::from_toml(text).expect("heads need not divide the width with head_dim");
+    assert_eq!(config.model.head_dim(), 8);
+    assert_eq!((config.model.attention_width(), config.model.key_value_width()), (48, 16));
+    assert!(!config.model.tie_embeddings);
+    let toml = config.to_toml();
+    assert!(toml.contains("head_dim = 8") && toml.contains("tie_embeddings = false"), "{toml}");
+    assert_eq!(Config::from_toml(&toml).expect("round trip"), config);
+}
+
+#[test]
+fn config_odd_or_zero_head_dim_is_named() {
+    for head_dim in [0, 7] {
+        let err = Config::from_toml(&format!("[model]\nhead_dim = {head_dim}\n"))
+            .expect_err("not a RoPE head size")
+            .to_string();
+        assert!(err.contains(&format!("model.head_dim = {head_dim}")), "{err}");
+    }
+}
+
+#[test]
 fn config_partial_file_keeps_tiny_defaults() {
     let config = Config::from_toml("[train]\nsteps = 7\n").expect("valid");
     assert_eq!(config.train.steps, 7);
@@ -175,10 +228,20 @@ fn training_loss_falls_on_the_fixture() {
 
 #[test]
 fn training_resumed_from_a_checkpoint_equals_an_uninterrupted_run() {
+    resumed_equals_uninterrupted(micro(8));
+}
+
+#[test]
+fn training_an_untied_model_with_its_own_head_size_resumed_equals_an_uninterrupted_run() {
+    resumed_equals_uninterrupted(untied(8));
+}
+
+/// Trains `config` (8 steps) uninterrupted and, from its step-4 checkpoint, resumed: the
+/// step-8 checkpoints and the metrics are the same bytes.
+fn resumed_equals_uninterrupted(mut config: Config) {
     let base = tempfile::tempdir().expect("tempdir");
     let full = base.path().join("full");
     let resumed = base.path().join("resumed");
-    let mut config = micro(8);
     config.train.checkpoint_every = 4;
     config.train.grad_accum = 2;
     config.train.eval_every = 4;
@@ -224,6 +287,37 @@ fn training_with_grouped_query_attention_records_it_in_the_checkpoint() {
     assert!(saved.contains("kv_heads = 2"), "{saved}");
     // Sampling rebuilds the model from the recorded config and loads the narrower key/value
     // projections, which fails on any shape mismatch.
+    let opts = SampleOptions { max_tokens: 4, ..SampleOptions::default() };
+    sample(dir.path(), "fix the bug", &opts).expect("samples");
+}
+
+#[test]
+fn training_an_untied_model_with_its_own_head_size_records_both_in_the_checkpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let request = TrainRequest {
+        data: fixture("bugfix.hermes.jsonl"),
+        out: dir.path().into(),
+        config: untied(3),
+    };
+    let summary = train(&request, &mut |_| {}).expect("training runs");
+    let saved = std::fs::read_to_string(summary.checkpoint.join("config.toml")).expect("config");
+    assert!(saved.contains("head_dim = 24") && saved.contains("tie_embeddings = false"), "{saved}");
+    let shapes = tensor_shapes(&summary.checkpoint.join("model.safetensors"));
+    for (name, dims) in [
+        ("lm_head", vec![32, 259]),
+        ("embed", vec![259, 32]),
+        ("layers.0.wq", vec![32, 48]),
+        ("layers.0.wk", vec![32, 48]),
+        ("layers.0.wo", vec![48, 32]),
+        ("layers.0.q_norm", vec![24]),
+    ] {
+        assert!(shapes.contains(&(name.to_string(), dims)), "{name}: {shapes:?}");
+    }
+    let moments = tensor_shapes(&summary.checkpoint.join("optimizer.safetensors"));
+    assert!(moments.contains(&("m.lm_head".into(), vec![32, 259])), "{moments:?}");
+    assert_eq!(moments.len(), 2 * shapes.len());
+    // Sampling rebuilds the model from the recorded config and loads every tensor by name and
+    // shape, which fails on a missing lm_head or a mismatched projection.
     let opts = SampleOptions { max_tokens: 4, ..SampleOptions::default() };
     sample(dir.path(), "fix the bug", &opts).expect("samples");
 }
@@ -297,30 +391,46 @@ fn axolotl_config_reproduces_the_sera_recipe() {
     insta::assert_snapshot!(yaml);
 }
 
-/// `micro` trained `steps` steps on the fixture into `out`, exported as a Hugging Face folder
-/// into `hf`.
-fn exported(steps: usize, out: &Path, hf: &Path) {
-    let request = TrainRequest {
-        data: fixture("bugfix.hermes.jsonl"),
-        out: out.into(),
-        config: micro(steps),
-    };
+/// `config` trained on the fixture into `out`, exported as a Hugging Face folder into `hf`.
+fn exported(config: Config, out: &Path, hf: &Path) {
+    let request = TrainRequest { data: fixture("bugfix.hermes.jsonl"), out: out.into(), config };
     train(&request, &mut |_| {}).expect("training runs");
     sera_train::hf::export(out, hf).expect("exports");
 }
 
 #[test]
 fn hf_export_reads_back_as_the_same_model() {
+    export_reads_back_as_the_same_model(micro(2));
+}
+
+#[test]
+fn hf_export_of_an_untied_model_with_its_own_head_size_reads_back_as_the_same_model() {
+    export_reads_back_as_the_same_model(untied(2));
+}
+
+/// `trained` (a few steps) exported: the folder's config and tensors are transformers' Qwen3,
+/// and a zero-step `--init` run from it samples what the trained run samples.
+fn export_reads_back_as_the_same_model(trained: Config) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (run, hf) = (dir.path().join("run"), dir.path().join("hf"));
-    exported(2, &run, &hf);
+    exported(trained.clone(), &run, &hf);
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(hf.join("config.json")).unwrap()).unwrap();
-    let model = micro(2).model;
+    let model = trained.model;
     assert_eq!(config["architectures"][0], "Qwen3ForCausalLM");
     assert_eq!(config["hidden_size"], model.width);
     assert_eq!(config["num_key_value_heads"], model.key_value_heads());
+    assert_eq!(config["head_dim"], model.head_dim());
+    assert_eq!(config["tie_word_embeddings"], model.tie_embeddings);
     assert_eq!(config["eos_token_id"], ByteTokenizer::IM_END);
+    // transformers' layout: `(out, in)`, and `lm_head.weight` only when untied.
+    let (attention, vocab) = (model.attention_width(), model.vocab_size);
+    let shapes = tensor_shapes(&hf.join("model.safetensors"));
+    let q_proj =
+        ("model.layers.0.self_attn.q_proj.weight".to_string(), vec![attention, model.width]);
+    assert!(shapes.contains(&q_proj), "{shapes:?}");
+    let lm_head = ("lm_head.weight".to_string(), vec![vocab, model.width]);
+    assert_eq!(shapes.contains(&lm_head), !model.tie_embeddings, "{shapes:?}");
     let tokenizer = Tokenizer::load(Some(&hf.join("tokenizer.json"))).expect("tokenizer loads");
     assert_eq!(
         tokenizer.encode("héllo <|im_end|>").unwrap(),
@@ -333,6 +443,7 @@ fn hf_export_reads_back_as_the_same_model() {
     let pretrained = sera_train::hf::load_config(&hf, model.context).expect("reads back");
     let mut expected = model.clone();
     expected.kv_heads = Some(model.key_value_heads());
+    expected.head_dim = Some(model.head_dim());
     assert_eq!(pretrained, expected);
     let mut config = micro(0);
     config.train.init = Some(hf.clone());
@@ -350,13 +461,12 @@ fn hf_export_reads_back_as_the_same_model() {
 fn hf_folders_sera_cannot_represent_are_refused_with_the_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (run, hf) = (dir.path().join("run"), dir.path().join("hf"));
-    exported(1, &run, &hf);
+    exported(micro(1), &run, &hf);
     let original = std::fs::read_to_string(hf.join("config.json")).unwrap();
     for (key, value, reason) in [
-        ("tie_word_embeddings", serde_json::json!(false), "tie_word_embeddings is false"),
-        ("head_dim", serde_json::json!(128), "head_dim 128"),
         ("model_type", serde_json::json!("llama"), "only Qwen3"),
         ("attention_bias", serde_json::json!(true), "no biases"),
+        ("use_sliding_window", serde_json::json!(true), "no sliding windows"),
     ] {
         let mut config: serde_json::Value = serde_json::from_str(&original).unwrap();
         config[key] = value;
@@ -364,4 +474,19 @@ fn hf_folders_sera_cannot_represent_are_refused_with_the_reason() {
         let err = sera_train::hf::load_config(&hf, 64).expect_err(key).to_string();
         assert!(err.contains(reason) && err.contains("config.json"), "{key}: {err}");
     }
+
+    // Untied, but without lm_head.weight: transformers would start the output projection from
+    // random values, which is no pretrained model.
+    let mut config: serde_json::Value = serde_json::from_str(&original).unwrap();
+    config["tie_word_embeddings"] = serde_json::json!(false);
+    std::fs::write(hf.join("config.json"), config.to_string()).unwrap();
+    let mut init = micro(0);
+    init.train.init = Some(hf.clone());
+    let request = TrainRequest {
+        data: fixture("bugfix.hermes.jsonl"),
+        out: dir.path().join("from-untied"),
+        config: init,
+    };
+    let err = train(&request, &mut |_| {}).expect_err("no lm_head.weight").to_string();
+    assert!(err.contains("no tensor lm_head.weight, and tie_word_embeddings is false"), "{err}");
 }
