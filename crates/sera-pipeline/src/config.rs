@@ -89,6 +89,14 @@ pub struct EvalAgent {
     pub concurrency: Option<usize>,
 }
 
+impl EvalAgent {
+    /// Its server and model name (`None` for the oracle), as [`TeacherKind::server`].
+    pub fn server(&self) -> std::result::Result<Option<(&str, &str)>, String> {
+        let what = format!("[eval] agent {:?}:", self.name);
+        self.teacher.server(&what, &self.base_url, &self.model)
+    }
+}
+
 /// Who plays the agent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -98,6 +106,25 @@ pub enum TeacherKind {
     Oracle,
     /// An OpenAI-compatible chat-completions server.
     Openai,
+}
+
+impl TeacherKind {
+    /// The server and model name of an `openai` teacher, `None` for the oracle. `what` names
+    /// the config's place in the error when `openai` lacks either.
+    pub fn server<'a>(
+        self,
+        what: &str,
+        base_url: &'a Option<String>,
+        model: &'a Option<String>,
+    ) -> std::result::Result<Option<(&'a str, &'a str)>, String> {
+        match (self, base_url, model) {
+            (TeacherKind::Oracle, _, _) => Ok(None),
+            (TeacherKind::Openai, Some(url), Some(model)) => Ok(Some((url, model))),
+            (TeacherKind::Openai, _, _) => {
+                Err(format!("{what} teacher `openai` needs `base_url` and `model`"))
+            }
+        }
+    }
 }
 
 impl std::str::FromStr for TeacherKind {
@@ -465,17 +492,12 @@ impl PipelineConfig {
                 self.validate.isolation
             ));
         }
-        match self.rollout.teacher.as_str() {
-            "oracle" => {}
-            "openai" if self.rollout.base_url.is_none() || self.rollout.model.is_none() => {
-                return bad("[rollout] teacher `openai` needs `base_url` and `model`".into());
-            }
-            "openai" => {}
-            other => {
-                return bad(format!(
-                    "[rollout] teacher {other:?} is not one of `oracle`, `openai`"
-                ));
-            }
+        let teacher: TeacherKind = match self.rollout.teacher.parse() {
+            Ok(teacher) => teacher,
+            Err(err) => return bad(format!("[rollout] {err}")),
+        };
+        if let Err(err) = teacher.server("[rollout]", &self.rollout.base_url, &self.rollout.model) {
+            return bad(err);
         }
         if self.run.mode == Mode::Svg && self.rollout.teacher == "oracle" {
             return bad("mode `svg` needs a model teacher: the oracle cannot do SVG rollout 1, \
@@ -559,13 +581,7 @@ impl PipelineConfig {
             if !names.insert(name) {
                 return Err(format!("[eval] two agents are named {name:?}"));
             }
-            if agent.teacher == TeacherKind::Openai
-                && (agent.base_url.is_none() || agent.model.is_none())
-            {
-                return Err(format!(
-                    "[eval] agent {name:?}: teacher `openai` needs `base_url` and `model`"
-                ));
-            }
+            agent.server()?;
         }
         if self.eval.seeds.is_empty() {
             return Err("[eval] seeds: give at least one seed".into());

@@ -106,7 +106,7 @@ pub fn run(
             .map_err(|err| Error::Environment(format!("[rollout] {err}")))?;
     }
     for agent in &config.eval.agents {
-        if let rollout::TeacherChoice::OpenAi(openai) = eval_teacher(agent) {
+        if let rollout::TeacherChoice::OpenAi(openai) = eval_teacher(agent)? {
             sera_rollout::OpenAiTeacher::new(openai).check_reachable().map_err(|err| {
                 Error::Environment(format!("[eval] agent {:?}: {err}", agent.name))
             })?;
@@ -439,7 +439,7 @@ fn eval_stage(
                 let options = eval::EvalOptions {
                     rollout: rollout::RolloutOptions {
                         agent: rollout::AgentOptions {
-                            teacher: eval_teacher(agent),
+                            teacher: eval_teacher(agent)?,
                             concurrency: agent
                                 .concurrency
                                 .unwrap_or(config.rollout.concurrency)
@@ -469,7 +469,7 @@ fn eval_stage(
     }
     eval::compare::write_json(&comparison, &run.path("eval/eval.json"))?;
     let links: Vec<String> = config.eval.agents.iter().map(|a| format!("{}/", a.name)).collect();
-    eval::compare::write_page_linked(&comparison, &run.path("eval"), &links)?;
+    eval::compare::write_page(&comparison, &run.path("eval"), &links)?;
     let mut counts = vec![("held_out".to_string(), held as u64)];
     for agent in &comparison.agents {
         counts.push((format!("resolved_{}", agent.label), agent.report.overall.resolved as u64));
@@ -478,14 +478,9 @@ fn eval_stage(
     Ok(counts)
 }
 
-/// The teacher of one `[eval]` agent (checked when the config was read).
-fn eval_teacher(agent: &crate::config::EvalAgent) -> rollout::TeacherChoice {
-    match (agent.teacher, &agent.base_url, &agent.model) {
-        (crate::config::TeacherKind::Openai, Some(url), Some(model)) => {
-            rollout::TeacherChoice::OpenAi(rollout::OpenAiConfig::new(url, model))
-        }
-        _ => rollout::TeacherChoice::Oracle,
-    }
+/// The teacher of one `[eval]` agent.
+fn eval_teacher(agent: &crate::config::EvalAgent) -> Result<rollout::TeacherChoice> {
+    Ok(teacher_choice(agent.server().map_err(Error::Usage)?))
 }
 
 /// The stages of procedural mode between the index and verification: mutate, validate, rollout.
@@ -631,13 +626,22 @@ fn isolation(config: &PipelineConfig) -> Result<sera_sandbox::Isolation> {
     }
 }
 
+/// The teacher of `[rollout]`.
 fn teacher(config: &PipelineConfig) -> Result<rollout::TeacherChoice> {
-    match (config.rollout.teacher.as_str(), &config.rollout.base_url, &config.rollout.model) {
-        ("oracle", _, _) => Ok(rollout::TeacherChoice::Oracle),
-        ("openai", Some(url), Some(model)) => {
-            Ok(rollout::TeacherChoice::OpenAi(rollout::OpenAiConfig::new(url, model)))
+    let section = &config.rollout;
+    let kind: crate::config::TeacherKind =
+        section.teacher.parse().map_err(|err| Error::Usage(format!("[rollout] {err}")))?;
+    let server = kind.server("[rollout]", &section.base_url, &section.model);
+    Ok(teacher_choice(server.map_err(Error::Usage)?))
+}
+
+/// The oracle, or the OpenAI-compatible server and model a config section names.
+fn teacher_choice(server: Option<(&str, &str)>) -> rollout::TeacherChoice {
+    match server {
+        None => rollout::TeacherChoice::Oracle,
+        Some((url, model)) => {
+            rollout::TeacherChoice::OpenAi(rollout::OpenAiConfig::new(url, model))
         }
-        (other, _, _) => Err(Error::Usage(format!("[rollout] teacher {other:?} is not usable"))),
     }
 }
 

@@ -168,28 +168,20 @@ pub fn compare_dirs(dirs: &[PathBuf], out_dir: &Path) -> Result<Comparison> {
     write_json(&comparison, &out_dir.join("eval.json"))?;
     // Links to each agent's files, relative to the output folder where that is possible.
     let links: Vec<String> = dirs.iter().map(|dir| relative_link(dir, out_dir)).collect();
-    write_page_linked(&comparison, out_dir, &links)?;
+    write_page(&comparison, out_dir, &links)?;
     Ok(comparison)
 }
 
-/// Writes `comparison` as pretty JSON, atomically.
-pub(crate) fn write_json(comparison: &Comparison, path: &Path) -> Result<()> {
-    let text = serde_json::to_string_pretty(comparison).expect("a comparison always serializes");
+/// Writes an evaluation or a comparison as pretty JSON, atomically.
+pub(crate) fn write_json(value: &impl Serialize, path: &Path) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("eval reports always serialize");
     write_atomic(path, (text + "\n").as_bytes())
 }
 
-/// Writes `report.html` for the comparison into `out_dir`, each agent's trajectory files linked
-/// under `prefix` (the agents' own folder, relative to `out_dir`; empty when it is `out_dir`).
-pub(crate) fn write_page(comparison: &Comparison, out_dir: &Path, prefix: &str) -> Result<()> {
-    let links: Vec<String> = comparison.agents.iter().map(|_| prefix.to_string()).collect();
-    write_page_linked(comparison, out_dir, &links)
-}
-
-pub(crate) fn write_page_linked(
-    comparison: &Comparison,
-    out_dir: &Path,
-    links: &[String],
-) -> Result<()> {
+/// Writes `report.html` for the comparison into `out_dir`, agent `i`'s trajectory files linked
+/// under `links[i]` (its folder relative to `out_dir`, with a trailing `/`; empty when it is
+/// `out_dir` itself).
+pub(crate) fn write_page(comparison: &Comparison, out_dir: &Path, links: &[String]) -> Result<()> {
     let title: Vec<&str> = comparison.agents.iter().map(|a| a.label.as_str()).collect();
     let mut html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\

@@ -224,10 +224,9 @@ pub fn run(instances: &Path, out_dir: &Path, options: &EvalOptions) -> Result<Ev
             outcomes
         },
     };
-    let text = serde_json::to_string_pretty(&report).expect("the report always serializes") + "\n";
-    crate::rundir::write_atomic(&out_dir.join("eval.json"), text.as_bytes())?;
+    compare::write_json(&report, &out_dir.join("eval.json"))?;
     let label = out_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    compare::write_page(&compare(vec![(label, report.clone())])?, out_dir, "")?;
+    compare::write_page(&compare(vec![(label, report.clone())])?, out_dir, &[String::new()])?;
     Ok(report)
 }
 
